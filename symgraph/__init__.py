@@ -1,0 +1,36 @@
+"""symgraph: symbolic differentiation through computational graphs.
+
+>>> import sympy as sp
+>>> import symgraph as sg
+>>> w, x = sp.symbols("w x", real=True)
+>>> sg.gradient(sp.sin(w * x), wrt=[w])[w]
+x*cos(w*x)
+"""
+
+from .api import gradient
+from .errors import (
+    CheckError,
+    EvaluationError,
+    GraphError,
+    NoRuleError,
+    ParseError,
+    SymgraphError,
+)
+from .gradient import Gradient
+from .graph import Graph
+from .rules import register_rule
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckError",
+    "EvaluationError",
+    "Gradient",
+    "Graph",
+    "GraphError",
+    "NoRuleError",
+    "ParseError",
+    "SymgraphError",
+    "gradient",
+    "register_rule",
+]

@@ -1,0 +1,99 @@
+"""Reverse mode over the graph: adjoints (δ-terms) and the Gradient.
+
+Walk the nodes in reverse topological order, touching only those on a path
+from a weight to the output.  The output's adjoint is 1; a node's adjoint is
+the sum over its out-edges of the child's adjoint times the edge's partial:
+
+    δ_n = Σ_{c ∈ children(n)} δ_c · ∂c/∂n
+
+Each adjoint is one equation in node symbols and the children's δ symbols (the
+structured form), so the cost is one small expression per edge: linear in the
+graph's size.  Closed forms are made from these equations only when asked.
+
+Examples
+--------
+>>> import sympy as sp
+>>> import symgraph as sg
+>>> w, x = sp.symbols("w x", real=True)
+>>> grad = backward(sg.Graph.from_expr(sp.sin(w * x), wrt=[w]))
+>>> for lhs, rhs in grad.equations: print(lhs, "=", rhs)
+delta_L = 1
+delta_v1 = delta_L*cos(v1)
+delta_w = delta_v1*x
+>>> grad[w]
+x*cos(w*x)
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+import sympy as sp
+
+from .errors import NoRuleError
+from .gradient import Gradient
+from .graph import Graph
+
+
+class AdjointSymbol(sp.Symbol):
+    """The adjoint δ_n = ∂output/∂n of node ``n``: printed δ_{n} in LaTeX.
+
+    A class of its own, so it never equals a user's symbol of the same name.
+    """
+
+    def __new__(cls, node: sp.Symbol):
+        obj = super().__new__(cls, f"delta_{node.name}", real=True)
+        return obj
+
+    @property
+    def node_name(self) -> str:
+        return self.name[len("delta_") :]
+
+    def _latex(self, printer) -> str:
+        return r"\delta_{%s}" % printer._print(sp.Symbol(self.node_name))
+
+
+def relevant_nodes(graph: Graph) -> set[sp.Symbol]:
+    """Nodes on some path from a weight to the output (the only ones backprop needs)."""
+    reach_output = nx.ancestors(graph.nx, graph.output) | {graph.output}
+    from_weights: set[sp.Symbol] = set()
+    for w in graph.wrt:
+        if w in reach_output:
+            from_weights |= nx.descendants(graph.nx, w) | {w}
+    return reach_output & from_weights
+
+
+def backward(graph: Graph) -> Gradient:
+    """Symbolic backpropagation over ``graph``: the structured and closed gradient.
+
+    Raises
+    ------
+    NoRuleError
+        When an operation on a path from a weight to the output has no rule;
+        the message names the node and its operation.
+    """
+    relevant = relevant_nodes(graph)
+    adjoint: dict[sp.Symbol, AdjointSymbol] = {}
+    equations: list[tuple[AdjointSymbol, sp.Basic]] = []
+    for node in reversed(graph.topological_order()):
+        if node not in relevant:
+            continue
+        adjoint[node] = AdjointSymbol(node)
+        if node == graph.output:
+            equations.append((adjoint[node], sp.S.One))
+            continue
+        terms = []
+        for child in graph.nx.successors(node):
+            if child not in relevant:
+                continue
+            partial = graph.nx.edges[node, child]["partial"]
+            if partial is None:
+                op = graph.nx.nodes[child]["op"]
+                raise NoRuleError(
+                    f"cannot differentiate node {child} = {op} with respect to {node}: "
+                    f"no derivative rule for {type(op).__name__}; "
+                    "register one with symgraph.register_rule"
+                )
+            if partial != 0:
+                terms.append(adjoint[child] * partial)
+        equations.append((adjoint[node], sp.Add(*terms)))
+    return Gradient(graph, equations, {w: adjoint.get(w, sp.S.Zero) for w in graph.wrt})

@@ -1,0 +1,289 @@
+"""Static graph builders: a whole expression, or a list of named assignments.
+
+Every traversal here is iterative (an explicit stack), so an expression
+10,000 operations deep builds without touching Python's recursion limit.
+A subexpression met twice becomes one node with two out-edges: nodes are
+keyed by the SymPy expression they hold.
+
+Examples
+--------
+>>> import sympy as sp
+>>> x, w = sp.symbols("x w", real=True)
+>>> g = build_from_expr(sp.exp(w*x) + sp.exp(w*x)**2, wrt=[w])
+>>> g.nx.out_degree(g.node_named("v2"))     # exp(w*x) feeds two results
+2
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import networkx as nx
+import sympy as sp
+
+from .errors import GraphError
+from .graph import Graph
+from .rules import has_rule, local_partial, rebuild, slots
+
+GRANULARITIES = ("op", "fine")
+
+
+class _Namer:
+    """Deterministic fresh node names (v1, v2, ...) that avoid the user's names."""
+
+    def __init__(self, taken: Iterable[str], prefix: str = "v"):
+        self.taken = set(taken)
+        self.prefix = prefix
+        self.count = 0
+
+    def fresh(self) -> sp.Symbol:
+        while True:
+            self.count += 1
+            name = f"{self.prefix}{self.count}"
+            if name not in self.taken:
+                self.taken.add(name)
+                return sp.Symbol(name, real=True)
+
+    def named(self, name: str | sp.Symbol) -> sp.Symbol:
+        symbol = name if isinstance(name, sp.Symbol) else sp.Symbol(name, real=True)
+        if symbol.name in self.taken:
+            raise GraphError(f"the name {symbol.name!r} is already used by another node")
+        self.taken.add(symbol.name)
+        return symbol
+
+
+def _as_expr(expr: object, what: str) -> sp.Basic:
+    if isinstance(expr, sp.Basic):
+        return expr
+    if isinstance(expr, (int, float)) and not isinstance(expr, bool):
+        return sp.sympify(expr)
+    if isinstance(expr, str):
+        raise GraphError(
+            f"{what} is text; parse it first with symgraph.parse (text is never evaluated)"
+        )
+    raise GraphError(f"{what} must be a SymPy expression, not {type(expr).__name__}")
+
+
+def _check_wrt(wrt: Iterable[sp.Symbol]) -> tuple[sp.Symbol, ...]:
+    wrt = tuple(wrt)
+    for w in wrt:
+        if not isinstance(w, sp.Symbol):
+            raise GraphError(f"can only differentiate by symbols, not by {w!r}")
+    if len(set(wrt)) != len(wrt):
+        raise GraphError(f"a weight is listed twice in wrt={list(wrt)}")
+    return wrt
+
+
+def _leaf_symbols(roots: Iterable[sp.Basic]) -> list[sp.Symbol]:
+    """The free symbols under ``roots`` (iteratively: SymPy's own is recursive)."""
+    seen: set[int] = set()
+    found: dict[sp.Symbol, None] = {}
+    stack = list(roots)
+    while stack:
+        e = stack.pop()
+        if id(e) in seen:
+            continue
+        seen.add(id(e))
+        if isinstance(e, sp.Symbol):
+            found[e] = None
+        else:
+            stack.extend(e.args)
+    return sorted(found, key=str)
+
+
+class _Builder:
+    """Adds the nodes of expressions to one DiGraph, sharing equal subexpressions."""
+
+    def __init__(self, granularity: str, namer: _Namer, weights: Sequence[sp.Symbol]):
+        if granularity not in GRANULARITIES:
+            raise GraphError(
+                f"unknown granularity {granularity!r}; choose one of {', '.join(GRANULARITIES)}"
+            )
+        self.fine = granularity == "fine"
+        self.namer = namer
+        self.weights = set(weights)
+        self.g = nx.DiGraph()
+        self.node_of: dict[sp.Basic, sp.Symbol] = {}  # local expression -> node
+        self.full: dict[sp.Symbol, sp.Basic] = {}  # node -> full expression
+
+    # --- nodes ---
+
+    def leaf(self, symbol: sp.Symbol) -> sp.Symbol:
+        if symbol not in self.g:
+            role = "weight" if symbol in self.weights else "input"
+            self.g.add_node(symbol, op=None, expr=symbol, role=role)
+            self.full[symbol] = symbol
+            self.node_of[symbol] = symbol
+        return symbol
+
+    def operation(self, op, operands: Sequence[sp.Symbol], node: sp.Symbol | None = None):
+        """A node computing ``op`` (in operand symbols); reused if it exists.
+
+        ``node`` is a name already reserved for a user's named node: such a node
+        is always new, never merged into an equal one.
+        """
+        full = op.xreplace({s: self.full[s] for s in operands})
+        if node is None:
+            if full in self.node_of:
+                return self.node_of[full]
+            node = self.namer.fresh()
+        self.g.add_node(node, op=op, expr=full, role="intermediate")
+        self.full[node] = full
+        self.node_of.setdefault(full, node)
+        self._add_edges(node, op, operands)
+        return node
+
+    def _add_edges(self, node: sp.Symbol, op: sp.Basic, operands: Sequence[sp.Symbol]) -> None:
+        if isinstance(op, sp.Symbol):  # a named copy: a = z
+            self.g.add_edge(op, node, partial=sp.S.One)
+            return
+        position_of: dict[sp.Symbol, list[int]] = {s: [] for s in operands}
+        for k, slot in enumerate(slots(op)):
+            if slot in position_of:
+                position_of[slot].append(k)
+        differentiable = has_rule(op)
+        for operand, positions in position_of.items():
+            if not differentiable:
+                self.g.add_edge(operand, node, partial=None)  # backward names the node
+                continue
+            partial = sp.Add(*(local_partial(op, k) for k in positions))
+            if not isinstance(op, (sp.Add, sp.Mul, sp.Pow)):
+                partial = partial.xreplace({op: node})  # tanh' = 1 - a**2, not 1 - tanh(z)**2
+            self.g.add_edge(operand, node, partial=partial)
+
+    def is_node(self, e: sp.Basic) -> bool:
+        return isinstance(e, sp.Symbol) and e in self.full
+
+    # --- expressions ---
+
+    def add(self, expr: sp.Basic, node: sp.Symbol | None = None) -> sp.Basic:
+        """The node computing ``expr`` (``expr`` itself when it is constant).
+
+        With ``node`` (a reserved name), the result is a new node of that name.
+        """
+        local: dict[sp.Basic, sp.Basic] = {}  # subexpression -> its node, or itself if constant
+        stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+        while stack:
+            e, ready = stack.pop()
+            if e in local:
+                continue
+            if isinstance(e, sp.Symbol):
+                local[e] = self.leaf(e)
+                continue
+            if e in self.node_of and not (node is not None and e is expr):
+                local[e] = self.node_of[e]
+                continue
+            parts = slots(e)
+            if not ready:
+                stack.append((e, True))
+                stack.extend((p, False) for p in reversed(parts) if p not in local)
+                continue
+            mapped = [local[p] for p in parts]
+            if not any(self.is_node(m) for m in mapped):
+                local[e] = e  # constant: written inline into its users' operations
+            else:
+                local[e] = self._operation_of(e, mapped, node if e is expr else None)
+        result = local[expr]
+        if node is not None and result != node:  # a leaf, a constant or an existing node
+            operands = [result] if self.is_node(result) else []
+            result = self.operation(result, operands, node)
+        return result
+
+    def _operation_of(self, e: sp.Basic, mapped: list[sp.Basic], node) -> sp.Symbol:
+        if self.fine and isinstance(e, (sp.Add, sp.Mul)) and len(mapped) > 2:
+            return self._binary_chain(e, mapped, node)
+        operands = _unique(m for m in mapped if self.is_node(m))
+        return self.operation(rebuild(e, mapped), operands, node)
+
+    def _binary_chain(self, e: sp.Basic, mapped: list[sp.Basic], node) -> sp.Symbol:
+        """``a + b + c`` as ``(a + b) + c``: every summation its own node.
+
+        Constants join the first step (``2*x*y`` is ``(2*x)*y``).  Building the
+        partial expressions costs O(k²) in the arity k of this one operation,
+        not in the graph's size.
+        """
+        nodes = [m for m in mapped if self.is_node(m)]
+        constants = [m for m in mapped if not self.is_node(m)]
+        acc = nodes[0]
+        if constants:
+            acc = self.operation(e.func(*constants, acc), [acc])
+        for k, nxt in enumerate(nodes[1:], start=2):
+            last = k == len(nodes)
+            acc = self.operation(e.func(acc, nxt), _unique([acc, nxt]), node if last else None)
+        return acc
+
+
+def _unique(items: Iterable[sp.Symbol]) -> list[sp.Symbol]:
+    return list(dict.fromkeys(items))
+
+
+def _finish(b: _Builder, root: sp.Symbol, wrt: Sequence[sp.Symbol]) -> Graph:
+    for w in wrt:
+        b.leaf(w)
+    b.g.nodes[root]["role"] = "output"
+    return Graph(b.g, root, wrt)
+
+
+def build_from_expr(expr, wrt=None, granularity: str = "op", output="L") -> Graph:
+    """The graph of one expression; see :meth:`symgraph.Graph.from_expr`."""
+    expr = _as_expr(expr, "the expression")
+    leaves = _leaf_symbols([expr])
+    wrt = _check_wrt(leaves if wrt is None else wrt)
+    namer = _Namer(str(s) for s in [*leaves, *wrt])
+    b = _Builder(granularity, namer, wrt)
+    name = str(output)
+    root = b.add(expr, namer.named(name) if name not in namer.taken else namer.fresh())
+    return _finish(b, root, wrt)
+
+
+def build_from_assignments(assignments, wrt=None, granularity: str = "op") -> Graph:
+    """The graph of named assignments; see :meth:`symgraph.Graph.from_assignments`."""
+    assignments = [(name, _as_expr(rhs, f"the right side of {name}")) for name, rhs in assignments]
+    if not assignments:
+        raise GraphError("no assignments given")
+    names = [name for name, _ in assignments]
+    for name in names:
+        if not isinstance(name, sp.Symbol):
+            raise GraphError(f"an assignment's target must be a Symbol, not {name!r}")
+    if len(set(names)) != len(names):
+        raise GraphError("a name is assigned twice; each intermediate needs its own name")
+    leaves = [s for s in _leaf_symbols(rhs for _, rhs in assignments) if s not in set(names)]
+    wrt = _check_wrt(leaves if wrt is None else wrt)
+    namer = _Namer(str(s) for s in [*leaves, *wrt])
+    b = _Builder(granularity, namer, wrt)
+    defined: dict[sp.Symbol, sp.Basic] = {}  # name -> its full expression
+    root = None
+    for name, rhs in assignments:
+        later = set(names) - set(defined)
+        for s in _leaf_symbols([rhs]):
+            if s in later:
+                raise GraphError(f"{name} uses {s} before {s} is assigned")
+        root = b.add(rhs.xreplace(defined), namer.named(name))
+        defined[name] = b.full[root]
+        b.node_of[b.full[root]] = root  # later uses of this expression mean this name
+    return _finish(b, root, wrt)
+
+
+def build_shared(exprs, granularity: str = "op"):
+    """One DiGraph computing several expressions, equal subexpressions shared.
+
+    Structural sharing is common-subexpression elimination done iteratively,
+    so it works on expressions too deep for ``sympy.cse``.
+
+    Returns
+    -------
+    (networkx.DiGraph, list)
+        The graph, and for each expression its node (or itself if constant).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> g, roots = build_shared([sp.sin(x)**2, sp.sin(x) + 1])
+    >>> g.number_of_nodes()     # x, sin(x), sin(x)**2, sin(x) + 1
+    4
+    """
+    exprs = [_as_expr(e, "an expression") for e in exprs]
+    leaves = _leaf_symbols(exprs)
+    b = _Builder(granularity, _Namer(str(s) for s in leaves), [])
+    return b.g, [b.add(e) for e in exprs]

@@ -1,0 +1,122 @@
+"""Numeric callables: the value and every partial in one vectorized call.
+
+The code is generated from the graph, one assignment per node: first the
+forward pass, then one line per δ-equation.  Each shared subexpression is
+computed once, the code grows linearly with the graph, and nothing is ever
+printed as one nested expression (which is what overflows ``sympy.lambdify``).
+A simplified gradient is compiled from its closed forms, after sharing their
+common subexpressions in a graph of their own.
+
+Examples
+--------
+>>> import sympy as sp
+>>> import symgraph as sg
+>>> w, x = sp.symbols("w x", real=True)
+>>> f = sg.gradient(w**2 * x, wrt=[w]).lambdify()
+>>> f.args
+(x, w)
+>>> value, (dw,) = f(x=3.0, w=2.0)
+>>> float(value), float(dw)
+(12.0, 12.0)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import networkx as nx
+import numpy as np
+import sympy as sp
+
+from .build import build_shared
+from .codegen import make_function
+from .errors import EvaluationError, GraphError
+from .forward import values_in_order
+from .gradient import Gradient
+
+BACKENDS = ("numpy",)
+
+
+class CompiledGradient:
+    """``f(*args)`` or ``f(**values)`` -> ``(value, (∂/∂w1, ∂/∂w2, ...))``.
+
+    Attributes
+    ----------
+    args : tuple of Symbol
+        Positional order: inputs sorted by name, then the weights in order.
+    wrt : tuple of Symbol
+    source : str
+        The generated Python code.
+    """
+
+    def __init__(self, fn, args, wrt):
+        self._fn = fn
+        self.args = tuple(args)
+        self.wrt = tuple(wrt)
+        self.source = fn.source
+
+    def __call__(self, *args: Any, **values: Any):
+        if len(args) > len(self.args):
+            raise EvaluationError(f"expected at most {len(self.args)} arguments, got {len(args)}")
+        given = dict(zip((s.name for s in self.args), args))
+        twice = sorted(set(given) & set(values))
+        if twice:
+            raise EvaluationError(f"{', '.join(twice)} given both by position and by name")
+        ordered = values_in_order(self.args, given, values)
+        shape = np.broadcast_shapes(*(np.shape(a) for a in ordered))
+        value, *partials = self._fn(*ordered)
+        return _shaped(value, shape), tuple(_shaped(p, shape) for p in partials)
+
+    def __repr__(self) -> str:
+        return f"<CompiledGradient ({', '.join(map(str, self.args))}) -> value, {len(self.wrt)} partials>"
+
+
+def _shaped(value: Any, shape: tuple) -> Any:
+    """Every result gets the broadcast shape of the inputs (constants included)."""
+    value = np.asarray(value)
+    if value.dtype == bool:
+        value = value.astype(float)
+    if shape == ():
+        return value[()] if value.shape == () else value
+    return np.broadcast_to(value, shape).copy() if value.shape != shape else value
+
+
+def argument_order(grad: Gradient) -> list[sp.Symbol]:
+    """Inputs sorted by name, then the weights in ``wrt`` order."""
+    weights = list(grad.wrt)
+    inputs = sorted((n for n in grad.graph.leaves if n not in set(weights)), key=str)
+    return inputs + weights
+
+
+def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient:
+    """Compile ``grad`` into one callable; see :class:`CompiledGradient`."""
+    if backend not in BACKENDS:
+        raise GraphError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+    args = argument_order(grad)
+    if grad.simplified:
+        assignments, outputs = _from_closed_forms(grad)
+    else:
+        assignments, outputs = _from_equations(grad)
+    fn = make_function(assignments, args, outputs, name="value_and_grad")
+    return CompiledGradient(fn, args, grad.wrt)
+
+
+def _from_equations(grad: Gradient):
+    graph = grad.graph
+    needed = nx.ancestors(graph.nx, graph.output) | {graph.output}
+    forward = [
+        (n, graph.nx.nodes[n]["op"])
+        for n in graph.topological_order()
+        if n in needed and graph.nx.nodes[n]["op"] is not None
+    ]
+    outputs = [graph.output, *(grad.adjoints[w] for w in grad.wrt)]
+    return forward + list(grad.equations), outputs
+
+
+def _from_closed_forms(grad: Gradient):
+    closed = grad.closed_forms()
+    g, roots = build_shared([grad.expr, *(closed[w] for w in grad.wrt)])
+    assignments = [
+        (n, g.nodes[n]["op"]) for n in nx.topological_sort(g) if g.nodes[n]["op"] is not None
+    ]
+    return assignments, roots

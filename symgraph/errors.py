@@ -1,0 +1,31 @@
+"""The exception hierarchy: one base class, each subclass also a built-in.
+
+>>> issubclass(NoRuleError, NotImplementedError)
+True
+"""
+
+from __future__ import annotations
+
+
+class SymgraphError(Exception):
+    """Base class of every error symgraph raises on purpose."""
+
+
+class ParseError(SymgraphError, ValueError):
+    """Text that the safe parser refuses (bad syntax, unknown name, too large)."""
+
+
+class GraphError(SymgraphError, ValueError):
+    """A graph that cannot be built or used as asked (bad weight, bad node)."""
+
+
+class NoRuleError(SymgraphError, NotImplementedError):
+    """No derivative rule is known for an operation on the path to a weight."""
+
+
+class EvaluationError(SymgraphError, ValueError):
+    """Numeric evaluation failed: missing values, or no point inside the domain."""
+
+
+class CheckError(SymgraphError, AssertionError):
+    """A numeric cross-check found a partial derivative that disagrees."""

@@ -1,0 +1,148 @@
+"""Gradient: the result of backpropagation, a mapping weight → closed form.
+
+It keeps both forms the design asks for:
+
+- ``equations``: the structured form, one δ-equation per node in node symbols
+  (``delta_v1 = delta_L*cos(v1)``); it is what keeps everything linear;
+- ``grad[w]``: the closed form in inputs and weights only, built from the
+  equations on first use (iteratively, one small substitution per node).
+
+Examples
+--------
+>>> import sympy as sp
+>>> import symgraph as sg
+>>> w, x, b, y = sp.symbols("w x b y", real=True)
+>>> grad = sg.gradient((sp.tanh(w*x + b) - y)**2, wrt=[w, b])
+>>> grad[b]
+2*(1 - tanh(b + w*x)**2)*(-y + tanh(b + w*x))
+>>> grad.structured[w]
+delta_v2*x
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import sympy as sp
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .graph import Graph
+
+
+class Gradient(Mapping):
+    """Closed-form partial derivatives of one output with respect to weights.
+
+    Attributes
+    ----------
+    graph : Graph
+        The graph backpropagation ran on.
+    wrt : tuple of Symbol
+        The weights, in order.
+    equations : tuple of (AdjointSymbol, Expr)
+        The δ-equations in reverse topological order (structured form).
+    adjoints : dict
+        weight -> its δ symbol (0 when the output does not depend on it).
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        equations,
+        adjoints: Mapping[sp.Symbol, sp.Basic],
+        closed: Mapping[sp.Symbol, sp.Basic] | None = None,
+        simplified: str | None = None,
+    ):
+        self.graph = graph
+        self.wrt = tuple(graph.wrt)
+        self.equations = tuple(equations)
+        self.adjoints = dict(adjoints)
+        self._closed = dict(closed) if closed is not None else None
+        self.simplified = simplified
+
+    # --- the mapping ---
+
+    def _key(self, key: Any) -> sp.Symbol:
+        if isinstance(key, str):
+            for w in self.wrt:
+                if w.name == key:
+                    return w
+        elif key in self.adjoints:
+            return key
+        raise KeyError(f"{key} is not a weight of this gradient (wrt: {list(self.wrt)})")
+
+    def __getitem__(self, key: Any) -> sp.Basic:
+        return self.closed_forms()[self._key(key)]
+
+    def __iter__(self) -> Iterator[sp.Symbol]:
+        return iter(self.wrt)
+
+    def __len__(self) -> int:
+        return len(self.wrt)
+
+    # --- the two forms ---
+
+    @property
+    def output(self) -> sp.Symbol:
+        """The output node's symbol (``L`` unless named otherwise)."""
+        return self.graph.output
+
+    @property
+    def expr(self) -> sp.Basic:
+        """The differentiated expression itself."""
+        return self.graph.expr
+
+    @property
+    def structured(self) -> dict[sp.Symbol, sp.Basic]:
+        """weight -> right side of its δ-equation, in node symbols and δ-terms."""
+        rhs = dict(self.equations)
+        return {w: rhs.get(d, d) for w, d in self.adjoints.items()}
+
+    def closed_forms(self) -> dict[sp.Symbol, sp.Basic]:
+        """weight -> closed form (inputs and weights only); computed once."""
+        if self._closed is None:
+            values: dict[sp.Basic, sp.Basic] = {
+                n: data["expr"] for n, data in self.graph.nx.nodes(data=True)
+            }
+            for lhs, rhs in self.equations:  # children before parents: one pass
+                values[lhs] = rhs.xreplace(values)
+            self._closed = {w: values.get(d, d) for w, d in self.adjoints.items()}
+        return dict(self._closed)
+
+    # --- the next stages ---
+
+    def simplify(self, strategy: str = "fast", budget: float = 5.0) -> Gradient:
+        """A new Gradient with simplified closed forms (values never change).
+
+        ``"fast"`` factors shared factors and cancels, keeping a form only when
+        it is shorter; ``"thorough"`` also runs ``sympy.simplify`` with
+        ``budget`` seconds per expression.  See :mod:`symgraph.simplify`.
+        """
+        from .simplify import simplify_gradient
+
+        return simplify_gradient(self, strategy=strategy, budget=budget)
+
+    def lambdify(self, backend: str = "numpy"):
+        """One callable computing the value and every partial together.
+
+        ``f(**values)`` or ``f(*f.args)`` returns ``(value, (∂/∂w1, ...))``.
+        See :mod:`symgraph.compile`.
+        """
+        from .compile import compile_gradient
+
+        return compile_gradient(self, backend=backend)
+
+    def latex(self, form: str = "closed", environment: str = "align") -> str:
+        """LaTeX for a paper: ``\\frac{\\partial L}{\\partial w} = ...`` per weight."""
+        from .latex import gradient_latex
+
+        return gradient_latex(self, form=form, environment=environment)
+
+    def _repr_latex_(self) -> str:
+        return "$$" + self.latex(environment="aligned") + "$$"
+
+    def __str__(self) -> str:
+        return "\n".join(f"d{self.output}/d{w} = {e}" for w, e in self.closed_forms().items())
+
+    def __repr__(self) -> str:
+        return f"<Gradient of {self.output} wrt {', '.join(map(str, self.wrt))}>"

@@ -1,0 +1,190 @@
+"""Graph: a networkx DAG whose nodes hold SymPy subexpressions.
+
+Edges run the way data flows, operand → result.  Each node is a SymPy
+``Symbol``; its data are
+
+- ``op``: the local operation in the symbols of its operand nodes (``None``
+  for a leaf),
+- ``expr``: the full subexpression in terms of the leaves,
+- ``role``: ``"input"``, ``"weight"``, ``"intermediate"`` or ``"output"``.
+
+Each edge carries ``partial``, the local derivative ∂result/∂operand in node
+symbols: the chain-rule factor a drawing writes on the edge.
+
+Examples
+--------
+>>> import sympy as sp
+>>> import symgraph as sg
+>>> w, x, b = sp.symbols("w x b", real=True)
+>>> g = sg.Graph.from_expr(sp.tanh(w*x + b), wrt=[w, b])
+>>> [str(n) for n in g.topological_order()]
+['b', 'w', 'x', 'v1', 'v2', 'L']
+>>> g.nx.nodes[sp.Symbol("L", real=True)]["op"]
+tanh(v2)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import networkx as nx
+import sympy as sp
+
+ROLES = ("input", "weight", "intermediate", "output")
+
+
+class Graph:
+    """A computational graph over a ``networkx.DiGraph``, exposed as ``.nx``.
+
+    Build one with :meth:`from_expr` or :meth:`from_assignments`; the
+    constructor takes an already built DiGraph whose nodes carry ``op``,
+    ``expr`` and ``role`` and whose edges carry ``partial``.
+    """
+
+    def __init__(self, nx_graph: nx.DiGraph, output: sp.Symbol, wrt: Sequence[sp.Symbol]):
+        self.nx = nx_graph
+        self.output = output
+        self.wrt = tuple(wrt)
+
+    # --- building (the builders live in build.py; these are the public doors) ---
+
+    @classmethod
+    def from_expr(
+        cls,
+        expr: sp.Basic,
+        wrt: Iterable[sp.Symbol] | None = None,
+        granularity: str = "op",
+        output: str | sp.Symbol = "L",
+    ) -> Graph:
+        """Build the graph of one expression.
+
+        Parameters
+        ----------
+        expr : sympy.Basic
+            The expression (a loss, a layer, ...).
+        wrt : iterable of Symbol, optional
+            The weights to differentiate by; all free symbols, sorted by name,
+            when omitted.
+        granularity : {"op", "fine"}
+            ``"op"``: one node per SymPy operation (n-ary sums kept);
+            ``"fine"``: n-ary sums and products split into binary steps.
+        output : str or Symbol
+            Name of the output node (``L`` by default).
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> x, y, z = sp.symbols("x y z", real=True)
+        >>> Graph.from_expr(x*y*z, granularity="fine").nx.number_of_nodes()
+        5
+        """
+        from .build import build_from_expr  # build.py depends on this module
+
+        return build_from_expr(expr, wrt=wrt, granularity=granularity, output=output)
+
+    @classmethod
+    def from_assignments(
+        cls,
+        assignments: Sequence[tuple[sp.Symbol, sp.Basic]],
+        wrt: Iterable[sp.Symbol] | None = None,
+        granularity: str = "op",
+    ) -> Graph:
+        """Build the graph of named assignments, in a paper's order.
+
+        The last assignment is the output; each assigned name becomes a node of
+        that name, so the structured gradient speaks in the paper's names.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> w, x, b, y, z, a, L = sp.symbols("w x b y z a L", real=True)
+        >>> g = Graph.from_assignments([(z, w*x + b), (a, sp.tanh(z)), (L, (a - y)**2)])
+        >>> g.nx.nodes[a]["op"]
+        tanh(z)
+        """
+        from .build import build_from_assignments
+
+        return build_from_assignments(assignments, wrt=wrt, granularity=granularity)
+
+    # --- reading ---
+
+    @property
+    def expr(self) -> sp.Basic:
+        """The whole expression (the output node's ``expr``)."""
+        return self.nx.nodes[self.output]["expr"]
+
+    def topological_order(self) -> list[sp.Symbol]:
+        """Nodes in an order where every operand comes before its results."""
+        return list(nx.topological_sort(self.nx))
+
+    def generations(self) -> list[list[sp.Symbol]]:
+        """Groups of nodes that can be computed at the same time, in order."""
+        return [list(gen) for gen in nx.topological_generations(self.nx)]
+
+    def nodes_with_role(self, role: str) -> list[sp.Symbol]:
+        """The nodes of one role, in topological order."""
+        return [n for n in self.topological_order() if self.nx.nodes[n]["role"] == role]
+
+    @property
+    def leaves(self) -> list[sp.Symbol]:
+        """Nodes with no operation: the inputs and the weights."""
+        return [n for n in self.topological_order() if self.nx.nodes[n]["op"] is None]
+
+    @property
+    def size(self) -> dict[str, int]:
+        """Counts people ask for first: nodes, edges, leaves, operations, depth."""
+        leaves = sum(1 for _, d in self.nx.nodes(data=True) if d["op"] is None)
+        return {
+            "nodes": self.nx.number_of_nodes(),
+            "edges": self.nx.number_of_edges(),
+            "leaves": leaves,
+            "operations": self.nx.number_of_nodes() - leaves,
+            "depth": sum(1 for _ in nx.topological_generations(self.nx)),
+        }
+
+    def op(self, node: sp.Symbol) -> sp.Basic | None:
+        """The local operation of a node."""
+        return self.nx.nodes[node]["op"]
+
+    def partial(self, operand: sp.Symbol, result: sp.Symbol) -> sp.Basic:
+        """The local partial ∂result/∂operand written on an edge."""
+        return self.nx.edges[operand, result]["partial"]
+
+    def node_named(self, name: str) -> sp.Symbol:
+        """The node whose symbol is printed as ``name``."""
+        for node in self.nx.nodes:
+            if node.name == name:
+                return node
+        raise KeyError(f"no node named {name!r}")
+
+    # --- the next stages (forward.py and backward.py; kept here as doors) ---
+
+    def forward(self, values: Mapping[Any, Any] | None = None, **kw: Any) -> dict:
+        """The value of every node at a point (or over NumPy arrays).
+
+        Without values: each node's symbolic expression.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> x, w = sp.symbols("x w", real=True)
+        >>> vals = Graph.from_expr(w * x + 1).forward({x: 2.0, w: 3.0})
+        >>> float(vals[sp.Symbol("L", real=True)])
+        7.0
+        """
+        from .forward import forward_symbolic, forward_values
+
+        if values is None and not kw:
+            return forward_symbolic(self)
+        return forward_values(self, values, **kw)
+
+    def backward(self):
+        """Symbolic backpropagation: the :class:`~symgraph.gradient.Gradient`."""
+        from .backward import backward
+
+        return backward(self)
+
+    def __repr__(self) -> str:
+        s = self.size
+        return f"<Graph {s['nodes']} nodes, {s['edges']} edges, output {self.output}>"

@@ -1,0 +1,161 @@
+"""The one registry of local derivative rules, keyed by SymPy class.
+
+A rule answers: how does a node's local operation ``op`` change with one of
+its operand slots?  ``rule(op, index)`` returns ``∂op/∂slots(op)[index]`` as a
+SymPy expression in the same symbols as ``op``.  Lookup walks the class's
+``__mro__`` (a subclass inherits its parent's rule); any SymPy ``Function``
+without an explicit rule falls back on its own ``fdiff``; anything else raises
+:class:`~symgraph.errors.NoRuleError`.
+
+Convention: symgraph differentiates real functions of real variables, so
+``|x|' = sign(x)`` (``sign(0) = 0``), ``Max(x, 0)' = Heaviside(x)``
+(``Heaviside(0) = 1/2``, SymPy's convention) and the derivative of a
+``Piecewise`` is taken branch by branch (the conditions are held fixed, which
+is exact everywhere except on the boundaries themselves).
+
+Examples
+--------
+>>> import sympy as sp
+>>> x, y = sp.symbols("x y", real=True)
+>>> local_partial(sp.sin(x) , 0)
+cos(x)
+>>> local_partial(x * y, 1)
+x
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import sympy as sp
+from sympy.logic.boolalg import Boolean
+
+from .errors import NoRuleError
+
+Rule = Callable[[sp.Basic, int], sp.Basic]
+
+_RULES: dict[type, Rule] = {}
+
+
+def register_rule(cls: type, rule: Rule | None = None):
+    """Register ``rule(op, index) -> ∂op/∂slots(op)[index]`` for a SymPy class.
+
+    Usable as a plain call or as a decorator.  The rule receives the node's
+    local operation (its operands already replaced by node symbols) and the
+    position of one operand; it returns the local partial derivative.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> class softsign(sp.Function):
+    ...     pass
+    >>> _ = register_rule(softsign, lambda op, i: 1 / (1 + sp.Abs(op.args[0]))**2)
+    >>> x = sp.Symbol("x", real=True)
+    >>> local_partial(softsign(x), 0)
+    (Abs(x) + 1)**(-2)
+    """
+    if rule is None:
+        return lambda fn: register_rule(cls, fn)
+    _RULES[cls] = rule
+    return rule
+
+
+def find_rule(cls: type) -> Rule | None:
+    """The rule for ``cls``: its own, an ancestor's, ``fdiff`` for functions, or None."""
+    for klass in cls.__mro__:
+        if klass in _RULES:
+            return _RULES[klass]
+    if issubclass(cls, sp.Expr) and hasattr(cls, "fdiff"):  # Function, Max, Min
+        return _fdiff_rule
+    return None
+
+
+def slots(expr: sp.Basic) -> tuple[sp.Basic, ...]:
+    """The operand positions of an expression, as the rules count them.
+
+    For most classes these are ``expr.args``; a ``Piecewise`` lists its
+    branches and conditions alternately (``e1, c1, e2, c2, ...``).
+    """
+    if isinstance(expr, sp.Piecewise):
+        return tuple(part for pair in expr.args for part in pair.args)
+    return expr.args
+
+
+def rebuild(expr: sp.Basic, new_slots: Sequence[sp.Basic]) -> sp.Basic:
+    """``expr``'s operation applied to ``new_slots`` (inverse of :func:`slots`)."""
+    if isinstance(expr, sp.Piecewise):
+        pairs = [tuple(new_slots[k : k + 2]) for k in range(0, len(new_slots), 2)]
+        return sp.Piecewise(*pairs)
+    return expr.func(*new_slots)
+
+
+def local_partial(op: sp.Basic, index: int) -> sp.Basic:
+    """``∂op/∂slots(op)[index]`` by the registered rule, or raise NoRuleError."""
+    rule = find_rule(type(op))
+    if rule is None:
+        raise NoRuleError(
+            f"no derivative rule for {type(op).__name__} (in {op}); "
+            "register one with symgraph.register_rule"
+        )
+    return rule(op, index)
+
+
+def has_rule(op: sp.Basic) -> bool:
+    """Whether :func:`local_partial` can differentiate ``op``."""
+    return find_rule(type(op)) is not None
+
+
+# --- the rules ---------------------------------------------------------------
+
+
+def _fdiff_rule(op: sp.Basic, index: int) -> sp.Basic:
+    return op.fdiff(index + 1)
+
+
+@register_rule(sp.Add)
+def _add(op: sp.Basic, index: int) -> sp.Basic:
+    return sp.S.One
+
+
+@register_rule(sp.Mul)
+def _mul(op: sp.Basic, index: int) -> sp.Basic:
+    return sp.Mul(*(a for k, a in enumerate(op.args) if k != index))
+
+
+@register_rule(sp.Pow)
+def _pow(op: sp.Basic, index: int) -> sp.Basic:
+    base, exponent = op.args
+    if index == 0:
+        return exponent * base ** (exponent - 1)
+    return op * sp.log(base)
+
+
+@register_rule(sp.Abs)
+def _abs(op: sp.Basic, index: int) -> sp.Basic:
+    return sp.sign(op.args[0])
+
+
+@register_rule(sp.sign)
+def _sign(op: sp.Basic, index: int) -> sp.Basic:
+    return 2 * sp.DiracDelta(op.args[0])  # SymPy's own value; zero wherever it exists
+
+
+@register_rule(sp.Piecewise)
+def _piecewise(op: sp.Basic, index: int) -> sp.Basic:
+    branch, is_condition = divmod(index, 2)
+    if is_condition:
+        return sp.S.Zero
+    conditions = [pair.cond for pair in op.args]
+    return sp.Piecewise(
+        *((sp.S.One if k == branch else sp.S.Zero, cond) for k, cond in enumerate(conditions))
+    )
+
+
+def _piecewise_constant(op: sp.Basic, index: int) -> sp.Basic:
+    return sp.S.Zero
+
+
+# Comparisons and logic are piecewise constant: their derivative is 0 wherever
+# it exists, and the boundaries are where Piecewise's convention applies.
+for _cls in (sp.core.relational.Relational, Boolean, sp.floor, sp.ceiling, sp.frac):
+    register_rule(_cls, _piecewise_constant)
