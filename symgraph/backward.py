@@ -49,7 +49,7 @@ class AdjointSymbol(sp.Symbol):
         return self.name[len("delta_") :]
 
     def _latex(self, printer) -> str:
-        return r"\delta_{%s}" % printer._print(sp.Symbol(self.node_name))
+        return rf"\delta_{{{printer._print(sp.Symbol(self.node_name))}}}"
 
 
 def relevant_nodes(graph: Graph) -> set[sp.Symbol]:

@@ -9,8 +9,8 @@ Examples
 --------
 >>> import sympy as sp
 >>> x, w = sp.symbols("x w", real=True)
->>> g = build_from_expr(sp.exp(w*x) + sp.exp(w*x)**2, wrt=[w])
->>> g.nx.out_degree(g.node_named("v2"))     # exp(w*x) feeds two results
+>>> g = build_from_expr(sp.sin(w*x) + sp.sin(w*x)**2, wrt=[w])
+>>> g.nx.out_degree(g.node_named("v2"))     # sin(w*x) feeds two results
 2
 """
 

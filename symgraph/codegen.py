@@ -37,7 +37,6 @@ from .errors import NoRuleError
 
 try:  # SciPy prints erf, gamma, Bessel functions...; without it NumPy's set remains
     import scipy.special
-
     from sympy.printing.numpy import SciPyPrinter as _BasePrinter
 
     _NAMESPACE = {"numpy": numpy, "scipy": scipy}
@@ -116,6 +115,7 @@ def make_function(
     are silenced inside the function: results carry ``nan``/``inf`` instead,
     which the callers check.
     """
+    assignments = _live(assignments, outputs)
     names: dict[sp.Basic, str] = {s: f"a{k}" for k, s in enumerate(inputs)}
     printer = _Printer(names)
     lines = [f"def {name}({', '.join(names[s] for s in inputs)}):"]
@@ -141,6 +141,19 @@ def make_function(
             return raw(*args)
 
     return GeneratedFunction(run, source, inputs)
+
+
+def _live(assignments, outputs):
+    """The assignments some output depends on, in their order (dead code removed)."""
+    needed: set[sp.Basic] = set()
+    for out in outputs:
+        needed |= out.free_symbols
+    live = []
+    for target, expr in reversed(assignments):
+        if target in needed:
+            live.append((target, expr))
+            needed |= expr.free_symbols
+    return live[::-1]
 
 
 def _print(printer: _Printer, expr: sp.Basic, where: sp.Basic) -> str:

@@ -24,14 +24,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import sympy as sp
 
-from .build import build_shared
 from .codegen import make_function
 from .errors import EvaluationError, GraphError
-from .forward import values_in_order
+from .forward import expressions_function, forward_assignments, values_in_order
 from .gradient import Gradient
 
 BACKENDS = ("numpy",)
@@ -58,7 +56,7 @@ class CompiledGradient:
     def __call__(self, *args: Any, **values: Any):
         if len(args) > len(self.args):
             raise EvaluationError(f"expected at most {len(self.args)} arguments, got {len(args)}")
-        given = dict(zip((s.name for s in self.args), args))
+        given = dict(zip((s.name for s in self.args), args, strict=False))
         twice = sorted(set(given) & set(values))
         if twice:
             raise EvaluationError(f"{', '.join(twice)} given both by position and by name")
@@ -68,7 +66,8 @@ class CompiledGradient:
         return _shaped(value, shape), tuple(_shaped(p, shape) for p in partials)
 
     def __repr__(self) -> str:
-        return f"<CompiledGradient ({', '.join(map(str, self.args))}) -> value, {len(self.wrt)} partials>"
+        args = ", ".join(map(str, self.args))
+        return f"<CompiledGradient ({args}) -> value, {len(self.wrt)} partials>"
 
 
 def _shaped(value: Any, shape: tuple) -> Any:
@@ -93,30 +92,17 @@ def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient
     if backend not in BACKENDS:
         raise GraphError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
     args = argument_order(grad)
-    if grad.simplified:
-        assignments, outputs = _from_closed_forms(grad)
-    else:
-        assignments, outputs = _from_equations(grad)
-    fn = make_function(assignments, args, outputs, name="value_and_grad")
+    if grad.simplified:  # closed forms, common subexpressions shared in a graph
+        closed = grad.closed_forms()
+        exprs = [grad.expr, *(closed[w] for w in grad.wrt)]
+        fn = expressions_function(exprs, args, name="value_and_grad")
+    else:  # the graph itself: forward lines, then one line per δ-equation
+        outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
+        assignments = forward_assignments(grad.graph, needed_only=True) + list(grad.equations)
+        fn = make_function(assignments, args, outputs, name="value_and_grad")
     return CompiledGradient(fn, args, grad.wrt)
 
 
 def _from_equations(grad: Gradient):
-    graph = grad.graph
-    needed = nx.ancestors(graph.nx, graph.output) | {graph.output}
-    forward = [
-        (n, graph.nx.nodes[n]["op"])
-        for n in graph.topological_order()
-        if n in needed and graph.nx.nodes[n]["op"] is not None
-    ]
-    outputs = [graph.output, *(grad.adjoints[w] for w in grad.wrt)]
-    return forward + list(grad.equations), outputs
-
-
-def _from_closed_forms(grad: Gradient):
-    closed = grad.closed_forms()
-    g, roots = build_shared([grad.expr, *(closed[w] for w in grad.wrt)])
-    assignments = [
-        (n, g.nodes[n]["op"]) for n in nx.topological_sort(g) if g.nodes[n]["op"] is not None
-    ]
-    return assignments, roots
+    outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
+    return forward_assignments(grad.graph, needed_only=True) + list(grad.equations), outputs

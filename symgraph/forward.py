@@ -19,9 +19,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import sympy as sp
 
+from .build import build_shared
 from .codegen import make_function
 from .errors import EvaluationError
 from .graph import Graph
@@ -44,8 +46,10 @@ def values_in_order(
     missing = [s.name for s in symbols if s.name not in by_name]
     if missing:
         raise EvaluationError(f"no value given for {', '.join(missing)}")
-    return [np.asarray(by_name[s.name]) if _is_sequence(by_name[s.name]) else by_name[s.name]
-            for s in symbols]
+    return [
+        np.asarray(by_name[s.name]) if _is_sequence(by_name[s.name]) else by_name[s.name]
+        for s in symbols
+    ]
 
 
 def _is_sequence(value: Any) -> bool:
@@ -57,12 +61,49 @@ def forward_symbolic(graph: Graph) -> dict[sp.Symbol, sp.Basic]:
     return {n: graph.nx.nodes[n]["expr"] for n in graph.topological_order()}
 
 
-def forward_function(graph: Graph):
-    """A generated function of the leaves returning every node's value."""
+def forward_assignments(graph: Graph, needed_only: bool = False) -> list[tuple]:
+    """``(node, op)`` for every operation node in topological order.
+
+    With ``needed_only``, only the nodes the output depends on.
+    """
+    needed = nx.ancestors(graph.nx, graph.output) | {graph.output} if needed_only else None
+    return [
+        (n, graph.nx.nodes[n]["op"])
+        for n in graph.topological_order()
+        if graph.nx.nodes[n]["op"] is not None and (needed is None or n in needed)
+    ]
+
+
+def forward_function(graph: Graph, inputs=None, outputs=None):
+    """A generated function of the leaves (``inputs``, in that order) returning ``outputs``.
+
+    By default: every leaf in topological order in, every node's value out.
+    """
     order = graph.topological_order()
-    leaves = [n for n in order if graph.nx.nodes[n]["op"] is None]
-    ops = [(n, graph.nx.nodes[n]["op"]) for n in order if graph.nx.nodes[n]["op"] is not None]
-    return make_function(ops, leaves, order, name="forward"), order
+    if inputs is None:
+        inputs = [n for n in order if graph.nx.nodes[n]["op"] is None]
+    if outputs is None:
+        outputs = order
+    return make_function(forward_assignments(graph), inputs, outputs, name="forward")
+
+
+def expressions_function(exprs, inputs, name: str = "expressions"):
+    """A generated function of ``inputs`` returning every expression of ``exprs``.
+
+    The expressions share their common subexpressions in one graph (built
+    iteratively), so this works where ``sympy.lambdify`` would recurse too deep.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> fn = expressions_function([sp.sin(x)**2, sp.sin(x) + 1], [x])
+    >>> [float(v) for v in fn(0.0)]
+    [0.0, 1.0]
+    """
+    g, roots = build_shared(exprs)
+    ops = [(n, g.nodes[n]["op"]) for n in nx.topological_sort(g) if g.nodes[n]["op"] is not None]
+    return make_function(ops, inputs, roots, name=name)
 
 
 def forward_values(graph: Graph, values: Mapping[Any, Any] | None = None, **kw: Any) -> dict:
@@ -85,6 +126,7 @@ def forward_values(graph: Graph, values: Mapping[Any, Any] | None = None, **kw: 
     EvaluationError
         When a leaf has no value or a value names no leaf.
     """
-    fn, order = forward_function(graph)
+    order = graph.topological_order()
+    fn = forward_function(graph, outputs=order)
     args = values_in_order(fn.inputs, values, kw)
-    return dict(zip(order, fn(*args)))
+    return dict(zip(order, fn(*args), strict=True))

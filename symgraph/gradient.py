@@ -111,7 +111,9 @@ class Gradient(Mapping):
 
     # --- the next stages ---
 
-    def simplify(self, strategy: str = "fast", budget: float = 5.0) -> Gradient:
+    def simplify(
+        self, strategy: str = "fast", budget: float = 5.0, progress: bool = False
+    ) -> Gradient:
         """A new Gradient with simplified closed forms (values never change).
 
         ``"fast"`` factors shared factors and cancels, keeping a form only when
@@ -120,7 +122,7 @@ class Gradient(Mapping):
         """
         from .simplify import simplify_gradient
 
-        return simplify_gradient(self, strategy=strategy, budget=budget)
+        return simplify_gradient(self, strategy=strategy, budget=budget, progress=progress)
 
     def lambdify(self, backend: str = "numpy"):
         """One callable computing the value and every partial together.

@@ -1,0 +1,247 @@
+"""Numeric cross-checks of a Gradient against independent oracles.
+
+The compiled partials are compared, at random points inside the function's
+domain, with
+
+- central finite differences of the original expression,
+- the complex step ``Im f(x + ih) / h`` (exact to rounding; used only where
+  every operation is analytic: not across ``Abs``, ``Max``, ``Piecewise``...),
+- ``sympy.diff`` of the whole expression, where that is affordable (small
+  graphs: SymPy's recursion would overflow on deep ones).
+
+Examples
+--------
+>>> import sympy as sp
+>>> import symgraph as sg
+>>> w, x = sp.symbols("w x", real=True)
+>>> report = check(sg.gradient(sp.log(w**2 + x), wrt=[w]), seed=1)
+>>> report.ok
+True
+>>> [row.methods for row in report.rows]
+[('central-difference', 'complex-step', 'sympy.diff')]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from .codegen import NON_ANALYTIC
+from .compile import compile_gradient
+from .errors import CheckError, EvaluationError
+from .forward import expressions_function, forward_function, values_in_order
+from .gradient import Gradient
+
+# Per method: (relative tolerance, absolute tolerance relative to the scale of f).
+TOLERANCES = {
+    "central-difference": (1e-5, 1e-6),
+    "complex-step": (1e-9, 1e-12),
+    "sympy.diff": (1e-9, 1e-12),
+}
+RELATIVE_FLOOR = 1e-6  # partials smaller than this (times 1 + |f|) count as absolute
+SYMPY_DIFF_MAX_NODES = 300  # beyond this, sympy.diff is slow and recurses deeply
+SAMPLING_RANGES = ((-2.0, 2.0), (0.05, 3.0), (1.05, 5.0))
+MAX_TRIES = 200
+
+
+@dataclass
+class CheckRow:
+    """One weight: the worst errors over points and methods, and per method."""
+
+    weight: sp.Symbol
+    abs_error: float
+    rel_error: float
+    ok: bool
+    methods: tuple[str, ...]
+    per_method: dict[str, tuple[float, float, bool]] = field(default_factory=dict)
+    worst: str = ""  # "analytic vs numeric" at the worst point, for failures
+
+
+@dataclass
+class CheckReport:
+    """The result of :func:`check`: ``.ok``, ``.max_rel_error`` and a row per weight."""
+
+    rows: list[CheckRow]
+    points: dict[str, np.ndarray]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(row.ok for row in self.rows)
+
+    @property
+    def max_rel_error(self) -> float:
+        return max((row.rel_error for row in self.rows), default=0.0)
+
+    @property
+    def max_abs_error(self) -> float:
+        return max((row.abs_error for row in self.rows), default=0.0)
+
+    def raise_if_failed(self) -> CheckReport:
+        """Raise :class:`CheckError` with this report's text if a row failed."""
+        if not self.ok:
+            raise CheckError(str(self))
+        return self
+
+    def __str__(self) -> str:
+        n = len(next(iter(self.points.values()), []))
+        head = f"cross-check at {n} point{'s' * (n != 1)}: {'ok' if self.ok else 'FAILED'}"
+        lines = [head, f"  {'weight':<12} {'abs error':>10} {'rel error':>10}  status  methods"]
+        for r in self.rows:
+            status = "ok" if r.ok else "FAIL"
+            lines.append(
+                f"  {str(r.weight):<12} {r.abs_error:>10.2e} {r.rel_error:>10.2e}  "
+                f"{status:<6}  {', '.join(r.methods)}"
+            )
+            if not r.ok:
+                lines.append(f"      {r.worst}")
+        lines += [f"  note: {note}" for note in self.notes]
+        return "\n".join(lines)
+
+
+def check(
+    grad: Gradient,
+    at: Mapping[Any, Any] | None = None,
+    points: int = 3,
+    seed: int | None = 0,
+    raise_on_failure: bool = False,
+) -> CheckReport:
+    """Compare the compiled partials of ``grad`` with numeric and symbolic oracles.
+
+    Parameters
+    ----------
+    grad : Gradient
+    at : mapping, optional
+        One point (symbol or name -> number); random points when omitted.
+    points : int
+        How many random points (inside the domain: points where the value or a
+        partial is not finite are drawn again).
+    seed : int or None
+        Seed of the random points (the same seed, the same points).
+    raise_on_failure : bool
+        Raise :class:`CheckError` instead of returning a failed report.
+
+    Raises
+    ------
+    EvaluationError
+        When no point inside the function's domain could be found.
+    """
+    f = compile_gradient(grad)
+    value_of = _value_function(grad, f.args)
+    if at is not None:
+        args = [np.atleast_1d(np.asarray(v, dtype=float)) for v in values_in_order(f.args, at, {})]
+    else:
+        args = _sample_points(f, points, np.random.default_rng(seed))
+    value, partials = f(*args)
+    if not np.all(np.isfinite(value)) or not all(np.all(np.isfinite(p)) for p in partials):
+        raise EvaluationError(f"the value or a partial is not finite at the point {at}")
+
+    notes: list[str] = []
+    oracles = {"central-difference": _central_differences(value_of, f.args, args, grad.wrt)}
+    if _is_analytic(grad):
+        oracles["complex-step"] = _complex_step(value_of, f.args, args, grad.wrt)
+    else:
+        notes.append("complex step skipped: the expression has non-analytic operations")
+    if grad.graph.nx.number_of_nodes() <= SYMPY_DIFF_MAX_NODES:
+        oracles["sympy.diff"] = _sympy_diff(grad, f.args, args)
+    else:
+        notes.append(f"sympy.diff skipped: more than {SYMPY_DIFF_MAX_NODES} nodes")
+
+    scale = 1.0 + np.abs(value)
+    rows = [
+        _row(w, np.asarray(partials[k], dtype=float), oracles, k, scale)
+        for k, w in enumerate(grad.wrt)
+    ]
+    at_points = {s.name: np.asarray(a) for s, a in zip(f.args, args, strict=True)}
+    report = CheckReport(rows, at_points, notes)
+    if raise_on_failure:
+        report.raise_if_failed()
+    return report
+
+
+def _row(weight, analytic, oracles, k, scale) -> CheckRow:
+    per_method: dict[str, tuple[float, float, bool]] = {}
+    worst_rel, worst_text = -1.0, ""
+    for method, estimates in oracles.items():
+        numeric = np.asarray(estimates[k], dtype=float)
+        diff = np.abs(analytic - numeric)
+        size = np.maximum(np.abs(analytic), np.abs(numeric))
+        rel = diff / np.maximum(size, RELATIVE_FLOOR * scale)  # no 100% of nearly nothing
+        rtol, atol = TOLERANCES[method]
+        ok = bool(np.all(diff <= atol * scale + rtol * size)) and bool(np.all(np.isfinite(numeric)))
+        per_method[method] = (float(np.max(diff)), float(np.max(rel)), ok)
+        i = int(np.argmax(rel))
+        if not ok or rel[i] > worst_rel:
+            worst_rel = float(rel[i])
+            worst_text = f"{method}: analytic {analytic[i]!r} vs numeric {numeric[i]!r}"
+    return CheckRow(
+        weight=weight,
+        abs_error=max(a for a, _, _ in per_method.values()),
+        rel_error=max(r for _, r, _ in per_method.values()),
+        ok=all(ok for _, _, ok in per_method.values()),
+        methods=tuple(per_method),
+        per_method=per_method,
+        worst=worst_text,
+    )
+
+
+def _value_function(grad: Gradient, args):
+    """The original expression alone, generated from the graph's forward pass."""
+    fn = forward_function(grad.graph, inputs=args, outputs=[grad.graph.output])
+    return lambda *a: fn(*a)[0]
+
+
+def _sample_points(f, count: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``count`` points where the value and every partial are finite."""
+    found: list[list[float]] = []
+    for attempt in range(MAX_TRIES):
+        low, high = SAMPLING_RANGES[attempt % len(SAMPLING_RANGES)]
+        candidate = rng.uniform(low, high, size=len(f.args))
+        value, partials = f(*candidate)
+        if np.isfinite(value) and np.isreal(value) and all(np.isfinite(p) for p in partials):
+            found.append(list(candidate))
+            if len(found) == count:
+                return [np.array(column) for column in zip(*found, strict=True)]
+    raise EvaluationError(
+        f"found only {len(found)} of {count} points inside the function's domain "
+        f"after {MAX_TRIES} tries; give a point with at=..."
+    )
+
+
+def _central_differences(value_of, symbols, args, wrt):
+    estimates = []
+    for w in wrt:
+        k = symbols.index(w)
+        h = np.cbrt(np.finfo(float).eps) * np.maximum(1.0, np.abs(args[k]))
+        up = [a + h if j == k else a for j, a in enumerate(args)]
+        down = [a - h if j == k else a for j, a in enumerate(args)]
+        estimates.append((value_of(*up) - value_of(*down)) / (2 * h))
+    return estimates
+
+
+def _complex_step(value_of, symbols, args, wrt):
+    h = 1e-30
+    estimates = []
+    for w in wrt:
+        k = symbols.index(w)
+        shifted = [a + 1j * h if j == k else a.astype(complex) for j, a in enumerate(args)]
+        estimates.append(np.imag(value_of(*shifted)) / h)
+    return estimates
+
+
+def _is_analytic(grad: Gradient) -> bool:
+    return not any(
+        data["op"] is not None and data["op"].has(*NON_ANALYTIC)
+        for _, data in grad.graph.nx.nodes(data=True)
+    )
+
+
+def _sympy_diff(grad: Gradient, symbols, args):
+    """SymPy's own derivative of the whole expression, evaluated numerically."""
+    derivatives = [sp.diff(grad.expr, w) for w in grad.wrt]
+    fn = expressions_function(derivatives, symbols, name="sympy_diff")
+    return [np.broadcast_to(v, np.shape(args[0])) for v in fn(*args)]

@@ -1,0 +1,143 @@
+"""Simplification of closed forms: shorter, never different.
+
+Strategies
+----------
+``"fast"`` (default)
+    Per closed form, try cheap rewrites (pulling out shared factors with
+    ``factor_terms``, ``cancel`` for rational parts, ``powsimp``) and keep the
+    shortest by operation count.  Expressions larger than ``FAST_MAX_NODES``
+    tree nodes are left alone: their size is better handled by the graph's own
+    sharing when compiled.
+``"thorough"``
+    The fast candidates plus ``sympy.simplify``, run in a child process with a
+    time budget per expression; past the budget the fast result stands.
+
+Every candidate is accepted only when it is shorter *and* numerically equal to
+the original at random points: a simplification never changes a value.
+
+Examples
+--------
+>>> import sympy as sp
+>>> import symgraph as sg
+>>> w = sp.Symbol("w", real=True)
+>>> grad = sg.gradient(w / (1 + w), wrt=[w])
+>>> grad[w]
+-w/(w + 1)**2 + 1/(w + 1)
+>>> grad.simplify()[w]
+(w + 1)**(-2)
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections.abc import Callable
+
+import numpy as np
+import sympy as sp
+
+from .errors import GraphError
+from .forward import expressions_function
+from .gradient import Gradient
+
+STRATEGIES = ("fast", "thorough")
+FAST_MAX_NODES = 3000
+EQUALITY_POINTS = 8
+
+
+def tree_size(expr: sp.Basic, limit: int | None = None) -> int:
+    """Number of nodes of ``expr`` as a tree, counted without recursion (capped at ``limit``)."""
+    count, stack = 0, [expr]
+    while stack:
+        e = stack.pop()
+        count += 1
+        if limit is not None and count > limit:
+            return count
+        stack.extend(e.args)
+    return count
+
+
+def operation_count(expr: sp.Basic) -> int:
+    """SymPy's ``count_ops`` (what "shorter" means here)."""
+    return int(sp.count_ops(expr))
+
+
+FACTOR_MAX_NODES = 200  # polynomial factoring grows fast with size; only small forms
+
+
+def _fast_candidates(expr: sp.Basic) -> list[sp.Basic]:
+    shared = sp.factor_terms(expr)
+    candidates = [shared, sp.powsimp(shared), sp.factor_terms(sp.cancel(expr))]
+    if tree_size(expr, FACTOR_MAX_NODES) <= FACTOR_MAX_NODES:
+        candidates.append(sp.factor(sp.cancel(expr)))
+    return candidates
+
+
+def simplify_gradient(
+    grad: Gradient, strategy: str = "fast", budget: float = 5.0, progress: bool = False
+) -> Gradient:
+    """A new Gradient whose closed forms are simplified; see the module docstring."""
+    if strategy not in STRATEGIES:
+        raise GraphError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
+    closed = grad.closed_forms()
+    symbols = sorted(grad.graph.leaves, key=str)
+    simplified = {}
+    for k, (w, expr) in enumerate(closed.items(), start=1):
+        if progress:
+            print(f"simplifying {k}/{len(closed)}: d{grad.output}/d{w}", file=sys.stderr)
+        simplified[w] = _simplify_one(expr, symbols, strategy, budget)
+    return Gradient(grad.graph, grad.equations, grad.adjoints, simplified, simplified=strategy)
+
+
+def _simplify_one(expr, symbols, strategy: str, budget: float) -> sp.Basic:
+    if tree_size(expr, FAST_MAX_NODES) > FAST_MAX_NODES:
+        return expr
+    candidates = _fast_candidates(expr)
+    if strategy == "thorough":
+        slow = _with_time_limit(sp.simplify, expr, budget)
+        if slow is not None:
+            candidates.append(slow)
+    best, best_count = expr, operation_count(expr)
+    for candidate in candidates:
+        count = operation_count(candidate)
+        if count < best_count and same_values(expr, candidate, symbols):
+            best, best_count = candidate, count
+    return best
+
+
+def same_values(a: sp.Basic, b: sp.Basic, symbols, seed: int = 0) -> bool:
+    """Whether ``a`` and ``b`` agree at random points where ``a`` is finite."""
+    fn = expressions_function([a, b], symbols)
+    rng = np.random.default_rng(seed)
+    columns = [
+        np.concatenate([rng.uniform(-2, 2, EQUALITY_POINTS), rng.uniform(0.05, 3, EQUALITY_POINTS)])
+        for _ in symbols
+    ]
+    va, vb = (np.broadcast_to(v, (2 * EQUALITY_POINTS,)) for v in fn(*columns))
+    usable = np.isfinite(va) & np.isreal(va)
+    if not usable.any():
+        return False  # nothing to compare: keep the original
+    va, vb = va[usable], vb[usable]
+    return bool(np.allclose(va, vb, rtol=1e-9, atol=1e-12 * (1 + np.max(np.abs(va)))))
+
+
+def _run_in_child(fn: Callable, expr, conn) -> None:  # pragma: no cover - in the child
+    try:
+        conn.send(fn(expr))
+    except Exception:  # noqa: BLE001 - the parent keeps the fast result
+        conn.send(None)
+    finally:
+        conn.close()
+
+
+def _with_time_limit(fn: Callable, expr: sp.Basic, seconds: float):
+    """``fn(expr)`` in a child process; None when it takes longer than ``seconds``."""
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_run_in_child, args=(fn, expr, send), daemon=True)
+    child.start()
+    send.close()
+    result = receive.recv() if receive.poll(seconds) else None
+    child.terminate()
+    child.join()
+    return result
