@@ -53,13 +53,20 @@ class AdjointSymbol(sp.Symbol):
 
 
 def relevant_nodes(graph: Graph) -> set[sp.Symbol]:
-    """Nodes on some path from a weight to the output (the only ones backprop needs)."""
+    """Nodes on some path from a weight to the output (the only ones backprop needs).
+
+    Two sweeps over the graph (ancestors of the output, descendants of all the
+    weights at once), so the cost is linear, however many weights there are.
+    """
     reach_output = nx.ancestors(graph.nx, graph.output) | {graph.output}
-    from_weights: set[sp.Symbol] = set()
-    for w in graph.wrt:
-        if w in reach_output:
-            from_weights |= nx.descendants(graph.nx, w) | {w}
-    return reach_output & from_weights
+    seen = {w for w in graph.wrt if w in reach_output}
+    stack = list(seen)
+    while stack:
+        for child in graph.nx.successors(stack.pop()):
+            if child not in seen:
+                seen.add(child)
+                stack.append(child)
+    return reach_output & seen
 
 
 def backward(graph: Graph) -> Gradient:

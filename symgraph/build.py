@@ -24,6 +24,7 @@ import sympy as sp
 from .errors import GraphError
 from .graph import Graph
 from .rules import has_rule, local_partial, rebuild, slots
+from .substitute import EVALUATED_DEPTH, substitute
 
 GRANULARITIES = ("op", "fine")
 
@@ -94,7 +95,13 @@ def _leaf_symbols(roots: Iterable[sp.Basic]) -> list[sp.Symbol]:
 class _Builder:
     """Adds the nodes of expressions to one DiGraph, sharing equal subexpressions."""
 
-    def __init__(self, granularity: str, namer: _Namer, weights: Sequence[sp.Symbol]):
+    def __init__(
+        self,
+        granularity: str,
+        namer: _Namer,
+        weights: Sequence[sp.Symbol],
+        exprs_are_full: bool = True,
+    ):
         if granularity not in GRANULARITIES:
             raise GraphError(
                 f"unknown granularity {granularity!r}; choose one of {', '.join(GRANULARITIES)}"
@@ -105,6 +112,10 @@ class _Builder:
         self.g = nx.DiGraph()
         self.node_of: dict[sp.Basic, sp.Symbol] = {}  # local expression -> node
         self.full: dict[sp.Symbol, sp.Basic] = {}  # node -> full expression
+        # True when added expressions are in leaves only (from_expr), so each
+        # subexpression is its own full expression and need not be rebuilt.
+        self.exprs_are_full = exprs_are_full
+        self.depth: dict[sp.Symbol, int] = {}  # longest path from a leaf
 
     # --- nodes ---
 
@@ -114,21 +125,27 @@ class _Builder:
             self.g.add_node(symbol, op=None, expr=symbol, role=role)
             self.full[symbol] = symbol
             self.node_of[symbol] = symbol
+            self.depth[symbol] = 0
         return symbol
 
-    def operation(self, op, operands: Sequence[sp.Symbol], node: sp.Symbol | None = None):
+    def operation(self, op, operands: Sequence[sp.Symbol], node=None, full=None) -> sp.Symbol:
         """A node computing ``op`` (in operand symbols); reused if it exists.
 
         ``node`` is a name already reserved for a user's named node: such a node
-        is always new, never merged into an equal one.
+        is always new, never merged into an equal one.  ``full`` is the node's
+        expression in the leaves, when the caller already has it.
         """
-        full = op.xreplace({s: self.full[s] for s in operands})
+        depth = 1 + max((self.depth[s] for s in operands), default=0)
+        if full is None:
+            evaluate = depth <= EVALUATED_DEPTH
+            full = substitute(op, {s: self.full[s] for s in operands}, evaluate)
         if node is None:
             if full in self.node_of:
                 return self.node_of[full]
             node = self.namer.fresh()
         self.g.add_node(node, op=op, expr=full, role="intermediate")
         self.full[node] = full
+        self.depth[node] = depth
         self.node_of.setdefault(full, node)
         self._add_edges(node, op, operands)
         return node
@@ -167,8 +184,8 @@ class _Builder:
             e, ready = stack.pop()
             if e in local:
                 continue
-            if isinstance(e, sp.Symbol):
-                local[e] = self.leaf(e)
+            if isinstance(e, sp.Symbol):  # a leaf, or an assigned name already a node
+                local[e] = e if e in self.full else self.leaf(e)
                 continue
             if e in self.node_of and not (node is not None and e is expr):
                 local[e] = self.node_of[e]
@@ -193,7 +210,8 @@ class _Builder:
         if self.fine and isinstance(e, (sp.Add, sp.Mul)) and len(mapped) > 2:
             return self._binary_chain(e, mapped, node)
         operands = _unique(m for m in mapped if self.is_node(m))
-        return self.operation(rebuild(e, mapped), operands, node)
+        full = e if self.exprs_are_full else None
+        return self.operation(rebuild(e, mapped), operands, node, full)
 
     def _binary_chain(self, e: sp.Basic, mapped: list[sp.Basic], node) -> sp.Symbol:
         """``a + b + c`` as ``(a + b) + c``: every summation its own node.
@@ -209,7 +227,8 @@ class _Builder:
             acc = self.operation(e.func(*constants, acc), [acc])
         for k, nxt in enumerate(nodes[1:], start=2):
             last = k == len(nodes)
-            acc = self.operation(e.func(acc, nxt), _unique([acc, nxt]), node if last else None)
+            full = e if last and self.exprs_are_full else None
+            acc = self.operation(e.func(acc, nxt), _unique([acc, nxt]), node if last else None, full)
         return acc
 
 
@@ -245,21 +264,21 @@ def build_from_assignments(assignments, wrt=None, granularity: str = "op") -> Gr
     for name in names:
         if not isinstance(name, sp.Symbol):
             raise GraphError(f"an assignment's target must be a Symbol, not {name!r}")
-    if len(set(names)) != len(names):
+    all_names = set(names)
+    if len(all_names) != len(names):
         raise GraphError("a name is assigned twice; each intermediate needs its own name")
-    leaves = [s for s in _leaf_symbols(rhs for _, rhs in assignments) if s not in set(names)]
+    leaves = [s for s in _leaf_symbols(rhs for _, rhs in assignments) if s not in all_names]
     wrt = _check_wrt(leaves if wrt is None else wrt)
     namer = _Namer(str(s) for s in [*leaves, *wrt])
-    b = _Builder(granularity, namer, wrt)
-    defined: dict[sp.Symbol, sp.Basic] = {}  # name -> its full expression
+    b = _Builder(granularity, namer, wrt, exprs_are_full=False)
+    defined: set[sp.Symbol] = set()
     root = None
     for name, rhs in assignments:
-        later = set(names) - set(defined)
         for s in _leaf_symbols([rhs]):
-            if s in later:
+            if s in all_names and s not in defined:
                 raise GraphError(f"{name} uses {s} before {s} is assigned")
-        root = b.add(rhs.xreplace(defined), namer.named(name))
-        defined[name] = b.full[root]
+        root = b.add(rhs, namer.named(name))
+        defined.add(name)
         b.node_of[b.full[root]] = root  # later uses of this expression mean this name
     return _finish(b, root, wrt)
 

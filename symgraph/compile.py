@@ -82,9 +82,9 @@ def _shaped(value: Any, shape: tuple) -> Any:
 
 def argument_order(grad: Gradient) -> list[sp.Symbol]:
     """Inputs sorted by name, then the weights in ``wrt`` order."""
-    weights = list(grad.wrt)
-    inputs = sorted((n for n in grad.graph.leaves if n not in set(weights)), key=str)
-    return inputs + weights
+    weights = set(grad.wrt)
+    inputs = sorted((n for n in grad.graph.leaves if n not in weights), key=str)
+    return inputs + list(grad.wrt)
 
 
 def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient:

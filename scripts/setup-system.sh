@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# System packages the tests use: pdflatex (LaTeX output must compile) and Graphviz (drawings).
+# Installs only what is missing; needs apt (Debian/Ubuntu) and root when something is missing.
+set -euo pipefail
+missing=()
+command -v pdflatex >/dev/null 2>&1 || missing+=(texlive-latex-base)
+command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+if ! command -v apt-get >/dev/null 2>&1; then
+  echo "setup-system: please install ${missing[*]} (no apt-get here)" >&2
+  exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "setup-system: installing ${missing[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,897 @@
+"""Safe text → SymPy: a whitelisted parser for expressions, assignments and points.
+
+Text is parsed with Python's :mod:`ast` module and the tree is walked
+iteratively against a whitelist. Nothing is ever handed to ``eval``, ``exec``,
+``sympify`` or ``sympy.parsing``: a name is only ever a real symbol, a known
+constant (``pi``, ``E``) or a whitelisted function (see :data:`FUNCTIONS`).
+
+Accepted syntax
+    int and float literals (floats become exact rationals: ``0.5`` is ``1/2``),
+    names, ``+ - * / **``, unary ``+ -``, parentheses, calls of the functions in
+    :data:`FUNCTIONS` by plain name, ``Piecewise((expr, cond), ..., (expr, True))``
+    and ``where(cond, a, b)``. ``^`` is refused (use ``**``).
+Conditions (only inside ``Piecewise`` and ``where``)
+    comparisons ``< <= > >=``, ``==`` and ``!=`` (as SymPy ``Eq`` and ``Ne``,
+    also written ``Eq(a, b)``, ``Ne(a, b)``), chained comparisons, ``True``,
+    ``False``, and combinations with ``and``/``&``, ``or``/``|``, ``not``/``~``.
+Limits
+    at most 100,000 characters, 50,000 nodes, nesting depth 200 (a chain of
+    ``+``/``-`` or of ``*``/``/`` counts as one level), integer literals of at most
+    1,000 digits, and powers of numbers of at most 10,000 bits.
+
+Every refusal raises :class:`~symgraph.errors.ParseError` with a one-line
+message saying what was refused and where.
+
+Examples
+--------
+>>> from symgraph.parse import parse_expr
+>>> parse_expr("tanh(w*x + b) + 0.5")
+tanh(b + w*x) + 1/2
+>>> parse_expr("x.__class__")
+Traceback (most recent call last):
+    ...
+symgraph.errors.ParseError: attribute access is not allowed: 'x.__class__' at column 1
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import keyword
+import math
+import re
+import unicodedata
+import warnings
+from collections.abc import Callable, Iterable
+from types import MappingProxyType
+
+import sympy as sp
+
+from .errors import ParseError
+
+__all__ = [
+    "CONSTANTS",
+    "FUNCTIONS",
+    "parse_assignments",
+    "parse_expr",
+    "parse_point",
+    "parse_symbols",
+]
+
+MAX_CHARS = 100_000
+MAX_DEPTH = 200
+MAX_NODES = 50_000
+MAX_INT_DIGITS = 1000
+MAX_FLOAT_EXPONENT = 1000
+MAX_POWER_BITS = 10_000
+MAX_TOTAL_POWER_BITS = 100_000
+MAX_ROOT_BITS = 256
+MAX_GAMMA_ARG = 10_000
+
+_INT_LIMIT = 10**MAX_INT_DIGITS
+
+#: Constants by name; every other name is a real symbol (``e`` included).
+CONSTANTS = MappingProxyType({"pi": sp.pi, "E": sp.E})
+
+
+def _sigmoid(x: sp.Expr) -> sp.Expr:
+    return 1 / (1 + sp.exp(-x))
+
+
+def _softplus(x: sp.Expr) -> sp.Expr:
+    return sp.log(1 + sp.exp(x))
+
+
+def _relu(x: sp.Expr) -> sp.Expr:
+    return sp.Max(0, x)
+
+
+_ONE = (1, 1)
+_F = Callable[..., sp.Basic]
+
+#: Whitelisted functions: name -> ((fewest, most) arguments, builder); most None = no limit.
+FUNCTIONS: MappingProxyType[str, tuple[tuple[int, int | None], _F]] = MappingProxyType(
+    {
+        "exp": (_ONE, sp.exp),
+        "log": ((1, 2), sp.log),
+        "ln": (_ONE, sp.log),
+        "sqrt": (_ONE, sp.sqrt),
+        "cbrt": (_ONE, sp.cbrt),
+        "sin": (_ONE, sp.sin),
+        "cos": (_ONE, sp.cos),
+        "tan": (_ONE, sp.tan),
+        "cot": (_ONE, sp.cot),
+        "sec": (_ONE, sp.sec),
+        "csc": (_ONE, sp.csc),
+        "asin": (_ONE, sp.asin),
+        "acos": (_ONE, sp.acos),
+        "atan": (_ONE, sp.atan),
+        "atan2": ((2, 2), sp.atan2),
+        "acot": (_ONE, sp.acot),
+        "sinh": (_ONE, sp.sinh),
+        "cosh": (_ONE, sp.cosh),
+        "tanh": (_ONE, sp.tanh),
+        "coth": (_ONE, sp.coth),
+        "asinh": (_ONE, sp.asinh),
+        "acosh": (_ONE, sp.acosh),
+        "atanh": (_ONE, sp.atanh),
+        "sigmoid": (_ONE, _sigmoid),
+        "softplus": (_ONE, _softplus),
+        "relu": (_ONE, _relu),
+        "erf": (_ONE, sp.erf),
+        "erfc": (_ONE, sp.erfc),
+        "gamma": (_ONE, sp.gamma),
+        "loggamma": (_ONE, sp.loggamma),
+        "abs": (_ONE, sp.Abs),
+        "Abs": (_ONE, sp.Abs),
+        "sign": (_ONE, sp.sign),
+        "Heaviside": ((1, 2), sp.Heaviside),
+        "Max": ((1, None), sp.Max),
+        "max": ((1, None), sp.Max),
+        "Min": ((1, None), sp.Min),
+        "min": ((1, None), sp.Min),
+        "floor": (_ONE, sp.floor),
+        "ceiling": (_ONE, sp.ceiling),
+    }
+)
+
+# Functions with their own syntax, and those allowed only as conditions.
+_SPECIAL = ("Piecewise", "where")
+_CONDITION_FUNCTIONS: dict[str, _F] = {"Eq": sp.Eq, "Ne": sp.Ne}
+# Roots go through the same size guard as ``**``.
+_ROOTS = {"sqrt": sp.Rational(1, 2), "cbrt": sp.Rational(1, 3)}
+_ALL_NAMES = sorted([*FUNCTIONS, *_SPECIAL, *_CONDITION_FUNCTIONS])
+
+_EXPR, _COND, _PAIR = "expression", "condition", "pair"
+
+_BINOP_SYMBOLS = {
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.Div: "/",
+    ast.Pow: "**",
+    ast.FloorDiv: "//",
+    ast.Mod: "%",
+    ast.MatMult: "@",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.BitAnd: "&",
+    ast.BitOr: "|",
+    ast.BitXor: "^",
+}
+_COMPARE: dict[type, _F] = {
+    ast.Lt: sp.Lt,
+    ast.LtE: sp.Le,
+    ast.Gt: sp.Gt,
+    ast.GtE: sp.Ge,
+    ast.Eq: sp.Eq,
+    ast.NotEq: sp.Ne,
+}
+_LABELS = {
+    ast.Attribute: "attribute access",
+    ast.Subscript: "a subscript",
+    ast.Slice: "a slice",
+    ast.Lambda: "a lambda",
+    ast.ListComp: "a comprehension",
+    ast.SetComp: "a comprehension",
+    ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a generator expression",
+    ast.JoinedStr: "an f-string",
+    ast.FormattedValue: "an f-string",
+    ast.NamedExpr: "the walrus operator ':='",
+    ast.IfExp: "'a if c else b' (use where(c, a, b))",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.YieldFrom: "yield",
+    ast.Starred: "a starred expression",
+    ast.List: "a list",
+    ast.Tuple: "a tuple outside Piecewise",
+    ast.Set: "a set",
+    ast.Dict: "a dict",
+}
+_SKIP = (ast.expr_context, ast.operator, ast.unaryop, ast.cmpop, ast.boolop)
+_NEWLINE = re.compile(r"\r\n|\r|\n")
+_FLOAT = re.compile(r"([0-9_]*)(?:\.([0-9_]*))?(?:[eE]([+-]?[0-9_]+))?")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_SYMPY_ERRORS = (TypeError, ValueError, ArithmeticError, AttributeError, NotImplementedError)
+
+
+def _error(message: str) -> ParseError:
+    """A ParseError whose message is guaranteed to be one line."""
+    return ParseError(" ".join(message.splitlines()))
+
+
+def _check_text(text: object, what: str) -> str:
+    if not isinstance(text, str):
+        raise _error(f"{what} must be a str, got {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise _error(f"{what} is too long: {len(text)} characters (at most {MAX_CHARS})")
+    if not text.strip():
+        raise _error(f"empty {what}")
+    return text
+
+
+def _check_name(name: str, what: str = "name") -> None:
+    if name.startswith("_"):
+        raise _error(f"{what} {name!r} starts with '_' (dunder and private names are not allowed)")
+    if keyword.iskeyword(name):
+        raise _error(f"{what} {name!r} is a Python keyword")
+
+
+class _Source:
+    """The text being parsed, to report locations in the user's own lines and columns."""
+
+    def __init__(self, text: str, line_shift: int = 0, col_shift: int = 0, lines: bool = False):
+        self.text = text
+        self.line_shift = line_shift
+        self.col_shift = col_shift
+        self.show_line = lines or _NEWLINE.search(text) is not None
+        self._lines: list[bytes] | None = None
+
+    def line(self, lineno: int) -> bytes:
+        if self._lines is None:
+            self._lines = [line.encode("utf-8") for line in _NEWLINE.split(self.text)]
+        return self._lines[lineno - 1] if 0 < lineno <= len(self._lines) else b""
+
+    def location(self, lineno: int, column: int) -> str:
+        """``column`` is 1-based, in characters, within line ``lineno`` of the parsed text."""
+        if lineno == 1:
+            column += self.col_shift
+        if self.show_line:
+            return f"line {lineno + self.line_shift}, column {column}"
+        return f"column {column}"
+
+    def where(self, node: ast.AST) -> str:
+        lineno = getattr(node, "lineno", 1)
+        offset = getattr(node, "col_offset", 0)
+        column = len(self.line(lineno)[:offset].decode("utf-8", "replace")) + 1
+        return self.location(lineno, column)
+
+    def segment(self, node: ast.AST) -> str:
+        """The node's text (first line only), as written."""
+        lineno, end = getattr(node, "lineno", 1), getattr(node, "end_lineno", None)
+        line = self.line(lineno)
+        stop = node.end_col_offset if end == lineno else len(line)
+        return line[node.col_offset : stop].decode("utf-8", "replace")
+
+    def snippet(self, node: ast.AST) -> str:
+        text = self.segment(node)
+        if len(text) > 40 or getattr(node, "end_lineno", 1) != getattr(node, "lineno", 1):
+            text = text[:37] + "..."
+        return repr(text)
+
+    def refuse(self, what: str, node: ast.AST) -> ParseError:
+        return _error(f"{what}: {self.snippet(node)} at {self.where(node)}")
+
+
+def _parse_tree(text: str, source: _Source, mode: str) -> ast.AST:
+    """``ast.parse`` with every way it can fail turned into a ParseError."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return ast.parse(text, mode=mode)
+    except SyntaxError as err:
+        message = (err.msg or "invalid syntax").strip()
+        if "too many nested parentheses" in message:
+            message = f"nesting deeper than {MAX_DEPTH} levels (too many nested parentheses)"
+        elif "integer string conversion" in message:
+            message = f"integer literal longer than {MAX_INT_DIGITS} digits"
+        else:
+            message = f"syntax error ({message})"
+        lineno, offset = err.lineno or 1, err.offset or 1
+        raise _error(f"{message} at {source.location(lineno, offset)}") from None
+    except (RecursionError, MemoryError):
+        raise _error(
+            "expression too deeply nested or too long to parse "
+            f"(at most {MAX_DEPTH} levels); split it into named parts"
+        ) from None
+    except ValueError as err:
+        raise _error(f"cannot parse: {err}") from None
+
+
+def _group(node: ast.AST) -> int:
+    """0 for + and -, 1 for * and /, -1 otherwise: a left chain of one group is flat."""
+    if isinstance(node, ast.BinOp):
+        if isinstance(node.op, (ast.Add, ast.Sub)):
+            return 0
+        if isinstance(node.op, (ast.Mult, ast.Div)):
+            return 1
+    return -1
+
+
+def _measure(root: ast.AST, source: _Source, budget: int) -> int:
+    """Check depth and size iteratively; return the number of nodes."""
+    count = 0
+    stack = [(root, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > budget:
+            raise _error(f"expression too large: more than {MAX_NODES} nodes")
+        if depth > MAX_DEPTH:
+            raise _error(f"nesting deeper than {MAX_DEPTH} levels at {source.where(node)}")
+        group = _group(node)
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, _SKIP):
+                continue
+            flat = group >= 0 and child is node.left and _group(child) == group
+            stack.append((child, depth if flat else depth + 1))
+    return count
+
+
+def _literal_number(node: ast.Constant, source: _Source) -> sp.Rational:
+    value = node.value
+    if isinstance(value, int):
+        if abs(value) >= _INT_LIMIT:
+            raise source.refuse(f"integer literal longer than {MAX_INT_DIGITS} digits", node)
+        return sp.Integer(value)
+    # A float: convert the literal as written, exactly.
+    text = source.segment(node)
+    match = _FLOAT.fullmatch(text)
+    if match is None:
+        raise source.refuse("unsupported number literal", node)
+    whole, frac, exponent = match[1], match[2] or "", match[3] or "0"
+    digits = (whole + frac).replace("_", "")
+    exponent = exponent.replace("_", "")
+    if len(digits.lstrip("0")) > MAX_INT_DIGITS:
+        raise source.refuse(f"number literal longer than {MAX_INT_DIGITS} digits", node)
+    if len(exponent) > 6 or abs(int(exponent)) > MAX_FLOAT_EXPONENT:
+        raise source.refuse(f"number exponent beyond ±{MAX_FLOAT_EXPONENT}", node)
+    scale = int(exponent) - len(frac.replace("_", ""))
+    mantissa = int(digits or "0")
+    if scale >= 0:
+        return sp.Integer(mantissa * 10**scale)
+    return sp.Rational(mantissa, 10**-scale)
+
+
+def _number_bits(expr: sp.Basic) -> float:
+    """log2 of the largest number a power of ``expr`` would raise (0 if none)."""
+    bits = 0.0
+    stack = [expr]
+    while stack:
+        item = stack.pop()
+        if item.is_Rational:
+            for part in (abs(item.p), item.q):
+                if part > 1:
+                    bits = max(bits, math.log2(part))
+        elif item.is_Pow:
+            stack.append(item.base)
+        elif item.is_Add or item.is_Mul:
+            stack.extend(item.args)
+    return bits
+
+
+class _Builder:
+    """Turn a whitelisted ``ast`` tree into SymPy, iteratively and in post-order."""
+
+    def __init__(self, source: _Source):
+        self.source = source
+        self.power_bits = 0.0
+
+    def build(self, root: ast.AST) -> sp.Expr:
+        results: list = []
+        stack: list = [(root, _EXPR, None)]
+        while stack:
+            node, ctx, plan = stack.pop()
+            if plan is None:
+                plan, children = self.expand(node, ctx)
+                stack.append((node, ctx, (plan, len(children))))
+                stack.extend((child, cctx, None) for child, cctx in reversed(children))
+                continue
+            combine, count = plan
+            args = results[len(results) - count :]
+            del results[len(results) - count :]
+            try:
+                results.append(combine(*args))
+            except ParseError as err:
+                message = str(err)
+                if " at column " in message or " at line " in message:
+                    raise
+                raise _error(f"{message} at {self.source.where(node)}") from None
+            except (*_SYMPY_ERRORS, RecursionError) as err:
+                reason = " ".join(str(err).split())[:80] or type(err).__name__
+                raise self.source.refuse(f"cannot build this ({reason})", node) from None
+        (result,) = results
+        if not isinstance(result, sp.Expr):
+            raise _error(f"not an expression: {result}")
+        return result
+
+    def expand(self, node: ast.AST, ctx: str) -> tuple[Callable, list]:
+        """Validate ``node`` in its context: return how to combine it and its children."""
+        src = self.source
+        if isinstance(node, ast.Constant):
+            return self.constant(node, ctx), []
+        if isinstance(node, ast.Name):
+            if ctx != _EXPR:
+                raise src.refuse("expected a condition (a comparison or True)", node)
+            value = self.name(node)
+            return (lambda: value), []
+        if isinstance(node, ast.BinOp):
+            return self.binop(node, ctx)
+        if isinstance(node, ast.UnaryOp):
+            return self.unaryop(node, ctx)
+        if isinstance(node, ast.Compare):
+            return self.compare(node, ctx)
+        if isinstance(node, ast.BoolOp):
+            word = "and" if isinstance(node.op, ast.And) else "or"
+            if ctx != _COND:
+                raise src.refuse(f"'{word}' is only allowed in Piecewise/where conditions", node)
+            function = sp.And if word == "and" else sp.Or
+            return function, [(value, _COND) for value in node.values]
+        if isinstance(node, ast.Call):
+            return self.call(node, ctx)
+        if isinstance(node, ast.Tuple) and ctx == _PAIR:
+            if len(node.elts) != 2:
+                raise src.refuse("a Piecewise piece must be a pair (expression, condition)", node)
+            return (lambda expr, cond: (expr, cond)), [(node.elts[0], _EXPR), (node.elts[1], _COND)]
+        label = _LABELS.get(type(node), f"'{type(node).__name__}' syntax")
+        raise src.refuse(f"{label} is not allowed", node)
+
+    def constant(self, node: ast.Constant, ctx: str) -> Callable:
+        src, value = self.source, node.value
+        if isinstance(value, bool):
+            if ctx != _COND:
+                raise src.refuse(f"{value} is only allowed as a Piecewise/where condition", node)
+            result = sp.true if value else sp.false
+            return lambda: result
+        if ctx != _EXPR:
+            raise src.refuse("expected a condition (a comparison or True)", node)
+        if value is None:
+            raise src.refuse("None is not allowed", node)
+        if isinstance(value, str):
+            raise src.refuse("strings are not allowed", node)
+        if isinstance(value, bytes):
+            raise src.refuse("bytes are not allowed", node)
+        if isinstance(value, complex):
+            raise src.refuse("complex literals are not allowed", node)
+        if isinstance(value, (int, float)):
+            number = _literal_number(node, src)
+            return lambda: number
+        raise src.refuse(f"{type(value).__name__} literals are not allowed", node)
+
+    def name(self, node: ast.Name) -> sp.Basic:
+        name = node.id
+        if name.startswith("_"):
+            raise self.source.refuse("names starting with '_' are not allowed", node)
+        if name in CONSTANTS:
+            return CONSTANTS[name]
+        return sp.Symbol(name, real=True)
+
+    def binop(self, node: ast.BinOp, ctx: str) -> tuple[Callable, list]:
+        src, op = self.source, type(node.op)
+        if ctx == _COND:
+            if op is ast.BitAnd:
+                return sp.And, [(node.left, _COND), (node.right, _COND)]
+            if op is ast.BitOr:
+                return sp.Or, [(node.left, _COND), (node.right, _COND)]
+            raise src.refuse("expected a condition (a comparison or True)", node)
+        if op is ast.BitXor:
+            raise src.refuse("'^' is not a power here (use ** for powers)", node)
+        if op is ast.Pow:
+            return self.power, [(node.left, _EXPR), (node.right, _EXPR)]
+        group = _group(node)
+        if group < 0:
+            symbol = _BINOP_SYMBOLS.get(op, op.__name__)
+            raise src.refuse(f"operator '{symbol}' is not allowed", node)
+        # Flatten the left chain (a - b + c - d) into one n-ary Add or Mul.
+        operands, inverse = [], []
+        while _group(node) == group:
+            operands.append(node.right)
+            inverse.append(isinstance(node.op, (ast.Sub, ast.Div)))
+            node = node.left
+        operands.append(node)
+        inverse.append(False)
+        operands.reverse()
+        inverse.reverse()
+        if group == 0:
+
+            def combine(*terms):
+                return sp.Add(*[-t if neg else t for t, neg in zip(terms, inverse, strict=True)])
+        else:
+
+            def combine(*factors):
+                pairs = zip(factors, inverse, strict=True)
+                return sp.Mul(*[1 / f if inv else f for f, inv in pairs])
+
+        return combine, [(operand, _EXPR) for operand in operands]
+
+    def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+        if exponent.is_Rational:
+            bits = _number_bits(base)
+            if bits:
+                size = abs(exponent) * bits
+                if size > MAX_POWER_BITS:
+                    raise _error(
+                        f"power too large: {base} ** {_short(exponent)} would have about "
+                        f"{_short(sp.Integer(int(size)))} bits (at most {MAX_POWER_BITS})"
+                    )
+                if not exponent.is_Integer and bits > MAX_ROOT_BITS:
+                    raise _error(
+                        f"exact root of a number above 2**{MAX_ROOT_BITS} is not supported"
+                    )
+                self.power_bits += float(size)
+                if self.power_bits > MAX_TOTAL_POWER_BITS:
+                    raise _error(f"powers of numbers total more than {MAX_TOTAL_POWER_BITS} bits")
+        return base**exponent
+
+    def unaryop(self, node: ast.UnaryOp, ctx: str) -> tuple[Callable, list]:
+        src = self.source
+        if isinstance(node.op, (ast.Not, ast.Invert)):
+            if ctx != _COND:
+                word = "not" if isinstance(node.op, ast.Not) else "~"
+                raise src.refuse(f"'{word}' is only allowed in Piecewise/where conditions", node)
+            return sp.Not, [(node.operand, _COND)]
+        if ctx != _EXPR:
+            raise src.refuse("expected a condition (a comparison or True)", node)
+        if isinstance(node.op, ast.USub):
+            return (lambda x: -x), [(node.operand, _EXPR)]
+        return (lambda x: x), [(node.operand, _EXPR)]
+
+    def compare(self, node: ast.Compare, ctx: str) -> tuple[Callable, list]:
+        src = self.source
+        if ctx != _COND:
+            raise src.refuse(
+                "comparison outside a condition (use where(cond, a, b) or Piecewise)", node
+            )
+        relations = []
+        for op in node.ops:
+            relation = _COMPARE.get(type(op))
+            if relation is None:
+                raise src.refuse(f"comparison '{type(op).__name__}' is not allowed", node)
+            relations.append(relation)
+
+        def combine(*operands):
+            pairs = zip(relations, operands, operands[1:], strict=False)
+            return sp.And(*[relation(a, b) for relation, a, b in pairs])
+
+        return combine, [(operand, _EXPR) for operand in [node.left, *node.comparators]]
+
+    def call(self, node: ast.Call, ctx: str) -> tuple[Callable, list]:
+        src = self.source
+        if not isinstance(node.func, ast.Name):
+            raise src.refuse("only plain function names can be called", node)
+        name = node.func.id
+        if name.startswith("_"):
+            raise src.refuse("names starting with '_' are not allowed", node)
+        if node.keywords:
+            raise src.refuse(f"keyword arguments are not allowed in {name}()", node)
+        if any(isinstance(arg, ast.Starred) for arg in node.args):
+            raise src.refuse(f"starred arguments are not allowed in {name}()", node)
+        args, count = node.args, len(node.args)
+        if ctx == _COND:
+            function = _CONDITION_FUNCTIONS.get(name)
+            if function is None:
+                raise src.refuse("expected a condition (a comparison or True)", node)
+            self.check_count(node, name, count, (2, 2))
+            return function, [(arg, _EXPR) for arg in args]
+        if name in _CONDITION_FUNCTIONS:
+            raise src.refuse(f"{name}() is only allowed in Piecewise/where conditions", node)
+        if name == "Piecewise":
+            self.check_count(node, name, count, (1, None))
+            for arg in args:
+                if not isinstance(arg, ast.Tuple):
+                    raise src.refuse("Piecewise takes pairs (expression, condition)", arg)
+            return (lambda *pieces: sp.Piecewise(*pieces)), [(arg, _PAIR) for arg in args]
+        if name == "where":
+            self.check_count(node, name, count, (3, 3))
+            children = [(args[0], _COND), (args[1], _EXPR), (args[2], _EXPR)]
+            return (lambda cond, a, b: sp.Piecewise((a, cond), (b, True))), children
+        entry = FUNCTIONS.get(name)
+        if entry is None:
+            close = difflib.get_close_matches(name, _ALL_NAMES, n=3)
+            hint = (
+                f"did you mean {', '.join(close)}?" if close else "allowed: " + " ".join(_ALL_NAMES)
+            )
+            raise _error(f"unknown function {name!r} at {src.where(node)}; {hint}")
+        counts, function = entry
+        self.check_count(node, name, count, counts)
+        if name in ("gamma", "loggamma"):
+            function = self.guard_gamma(function, node)
+        elif name in _ROOTS:
+            root = _ROOTS[name]
+
+            def function(x: sp.Expr) -> sp.Expr:
+                return self.power(x, root)
+
+        return function, [(arg, _EXPR) for arg in args]
+
+    def check_count(self, node: ast.Call, name: str, count: int, counts) -> None:
+        low, high = counts
+        if count < low or (high is not None and count > high):
+            if high is None:
+                wanted = f"at least {low}"
+            elif low == high:
+                wanted = str(low)
+            else:
+                wanted = f"{low} to {high}"
+            plural = "" if wanted == "1" else "s"
+            raise self.source.refuse(f"{name}() takes {wanted} argument{plural}, got {count}", node)
+
+    def guard_gamma(self, function: _F, node: ast.Call) -> _F:
+        def guarded(arg: sp.Expr) -> sp.Expr:
+            if arg.is_Rational and abs(arg) > MAX_GAMMA_ARG:
+                raise self.source.refuse(
+                    f"{node.func.id}() of a number above {MAX_GAMMA_ARG} is too large", node
+                )
+            return function(arg)
+
+        return guarded
+
+
+def _short(number: sp.Rational) -> str:
+    text = str(number)
+    return text if len(text) <= 20 else f"{text[:8]}...({len(text)} digits)"
+
+
+def _strip(text: str) -> tuple[str, int, int]:
+    """Text without leading whitespace, and the lines and columns that were dropped."""
+    stripped = text.lstrip()
+    prefix = text[: len(text) - len(stripped)]
+    pieces = _NEWLINE.split(prefix)
+    return stripped.rstrip(), len(pieces) - 1, len(pieces[-1])
+
+
+_STATEMENTS = {
+    ast.Assign: "an assignment",
+    ast.AugAssign: "an augmented assignment",
+    ast.AnnAssign: "an annotated assignment",
+    ast.Import: "an import",
+    ast.ImportFrom: "an import",
+}
+
+
+def _describe_statement(text: str) -> str | None:
+    """If ``text`` is Python statements rather than an expression, say which."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="exec")
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return None
+    if len(tree.body) != 1:
+        return f"{len(tree.body)} statements"
+    kind = type(tree.body[0])
+    if kind is ast.Expr:
+        return None
+    return _STATEMENTS.get(kind, f"a {kind.__name__.lower()} statement")
+
+
+def _expression(text: str, source: _Source, budget: int) -> tuple[sp.Expr, int]:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        statement = _describe_statement(text)
+        if statement is not None:
+            raise _error(f"expected one expression, got {statement}") from None
+        tree = _parse_tree(text, source, "eval")  # raises the syntax error, located
+    except (ValueError, RecursionError, MemoryError):
+        tree = _parse_tree(text, source, "eval")
+    count = _measure(tree.body, source, budget)
+    return _Builder(source).build(tree.body), count
+
+
+def parse_expr(text: str) -> sp.Expr:
+    """Parse one mathematical expression, safely.
+
+    Parameters
+    ----------
+    text : str
+        An expression in Python syntax restricted to a whitelist: numbers,
+        names, ``+ - * / **``, parentheses, the functions in :data:`FUNCTIONS`,
+        ``Piecewise`` and ``where``. Every name that is not a function or
+        ``pi``/``E`` becomes ``Symbol(name, real=True)``.
+
+    Returns
+    -------
+    sympy.Expr
+        The expression. Float literals become exact rationals.
+
+    Raises
+    ------
+    ParseError
+        For anything outside the whitelist, empty or oversized input, with a
+        one-line message naming what was refused and its column.
+
+    Examples
+    --------
+    >>> parse_expr("sigmoid(w*x + b)**2")
+    (exp(-b - w*x) + 1)**(-2)
+    >>> parse_expr("where(x > 0, x, 0.1*x)")
+    Piecewise((x, x > 0), (x/10, True))
+    >>> parse_expr("2^3")
+    Traceback (most recent call last):
+        ...
+    symgraph.errors.ParseError: '^' is not a power here (use ** for powers): '2^3' at column 1
+    """
+    _check_text(text, "expression")
+    stripped, line_shift, col_shift = _strip(text)
+    source = _Source(stripped, line_shift, col_shift, lines=bool(line_shift))
+    expr, _ = _expression(stripped, source, MAX_NODES)
+    return expr
+
+
+def parse_symbols(names: Iterable[str]) -> list[sp.Symbol]:
+    """Make real symbols from plain identifiers.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Each a plain Python identifier, not a keyword, not starting with ``_``,
+        and not a constant name (``pi``, ``E``). Identifiers are NFKC-normalized
+        as Python does. A single ``str`` is refused (it would be split into
+        letters); names must be distinct.
+
+    Returns
+    -------
+    list of sympy.Symbol
+        ``Symbol(name, real=True)`` for each name, in order.
+
+    Raises
+    ------
+    ParseError
+        If ``names`` is a str, or a name is not a plain identifier.
+
+    Examples
+    --------
+    >>> parse_symbols(["w1", "b1", "x"])
+    [w1, b1, x]
+    >>> parse_symbols(["x"])[0].is_real
+    True
+    """
+    if isinstance(names, (str, bytes)):
+        raise _error("names must be an iterable of str, not a single str (use a list)")
+    try:
+        items = list(names)
+    except TypeError:
+        raise _error(f"names must be an iterable of str, got {type(names).__name__}") from None
+    symbols, seen = [], set()
+    for name in items:
+        clean = _identifier(name, "symbol name")
+        if clean in seen:
+            raise _error(f"symbol name {clean!r} given twice")
+        seen.add(clean)
+        symbols.append(sp.Symbol(clean, real=True))
+    return symbols
+
+
+def _identifier(name: object, what: str) -> str:
+    if not isinstance(name, str):
+        raise _error(f"{what} must be a str, got {type(name).__name__}")
+    if len(name) > MAX_CHARS:
+        raise _error(f"{what} is too long ({len(name)} characters)")
+    clean = unicodedata.normalize("NFKC", name)
+    if not clean.isidentifier():
+        raise _error(f"{what} {name!r} is not a plain identifier")
+    _check_name(clean, what)
+    if clean in CONSTANTS:
+        raise _error(f"{what} {clean!r} is a constant in expressions; choose another name")
+    return clean
+
+
+def parse_assignments(text: str) -> list[tuple[sp.Symbol, sp.Expr]]:
+    """Parse lines ``name = expression``: named intermediates, in order.
+
+    Parameters
+    ----------
+    text : str
+        One assignment per line; blank lines and ``#`` comments are allowed.
+        A later line may use earlier names, which stay symbols. A name cannot
+        be assigned twice, be used before it is assigned, or use itself.
+
+    Returns
+    -------
+    list of (sympy.Symbol, sympy.Expr)
+        The assigned symbol (real) and its expression, in the order given.
+
+    Raises
+    ------
+    ParseError
+        For a line that is not ``name = expression``, a refused expression
+        (see :func:`parse_expr`), or no assignment at all; the message gives
+        the line and column.
+
+    Examples
+    --------
+    >>> parse_assignments('''
+    ... z1 = w*x + b   # pre-activation
+    ... a1 = tanh(z1)
+    ... ''')
+    [(z1, b + w*x), (a1, tanh(z1))]
+    """
+    _check_text(text, "assignments")
+    pairs: list[tuple[sp.Symbol, sp.Expr]] = []
+    assigned: dict[str, int] = {}
+    used: dict[str, int] = {}
+    budget = MAX_NODES
+    for index, line in enumerate(_NEWLINE.split(text)):
+        lineno = index + 1
+        stripped, _, col_shift = _strip(line)
+        if not stripped or stripped.startswith("#"):
+            continue
+        source = _Source(stripped, index, col_shift, lines=True)
+        tree = _parse_tree(stripped, source, "exec")
+        if not tree.body:
+            continue
+        if len(tree.body) > 1:
+            raise _error(f"one assignment per line, got {len(tree.body)} on line {lineno}")
+        statement = tree.body[0]
+        if not isinstance(statement, ast.Assign):
+            kind = _STATEMENTS.get(type(statement), f"a {type(statement).__name__} statement")
+            if isinstance(statement, ast.Expr):
+                kind = "an expression without a name"
+            raise _error(f"expected 'name = expression' on line {lineno}, got {kind}")
+        if len(statement.targets) != 1 or not isinstance(statement.targets[0], ast.Name):
+            raise _error(f"expected one plain name before '=' on line {lineno}")
+        target = statement.targets[0]
+        name = target.id
+        try:
+            _check_name(name, "assigned name")
+        except ParseError as err:
+            raise _error(f"{err} (line {lineno})") from None
+        if name in CONSTANTS:
+            raise _error(f"cannot assign to the constant {name!r} on line {lineno}")
+        if name in assigned:
+            first = assigned[name]
+            raise _error(f"{name!r} assigned again on line {lineno} (first on line {first})")
+        if name in used:
+            before = used[name]
+            raise _error(f"{name!r} is assigned on line {lineno} but used before, on line {before}")
+        budget -= _measure(statement.value, source, budget)
+        expr = _Builder(source).build(statement.value)
+        symbol = sp.Symbol(name, real=True)
+        if symbol in expr.free_symbols:
+            raise _error(f"{name!r} is defined in terms of itself on line {lineno}")
+        for free in expr.free_symbols:
+            used.setdefault(free.name, lineno)
+        assigned[name] = lineno
+        pairs.append((symbol, expr))
+    if not pairs:
+        raise _error("no assignments found (expected lines 'name = expression')")
+    return pairs
+
+
+def parse_point(text: str) -> dict[str, float]:
+    """Parse a point such as ``"x=1, w=-0.5"`` into ``{name: value}``.
+
+    Parameters
+    ----------
+    text : str
+        Comma-separated ``name=number`` items. Numbers are decimal literals
+        with an optional sign and exponent (``-0.5``, ``1e-3``); expressions
+        are refused. Names follow the rules of :func:`parse_symbols`.
+
+    Returns
+    -------
+    dict of str to float
+        The values, in the order given.
+
+    Raises
+    ------
+    ParseError
+        For a malformed item, a repeated name, or a value that is not a
+        finite number.
+
+    Examples
+    --------
+    >>> parse_point("x=1, w=-0.5")
+    {'x': 1.0, 'w': -0.5}
+    """
+    _check_text(text, "point")
+    point: dict[str, float] = {}
+    for position, item in enumerate(text.split(","), start=1):
+        name, sep, value = item.partition("=")
+        if not sep or "=" in value:
+            raise _error(f"point item {position} {item.strip()!r} is not 'name=number'")
+        clean = _identifier(name.strip(), f"point item {position}: name")
+        value = value.strip()
+        if _NUMBER.fullmatch(value) is None:
+            raise _error(f"point item {position}: {value!r} is not a number")
+        number = float(value)
+        if not math.isfinite(number):
+            raise _error(f"point item {position}: {value!r} is not a finite float")
+        if clean in point:
+            raise _error(f"point item {position}: {clean!r} given twice")
+        point[clean] = number
+    return point

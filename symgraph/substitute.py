@@ -1,0 +1,64 @@
+"""Substitution that stays fast and safe on deep expressions.
+
+SymPy's constructors ask assumption questions (``is_zero``, ``is_real``...)
+that walk the whole argument, recursively: building ``tanh(E)`` costs time in
+the depth of ``E``, and a few hundred levels down it overflows Python's
+recursion limit, although the expression itself exists.  So expressions
+deeper than ``EVALUATED_DEPTH`` are built unevaluated: exactly the operations
+asked for, with no question asked.  Their values are the same.
+
+Examples
+--------
+>>> import sympy as sp
+>>> x, y = sp.symbols("x y")
+>>> substitute(sp.sin(x) + x, {x: y})
+y + sin(y)
+>>> substitute(x * y, {y: x}, evaluate=False)
+x*x
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sympy as sp
+
+EVALUATED_DEPTH = 60  # about where sympy.diff itself starts to overflow
+
+
+def substitute(expr: sp.Basic, mapping: Mapping, evaluate: bool = True) -> sp.Basic:
+    """``expr.xreplace(mapping)``; unevaluated when asked or when SymPy recurses too deep.
+
+    The unevaluated rebuild walks only ``expr`` itself (iteratively), not the
+    substituted values, and never touches SymPy's global ``evaluate`` switch
+    (flipping it clears SymPy's caches).
+    """
+    if evaluate:
+        try:
+            return expr.xreplace(mapping)
+        except RecursionError:
+            pass
+    done: dict[sp.Basic, sp.Basic] = {}
+    stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if e in done:
+            continue
+        if e in mapping or not e.args:
+            done[e] = mapping.get(e, e)
+            continue
+        if not ready:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if a not in done)
+            continue
+        args = [done[a] for a in e.args]
+        changed = any(new is not old for new, old in zip(args, e.args, strict=True))
+        done[e] = _unevaluated(e.func, args) if changed else e
+    return done[expr]
+
+
+def _unevaluated(func, args):
+    try:
+        return func(*args, evaluate=False)
+    except TypeError:  # a constructor without the flag (ExprCondPair, Tuple...)
+        return func(*args)

@@ -1,0 +1,452 @@
+"""Tests of the safe text → SymPy parser, symgraph.parse."""
+
+from __future__ import annotations
+
+import ast
+import time
+from pathlib import Path
+
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from symgraph.errors import ParseError
+from symgraph.parse import (
+    CONSTANTS,
+    FUNCTIONS,
+    parse_assignments,
+    parse_expr,
+    parse_point,
+    parse_symbols,
+)
+
+w, x, y, b, e, z1, a1 = sp.symbols("w x y b e z1 a1", real=True)
+
+
+def refused(call, *args) -> str:
+    """Call, expect a ParseError, and return its message, checked to be one line."""
+    with pytest.raises(ParseError) as info:
+        call(*args)
+    message = str(info.value)
+    assert message
+    assert len(message.splitlines()) == 1, message
+    return message
+
+
+class TestParseExpr:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("tanh(w*x + b)", sp.tanh(w * x + b)),
+            ("x", x),
+            ("  x + 1  # a comment", x + 1),
+            ("(x +\n y)", x + y),
+            ("2**10", sp.Integer(1024)),
+            ("0.5", sp.Rational(1, 2)),
+            ("0.1*x", x / 10),
+            ("1e-3", sp.Rational(1, 1000)),
+            ("2.5E2", sp.Integer(250)),
+            ("0.30000000000000000001", sp.Rational("0.30000000000000000001")),
+            ("-x + +y", -x + y),
+            ("x - y - w - b", x - y - w - b),
+            ("x / y / w * b", x * b / (y * w)),
+            ("-2**2", sp.Integer(-4)),
+            ("2**-1", sp.Rational(1, 2)),
+            ("x**y**w", x ** (y**w)),
+            ("pi + E + e", sp.pi + sp.E + e),
+            ("exp(x) + ln(x) + log(x, 2)", sp.exp(x) + sp.log(x) + sp.log(x, 2)),
+            ("sqrt(x) + cbrt(x)", sp.sqrt(x) + sp.cbrt(x)),
+            (
+                "sin(x)+cos(x)+tan(x)+cot(x)+sec(x)+csc(x)",
+                sp.sin(x) + sp.cos(x) + sp.tan(x) + sp.cot(x) + sp.sec(x) + sp.csc(x),
+            ),
+            (
+                "asin(x)+acos(x)+atan(x)+acot(x)+atan2(y, x)",
+                sp.asin(x) + sp.acos(x) + sp.atan(x) + sp.acot(x) + sp.atan2(y, x),
+            ),
+            ("sinh(x)+cosh(x)+tanh(x)+coth(x)", sp.sinh(x) + sp.cosh(x) + sp.tanh(x) + sp.coth(x)),
+            ("asinh(x)+acosh(x)+atanh(x)", sp.asinh(x) + sp.acosh(x) + sp.atanh(x)),
+            ("sigmoid(x)", 1 / (1 + sp.exp(-x))),
+            ("softplus(x)", sp.log(1 + sp.exp(x))),
+            ("relu(x)", sp.Max(0, x)),
+            ("erf(x) + erfc(x)", sp.erf(x) + sp.erfc(x)),
+            ("gamma(x) + loggamma(x)", sp.gamma(x) + sp.loggamma(x)),
+            ("abs(x) + Abs(y) + sign(x)", sp.Abs(x) + sp.Abs(y) + sp.sign(x)),
+            ("Heaviside(x) + Heaviside(y, 0.5)", sp.Heaviside(x) + sp.Heaviside(y, sp.S.Half)),
+            ("max(x, y, 1) + Min(x, y)", sp.Max(x, y, 1) + sp.Min(x, y)),
+            ("floor(x) + ceiling(y)", sp.floor(x) + sp.ceiling(y)),
+            ("Piecewise((x, x < 0), (x**2, True))", sp.Piecewise((x, x < 0), (x**2, True))),
+            (
+                "Piecewise((x, 0 < x <= 1), (0, True))",
+                sp.Piecewise((x, sp.And(0 < x, x <= 1)), (0, True)),
+            ),
+            (
+                "Piecewise((x, (x > 0) & (y >= 1) | ~(w < 0)), (1, True))",
+                sp.Piecewise((x, ((x > 0) & (y >= 1)) | ~(w < 0)), (1, True)),
+            ),
+            (
+                "Piecewise((x, Eq(x, 1)), (y, x != 2), (0, True))",
+                sp.Piecewise((x, sp.Eq(x, 1)), (y, sp.Ne(x, 2)), (0, True)),
+            ),
+            (
+                "where(x > 0 and not y > 1, x, 0.1*x)",
+                sp.Piecewise((x, sp.And(x > 0, sp.Not(y > 1))), (x / 10, True)),
+            ),
+            ("gamma * x", sp.Symbol("gamma", real=True) * x),
+            ("α*β", sp.Symbol("α", real=True) * sp.Symbol("β", real=True)),
+            ("1_000", sp.Integer(1000)),
+            ("sqrt(2)**10000", sp.Integer(2) ** 5000),
+            ("x**(10**999)", x ** (sp.Integer(10) ** 999)),
+        ],
+    )
+    def test_accepted(self, text, expected):
+        result = parse_expr(text)
+        assert result == expected
+        assert isinstance(result, sp.Expr)
+
+    def test_symbols_are_real(self):
+        assert all(s.is_real for s in parse_expr("w*x + b + e").free_symbols)
+
+    def test_floats_are_exact(self):
+        assert parse_expr("0.1") == sp.Rational(1, 10)
+        assert not parse_expr("0.1*x + 2.5").atoms(sp.Float)
+
+    def test_long_flat_sum(self):
+        assert parse_expr("+".join(["x"] * 1000)) == 1000 * x
+
+    def test_constants(self):
+        assert dict(CONSTANTS) == {"pi": sp.pi, "E": sp.E}
+
+    @pytest.mark.parametrize(
+        ("text", "fragment"),
+        [
+            ("x.__class__", "attribute access"),
+            ("().__class__.__bases__", "attribute access"),
+            ("x[0]", "subscript"),
+            ("lambda: 1", "lambda"),
+            ("[i for i in x]", "comprehension"),
+            ("(i for i in x)", "generator"),
+            ("[x, y]", "list"),
+            ("{x: 1}", "dict"),
+            ("(x, y)", "tuple"),
+            ("'a'", "string"),
+            ("b'a'", "bytes"),
+            ("f'{x}'", "f-string"),
+            ("__import__('os')", "'_'"),
+            ("__builtins__", "'_'"),
+            ("_x + 1", "'_'"),
+            ("None", "None"),
+            ("True", "condition"),
+            ("x + False", "condition"),
+            ("sinn(x)", "did you mean sin"),
+            ("eval(x)", "unknown function"),
+            ("sympify(x)", "unknown function"),
+            ("x.y(1)", "plain function names"),
+            ("(lambda: 1)()", "plain function names"),
+            ("sin(*x)", "starred"),
+            ("sin(x=1)", "keyword"),
+            ("max(*[x])", "starred"),
+            ("import os", "import"),
+            ("x = 1", "assignment"),
+            ("x; y", "2 statements"),
+            ("(y := 1)", "walrus"),
+            ("x < 1", "comparison outside a condition"),
+            ("x if y else z", "where"),
+            ("x and y", "'and'"),
+            ("not x", "'not'"),
+            ("~x", "'~'"),
+            ("x & y", "'&'"),
+            ("x ^ 2", "use **"),
+            ("x // 2", "'//'"),
+            ("x % 2", "'%'"),
+            ("x @ y", "'@'"),
+            ("x << 2", "'<<'"),
+            ("1j", "complex"),
+            ("2 + 3j", "complex"),
+            ("...", "ellipsis"),
+            ("", "empty"),
+            ("   \n ", "empty"),
+            ("x +", "syntax error"),
+            ("x\x00", "null bytes"),
+            ("atan2(x)", "takes 2 arguments, got 1"),
+            ("exp(x, y)", "takes 1 argument, got 2"),
+            ("Max()", "at least 1"),
+            ("log(x, 2, 3)", "1 to 2"),
+            ("where(x, 1, 2)", "expected a condition"),
+            ("where(x > 1, 2)", "takes 3 arguments"),
+            ("Piecewise(x)", "pairs"),
+            ("Piecewise((x,))", "pair"),
+            ("Piecewise((x, 1))", "expected a condition"),
+            ("Piecewise((x, sin(x)))", "expected a condition"),
+            ("Eq(x, 1)", "conditions"),
+            ("Piecewise((x, x is y), (1, True))", "comparison"),
+            ("Max(x, sqrt(-1))", "cannot build"),
+            ("1" * 1001, "1000 digits"),
+            ("1" * 5000, "1000 digits"),
+            ("1e5000", "exponent"),
+            ("1e99999999999", "exponent"),
+            ("2**10001", "power too large"),
+            ("0.5**20000", "power too large"),
+            ("(2*x)**(10**999)", "power too large"),
+            ("sqrt(2)**(10**999)", "power too large"),
+            ("sqrt(" + "7" * 300 + ")", "root"),
+            ("gamma(10**999)", "too large"),
+            ("loggamma(100000)", "too large"),
+            ("-" * 300 + "x", "nest"),
+            ("x**" * 300 + "x", "nest"),
+            ("(" * 300 + "x" + ")" * 300, "nest"),
+            ("sin(" * 250 + "x" + ")" * 250, "nest"),
+        ],
+    )
+    def test_refused(self, text, fragment):
+        assert fragment in refused(parse_expr, text)
+
+    @pytest.mark.parametrize("value", [None, 1, 1.5, b"x", ["x"], sp.Symbol("x")])
+    def test_refuses_non_str(self, value):
+        assert "must be a str" in refused(parse_expr, value)
+
+    def test_message_has_column(self):
+        message = refused(parse_expr, "x + y.__class__")
+        assert "column 5" in message and "y.__class__" in message
+        assert "line 2, column 2" in refused(parse_expr, "(x +\n y.a)")
+
+    def test_refused_message_is_one_line_for_multiline_input(self):
+        refused(parse_expr, "(x +\n 'a\\nb' +\n y)")
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "9**9**9**9",
+            "(" * 10_000 + "x" + ")" * 10_000,
+            "x" * 1_000_000,
+            "x+" * 49_000 + "x",
+            "-" * 99_000 + "x",
+            "sin(" * 20_000 + "x" + ")" * 20_000,
+            "2**10000*" * 11 + "1",
+            "sqrt(" + "7" * 1000 + ")",
+            "((" * 5000 + "))" * 5000,
+        ],
+    )
+    def test_refusals_are_fast(self, text):
+        start = time.perf_counter()
+        refused(parse_expr, text)
+        assert time.perf_counter() - start < 1.0
+
+    def test_never_evaluates(self):
+        tree = ast.parse(Path(__file__).parents[1].joinpath("symgraph", "parse.py").read_text())
+        names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+        attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+        assert not names & {"eval", "exec", "compile", "sympify", "__import__"}
+        assert not attributes & {"eval", "exec", "sympify", "parse_expr", "parsing"}
+        imported = {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module is not None
+        }
+        assert not any("parsing" in module for module in imported)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.text(max_size=80))
+    def test_random_text_parses_or_is_refused(self, text):
+        self._parses_or_refused(text)
+
+    _TOKENS = [
+        *"x y w _ __class__ 0 1 2.5 1e3 9 j ( ) , + - * / ** ^ < == . [ ] ' = := lambda".split(),
+        *"True None sin exp atan2 Piecewise where Max sqrt gamma pi E and not & ~ if else".split(),
+        *"for in #".split(),
+        " ",
+        "\n",
+    ]
+
+    @settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.lists(st.sampled_from(_TOKENS), max_size=30).map("".join))
+    def test_random_tokens_parse_or_are_refused(self, text):
+        self._parses_or_refused(text)
+
+    @staticmethod
+    def _parses_or_refused(text):
+        try:
+            result = parse_expr(text)
+        except ParseError as err:
+            assert len(str(err).splitlines()) == 1
+        else:
+            assert isinstance(result, sp.Expr)
+
+    @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(st.deferred(lambda: _expressions))
+    def test_round_trip(self, expr):
+        assume(not expr.has(sp.I, sp.zoo, sp.oo, -sp.oo, sp.nan))
+        names = {type(f).__name__ for f in expr.atoms(sp.Function)}
+        assume(names <= set(FUNCTIONS) | {"Piecewise"})
+        text = str(expr)
+        parsed = parse_expr(text)
+        if parsed != expr:
+            # SymPy's own evaluation is not always idempotent (1/(2*(w + x)) reads back as
+            # 1/(2*w + 2*x)); then SymPy's parser, run here on SymPy's own output, is the oracle.
+            names = {s.name: s for s in parsed.free_symbols | expr.free_symbols}
+            assert parsed == sp.parse_expr(text, local_dict=names)
+            assert parse_expr(str(parsed)) == parsed
+
+
+_UNARY = [function for (low, _high), function in FUNCTIONS.values() if low == 1]
+_leaves = st.one_of(
+    st.sampled_from([w, x, y, b, e, sp.pi, sp.E]),
+    st.integers(-5, 5).map(sp.Integer),
+    st.fractions(max_denominator=9).map(lambda f: sp.Rational(f.numerator, f.denominator)),
+)
+
+
+def _safe(build):
+    """A strategy map that drops the combinations SymPy itself refuses to build."""
+
+    def apply(args):
+        try:
+            return build(*args)
+        except (TypeError, ValueError, ArithmeticError):
+            return None
+
+    return apply
+
+
+def _extend(children):
+    pair = st.tuples(children, children)
+    combined = st.one_of(
+        st.tuples(st.sampled_from(_UNARY), children).map(_safe(lambda f, a: f(a))),
+        pair.map(_safe(lambda a, c: a + c)),
+        pair.map(_safe(lambda a, c: a - c)),
+        pair.map(_safe(lambda a, c: a * c)),
+        pair.map(_safe(lambda a, c: a / c)),
+        st.tuples(children, st.integers(-3, 3)).map(_safe(lambda a, n: a**n)),
+        pair.map(_safe(sp.atan2)),
+        pair.map(_safe(sp.Max)),
+        pair.map(_safe(lambda a, c: sp.Piecewise((a, x > 0), (c, True)))),
+    )
+    return combined.filter(lambda value: value is not None)
+
+
+_expressions = st.recursive(_leaves, _extend, max_leaves=8)
+
+
+class TestParseSymbols:
+    def test_typical(self):
+        assert parse_symbols(["w1", "b1", "x"]) == list(sp.symbols("w1 b1 x", real=True))
+        assert all(s.is_real for s in parse_symbols(("a", "gamma", "α")))
+
+    def test_generator_and_empty(self):
+        assert parse_symbols(name for name in ["x"]) == [x]
+        assert parse_symbols([]) == []
+
+    def test_matches_parse_expr(self):
+        assert parse_symbols(["ﬁ"]) == list(parse_expr("ﬁ").free_symbols)
+
+    @pytest.mark.parametrize(
+        ("names", "fragment"),
+        [
+            ("xy", "not a single str"),
+            (5, "iterable"),
+            (["x", "x"], "twice"),
+            (["1a"], "plain identifier"),
+            (["x y"], "plain identifier"),
+            (["x.y"], "plain identifier"),
+            (["x+1"], "plain identifier"),
+            ([""], "plain identifier"),
+            (["_a"], "'_'"),
+            (["__class__"], "'_'"),
+            (["lambda"], "keyword"),
+            (["None"], "keyword"),
+            (["pi"], "constant"),
+            (["E"], "constant"),
+            ([1], "must be a str"),
+        ],
+    )
+    def test_refused(self, names, fragment):
+        assert fragment in refused(parse_symbols, names)
+
+
+class TestParseAssignments:
+    def test_typical(self):
+        text = "z1 = w*x + b\n\n# a comment\n  a1 = tanh(z1)  # activation\n"
+        assert parse_assignments(text) == [(z1, w * x + b), (a1, sp.tanh(z1))]
+
+    def test_names_are_real_symbols(self):
+        ((name, expr),) = parse_assignments("L = (y - 0.5)**2")
+        assert name == sp.Symbol("L", real=True)
+        assert expr == (y - sp.Rational(1, 2)) ** 2
+
+    def test_windows_newlines(self):
+        assert parse_assignments("z1 = x\r\na1 = z1 + 1") == [(z1, x), (a1, z1 + 1)]
+
+    @pytest.mark.parametrize(
+        ("text", "fragment"),
+        [
+            ("", "empty"),
+            ("# only a comment\n", "no assignments"),
+            ("x + 1", "without a name"),
+            ("a = 1; b = 2", "one assignment per line"),
+            ("a = b = 1", "one plain name"),
+            ("a, b = 1, 2", "one plain name"),
+            ("a.b = 1", "one plain name"),
+            ("a += 1", "augmented"),
+            ("import os", "import"),
+            ("z = z + 1", "itself"),
+            ("a = x\nx = 2", "used before"),
+            ("a = 1\na = 2", "again"),
+            ("pi = 3", "constant"),
+            ("_a = 1", "'_'"),
+            ("a = x.y", "line 1, column 5"),
+            ("a = 1\n\nb = foo(x)", "line 3"),
+            ("a = \n", "syntax error"),
+            ("a = (1 +\n 2)", "syntax error"),
+            ("a = 9**9**9**9", "power too large"),
+        ],
+    )
+    def test_refused(self, text, fragment):
+        assert fragment in refused(parse_assignments, text)
+
+    def test_refuses_non_str(self):
+        refused(parse_assignments, [("a", "1")])
+
+
+class TestParsePoint:
+    @pytest.mark.parametrize(
+        ("text", "expected"),
+        [
+            ("x=1,w=0.5", {"x": 1.0, "w": 0.5}),
+            ("x=1, w=-0.5", {"x": 1.0, "w": -0.5}),
+            (" x = +1e-3 ", {"x": 0.001}),
+            ("a=.5,b=2.", {"a": 0.5, "b": 2.0}),
+        ],
+    )
+    def test_accepted(self, text, expected):
+        point = parse_point(text)
+        assert point == expected
+        assert all(type(value) is float for value in point.values())
+
+    @pytest.mark.parametrize(
+        ("text", "fragment"),
+        [
+            ("", "empty"),
+            ("x", "name=number"),
+            ("x=1,", "name=number"),
+            ("x=1=2", "name=number"),
+            ("x=a", "not a number"),
+            ("x=1+1", "not a number"),
+            ("x=--1", "not a number"),
+            ("x=inf", "not a number"),
+            ("x=1e999", "finite"),
+            ("x=1_0", "not a number"),
+            ("x=٣", "not a number"),
+            ("x=1,x=2", "twice"),
+            ("1=2", "plain identifier"),
+            ("_x=1", "'_'"),
+            ("pi=1", "constant"),
+            ("x.y=1", "plain identifier"),
+            ("x=__import__('os')", "not a number"),
+        ],
+    )
+    def test_refused(self, text, fragment):
+        assert fragment in refused(parse_point, text)
+
+    def test_refuses_non_str(self):
+        refused(parse_point, {"x": 1})
