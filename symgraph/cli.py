@@ -8,7 +8,7 @@ Examples
 --------
 >>> main(["grad", "w*x", "--wrt", "w"])   # doctest: +NORMALIZE_WHITESPACE
 expression: w*x
-graph: 4 nodes, 2 edges, 2 leaves, 1 operations, depth 2
+graph: 3 nodes, 2 edges, 2 leaves, 1 operations, depth 2
 dL/dw = x
 0
 """

@@ -120,13 +120,15 @@ def make_function(
     printer = _Printer(names)
     lines = [f"def {name}({', '.join(names[s] for s in inputs)}):"]
     body = []
+    folded: dict[sp.Basic, sp.Basic] = {}  # aliases (δ_v = δ_c) and constants: no line
     for k, (target, expr) in enumerate(assignments, start=1):
-        text = _print(printer, expr, target)
-        if expr in names or expr.is_Number:  # an alias (δ_v = δ_c) or a constant: no line
-            names[target] = text
+        expr = expr.xreplace(folded) if folded else expr
+        if expr.is_Number or (expr.is_Symbol and expr in names):
+            folded[target] = expr
             continue
         names[target] = f"t{k}"
-        body.append(f"t{k} = {text}")
+        body.append(f"t{k} = {_print(printer, expr, target)}")
+    outputs = [out.xreplace(folded) if folded else out for out in outputs]
     returned = ", ".join(_print(printer, out, out) for out in outputs)
     body.append(f"return ({returned}{',' if len(outputs) == 1 else ''})")
     source = "\n".join(lines + ["    " + line for line in body])

@@ -227,6 +227,7 @@ class TestParseExpr:
             "sqrt(" + "7" * 1000 + ")",
             "((" * 5000 + "))" * 5000,
         ],
+        ids=lambda text: f"{text[:12]}...({len(text)} chars)",
     )
     def test_refusals_are_fast(self, text):
         start = time.perf_counter()
@@ -289,7 +290,12 @@ class TestParseExpr:
             assert parse_expr(str(parsed)) == parsed
 
 
-_UNARY = [function for (low, _high), function in FUNCTIONS.values() if low == 1]
+# gamma of a generated constant can be a factorial of a huge number: SymPy then computes it.
+_UNARY = [
+    function
+    for (low, _high), function in FUNCTIONS.values()
+    if low == 1 and function not in (sp.gamma, sp.loggamma)
+]
 _leaves = st.one_of(
     st.sampled_from([w, x, y, b, e, sp.pi, sp.E]),
     st.integers(-5, 5).map(sp.Integer),
