@@ -8,6 +8,7 @@ x*cos(w*x)
 """
 
 from .api import gradient
+from .check import CheckReport, check
 from .errors import (
     CheckError,
     EvaluationError,
@@ -24,6 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "CheckError",
+    "CheckReport",
     "EvaluationError",
     "Gradient",
     "Graph",
@@ -31,6 +33,7 @@ __all__ = [
     "NoRuleError",
     "ParseError",
     "SymgraphError",
+    "check",
     "gradient",
     "register_rule",
 ]

@@ -20,6 +20,7 @@ from collections.abc import Iterable, Sequence
 
 import networkx as nx
 import sympy as sp
+from sympy.core.function import ArgumentIndexError
 
 from .errors import GraphError
 from .graph import Graph
@@ -160,10 +161,13 @@ class _Builder:
                 position_of[slot].append(k)
         differentiable = has_rule(op)
         for operand, positions in position_of.items():
-            if not differentiable:
+            try:
+                if not differentiable:
+                    raise ArgumentIndexError(op)
+                partial = sp.Add(*(local_partial(op, k) for k in positions))
+            except ArgumentIndexError:  # SymPy knows no derivative in this argument
                 self.g.add_edge(operand, node, partial=None)  # backward names the node
                 continue
-            partial = sp.Add(*(local_partial(op, k) for k in positions))
             if not isinstance(op, (sp.Add, sp.Mul, sp.Pow)):
                 partial = partial.xreplace({op: node})  # tanh' = 1 - a**2, not 1 - tanh(z)**2
             self.g.add_edge(operand, node, partial=partial)
@@ -190,6 +194,9 @@ class _Builder:
             if e in self.node_of and not (node is not None and e is expr):
                 local[e] = self.node_of[e]
                 continue
+            if not has_rule(e):  # Integral, Derivative...: one opaque node, never entered
+                local[e] = self._opaque(e, node if e is expr else None)
+                continue
             parts = slots(e)
             if not ready:
                 stack.append((e, True))
@@ -205,6 +212,18 @@ class _Builder:
             operands = [result] if self.is_node(result) else []
             result = self.operation(result, operands, node)
         return result
+
+    def _opaque(self, e: sp.Basic, node) -> sp.Basic:
+        """A node for an operation without a derivative rule (bound variables stay inside).
+
+        Backward raises NoRuleError, naming this node, only if a weight's path
+        runs through it.
+        """
+        free = e.free_symbols  # not the bound variables
+        leaves = [s if s in self.full else self.leaf(s) for s in _leaf_symbols([e]) if s in free]
+        if not leaves:
+            return e
+        return self.operation(e, leaves, node, e if self.exprs_are_full else None)
 
     def _operation_of(self, e: sp.Basic, mapped: list[sp.Basic], node) -> sp.Symbol:
         if self.fine and isinstance(e, (sp.Add, sp.Mul)) and len(mapped) > 2:
