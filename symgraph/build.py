@@ -168,7 +168,7 @@ class _Builder:
             except ArgumentIndexError:  # SymPy knows no derivative in this argument
                 self.g.add_edge(operand, node, partial=None)  # backward names the node
                 continue
-            if not isinstance(op, (sp.Add, sp.Mul, sp.Pow)):
+            if not isinstance(op, (sp.Add, sp.Mul, sp.Pow)) and not partial.has(sp.Subs):
                 partial = partial.xreplace({op: node})  # tanh' = 1 - a**2, not 1 - tanh(z)**2
             self.g.add_edge(operand, node, partial=partial)
 

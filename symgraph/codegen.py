@@ -50,13 +50,6 @@ import functools
 _NAMESPACE["functools"] = functools
 _file_numbers = count()
 
-NON_ANALYTIC = (
-    sp.Abs, sp.sign, sp.Heaviside, sp.DiracDelta, sp.Piecewise, sp.Max, sp.Min,
-    sp.floor, sp.ceiling, sp.frac, sp.re, sp.im, sp.arg, sp.conjugate,
-    sp.core.relational.Relational,
-)  # fmt: skip
-
-
 class _Printer(_BasePrinter):
     """SciPy/NumPy printer with our identifiers and our conventions at kinks."""
 
@@ -115,22 +108,19 @@ def make_function(
     are silenced inside the function: results carry ``nan``/``inf`` instead,
     which the callers check.
     """
-    assignments = _live(assignments, outputs)
+    assignments, outputs = _fold(_live(assignments, outputs), outputs, inputs)
+    assignments = _schedule(assignments, outputs)
     names: dict[sp.Basic, str] = {s: f"a{k}" for k, s in enumerate(inputs)}
+    names.update((target, f"t{k}") for k, (target, _) in enumerate(assignments, start=1))
     printer = _Printer(names)
-    lines = [f"def {name}({', '.join(names[s] for s in inputs)}):"]
     body = []
-    folded: dict[sp.Basic, sp.Basic] = {}  # aliases (δ_v = δ_c) and constants: no line
-    for k, (target, expr) in enumerate(assignments, start=1):
-        expr = expr.xreplace(folded) if folded else expr
-        if expr.is_Number or (expr.is_Symbol and expr in names):
-            folded[target] = expr
-            continue
-        names[target] = f"t{k}"
-        body.append(f"t{k} = {_print(printer, expr, target)}")
-    outputs = [out.xreplace(folded) if folded else out for out in outputs]
+    for (target, expr), dead in zip(assignments, _last_uses(assignments, outputs), strict=True):
+        body.append(f"{names[target]} = {_print(printer, expr, target)}")
+        if dead:  # free big arrays as soon as nothing needs them
+            body.append("del " + ", ".join(names[s] for s in dead))
     returned = ", ".join(_print(printer, out, out) for out in outputs)
     body.append(f"return ({returned}{',' if len(outputs) == 1 else ''})")
+    lines = [f"def {name}({', '.join(names[s] for s in inputs)}):"]
     source = "\n".join(lines + ["    " + line for line in body])
     filename = f"<symgraph-generated-{next(_file_numbers)}>"
     namespace = dict(_NAMESPACE)
@@ -158,11 +148,73 @@ def _live(assignments, outputs):
     return live[::-1]
 
 
+def _fold(assignments, outputs, inputs):
+    """Substitute away aliases (``δ_v = δ_c``) and constants (``δ_L = 1``): no line for them."""
+    folded: dict[sp.Basic, sp.Basic] = {}
+    known = set(inputs)
+    kept = []
+    for target, expr in assignments:
+        expr = expr.xreplace(folded) if folded else expr
+        if expr.is_Number or (expr.is_Symbol and expr in known):
+            folded[target] = expr
+            continue
+        known.add(target)
+        kept.append((target, expr))
+    return kept, [out.xreplace(folded) if folded else out for out in outputs]
+
+
+def _schedule(assignments, outputs):
+    """Reorder so each line comes just before its first use (depth-first from the outputs).
+
+    Computing a value right before it is consumed keeps few large arrays alive
+    at once, which is what makes the generated code fast over big batches.
+    """
+    position = {target: k for k, (target, _) in enumerate(assignments)}
+    needs = [
+        sorted((s for s in expr.free_symbols if s in position), key=position.__getitem__)
+        for _, expr in assignments
+    ]
+    order: list[int] = []
+    done: set[int] = set()
+    roots = [
+        s
+        for out in outputs
+        for s in sorted((s for s in out.free_symbols if s in position), key=position.__getitem__)
+    ]
+    for root in roots:
+        stack = [(position[root], iter(needs[position[root]]))]
+        while stack:
+            k, pending = stack[-1]
+            child = next((position[c] for c in pending if position[c] not in done), None)
+            if child is None:
+                stack.pop()
+                if k not in done:
+                    done.add(k)
+                    order.append(k)
+            else:  # a DAG: the child cannot be on the stack already
+                stack.append((child, iter(needs[child])))
+    return [assignments[k] for k in order]
+
+
+def _last_uses(assignments, outputs) -> list[list[sp.Basic]]:
+    """For each line, the targets whose last use it is (never an output)."""
+    keep = set().union(*(out.free_symbols for out in outputs)) if outputs else set()
+    targets = {target for target, _ in assignments}
+    last: dict[sp.Basic, int] = {}
+    for k, (_, expr) in enumerate(assignments):
+        for s in expr.free_symbols:
+            if s in targets:
+                last[s] = k
+    dead: list[list[sp.Basic]] = [[] for _ in assignments]
+    for s, k in last.items():
+        if s not in keep:
+            dead[k].append(s)
+    return [sorted(d, key=str) for d in dead]
+
+
 def _print(printer: _Printer, expr: sp.Basic, where: sp.Basic) -> str:
     try:
         return printer.doprint(expr)
     except PrintMethodNotImplementedError as err:
-        raise NoRuleError(
-            f"cannot compile node {where} = {expr}: no numeric form for "
-            f"{err.args[0].split(': ')[-1] if err.args else 'it'}"
-        ) from err
+        what = err.args[0].splitlines()[0].split(": ")[-1] if err.args else "it"
+        raise NoRuleError(f"cannot compile node {where} = {expr}: no numeric form for {what}") from err

@@ -109,7 +109,14 @@ def has_rule(op: sp.Basic) -> bool:
 
 
 def _fdiff_rule(op: sp.Basic, index: int) -> sp.Basic:
-    return op.fdiff(index + 1)
+    partial = op.fdiff(index + 1)
+    arg = op.args[index]
+    if isinstance(arg, sp.Symbol) and partial.has(sp.Derivative):
+        # An undefined function: f'(v) must survive v being replaced by an
+        # expression later, so write it as SymPy does, f'(ξ) at ξ = v.
+        xi = sp.Dummy("xi")
+        partial = sp.Subs(partial.xreplace({arg: xi}), xi, arg)
+    return partial
 
 
 @register_rule(sp.Add)

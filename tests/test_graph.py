@@ -1,0 +1,162 @@
+"""Graph building (static), order, generations, roles, and forward propagation."""
+
+import networkx as nx
+import numpy as np
+import pytest
+import sympy as sp
+
+import symgraph as sg
+from symgraph.errors import EvaluationError, GraphError
+
+w, x, b, y, z = sp.symbols("w x b y z", real=True)
+L = sp.Symbol("L", real=True)
+
+
+class TestFromExpr:
+    def test_nodes_hold_local_ops_and_full_expressions(self):
+        g = sg.Graph.from_expr(sp.tanh(w * x + b), wrt=[w, b])
+        for node, data in g.nx.nodes(data=True):
+            if data["op"] is None:
+                assert data["expr"] == node
+                continue
+            operands = list(g.nx.predecessors(node))
+            assert data["op"].free_symbols <= set(operands)
+            rebuilt = data["op"].xreplace({s: g.nx.nodes[s]["expr"] for s in operands})
+            assert sp.simplify(rebuilt - data["expr"]) == 0
+        assert g.expr == sp.tanh(w * x + b)
+
+    def test_roles(self):
+        g = sg.Graph.from_expr(sp.tanh(w * x + b), wrt=[w, b])
+        assert set(g.nodes_with_role("weight")) == {w, b}
+        assert g.nodes_with_role("input") == [x]
+        assert g.nodes_with_role("output") == [g.output] and g.output == L
+
+    def test_repeated_subexpression_is_one_node_with_two_out_edges(self):
+        s = sp.sin(w * x)
+        g = sg.Graph.from_expr(s + s**2, wrt=[w])
+        nodes = [n for n, e in g.nx.nodes(data="expr") if e == s]
+        assert len(nodes) == 1 and g.nx.out_degree(nodes[0]) == 2
+
+    def test_edge_partial_is_the_local_derivative(self):
+        g = sg.Graph.from_expr(sp.sin(w * x), wrt=[w])
+        product = next(n for n, op in g.nx.nodes(data="op") if op == w * x)
+        assert g.partial(w, product) == x
+        assert g.partial(product, g.output) == sp.cos(product)
+
+    def test_fine_granularity_splits_nary_operations(self):
+        expr = w * x * y * z + w + x + b
+        op = sg.Graph.from_expr(expr)
+        fine = sg.Graph.from_expr(expr, granularity="fine")
+        for _, data in fine.nx.nodes(data=True):
+            if isinstance(data["op"], (sp.Add, sp.Mul)):
+                assert sum(1 for a in data["op"].args if a.free_symbols) <= 2
+        assert fine.size["operations"] > op.size["operations"]
+        assert fine.expr == op.expr == expr
+
+    def test_topological_order_and_generations(self):
+        g = sg.Graph.from_expr((sp.tanh(w * x + b) - y) ** 2, wrt=[w, b])
+        order = g.topological_order()
+        position = {n: k for k, n in enumerate(order)}
+        assert all(position[u] < position[v] for u, v in g.nx.edges)
+        generations = g.generations()
+        assert sorted(map(str, generations[0])) == ["b", "w", "x", "y"]
+        assert generations[-1] == [g.output]
+        assert sum(map(len, generations)) == g.nx.number_of_nodes()
+
+    def test_weight_absent_from_the_expression(self):
+        g = sg.Graph.from_expr(x**2, wrt=[w])
+        assert g.nx.nodes[w]["role"] == "weight" and g.nx.degree(w) == 0
+        assert sg.gradient(x**2, wrt=[w])[w] == 0
+
+    def test_constant_expression(self):
+        g = sg.Graph.from_expr(sp.Integer(3), wrt=[w])
+        assert g.nx.nodes[g.output]["op"] == 3
+        assert sg.gradient(sp.Integer(3), wrt=[w])[w] == 0
+
+    def test_output_name_taken_by_a_leaf(self):
+        g = sg.Graph.from_expr(L * x, wrt=[L])
+        assert g.output != L and g.nx.nodes[L]["role"] == "weight"
+        assert sg.gradient(L * x, wrt=[L])[L] == x
+
+    def test_is_a_networkx_dag(self):
+        g = sg.Graph.from_expr(sp.exp(w * x) * sp.sin(w * x))
+        assert isinstance(g.nx, nx.DiGraph) and nx.is_directed_acyclic_graph(g.nx)
+
+    @pytest.mark.parametrize(
+        "expr, wrt, message",
+        [
+            ("x*w", None, "parse it first"),
+            (x * w, [x * w], "symbols"),
+            (x * w, [w, w], "twice"),
+            (object(), None, "SymPy expression"),
+        ],
+    )
+    def test_refusals(self, expr, wrt, message):
+        with pytest.raises(GraphError, match=message):
+            sg.Graph.from_expr(expr, wrt=wrt)
+
+    def test_unknown_granularity(self):
+        with pytest.raises(GraphError, match="granularity"):
+            sg.Graph.from_expr(x * w, granularity="coarse-ish")
+
+
+class TestFromAssignments:
+    def test_named_nodes_and_structured_names(self):
+        z1, a1 = sp.symbols("z1 a1", real=True)
+        g = sg.Graph.from_assignments(
+            [(z1, w * x + b), (a1, sp.tanh(z1)), (L, (a1 - y) ** 2)], wrt=[w, b]
+        )
+        assert g.nx.nodes[a1]["op"] == sp.tanh(z1)
+        assert g.nx.nodes[z1]["expr"] == w * x + b
+        assert g.output == L
+        grad = g.backward()
+        rhs = dict(grad.equations)
+        z1_delta = next(d for d in rhs if d.name == "delta_z1")
+        assert "a1" in str(rhs[z1_delta])  # δ_z1 = δ_a1 (1 - a1²)
+        expected = sp.diff((sp.tanh(w * x + b) - y) ** 2, w)
+        assert sp.simplify(grad[w] - expected) == 0
+
+    def test_copy_assignment(self):
+        a = sp.Symbol("a", real=True)
+        g = sg.Graph.from_assignments([(a, x), (L, a * w)], wrt=[w])
+        assert g.backward()[w] == x
+
+    @pytest.mark.parametrize(
+        "assignments, message",
+        [
+            ([], "no assignments"),
+            ([(L, x), (L, y)], "twice"),
+            ([("L", x)], "Symbol"),
+            ([(z, L * 2), (L, x)], "before"),
+        ],
+    )
+    def test_refusals(self, assignments, message):
+        with pytest.raises(GraphError, match=message):
+            sg.Graph.from_assignments(assignments)
+
+
+class TestForward:
+    def test_numeric_values_in_topological_order(self):
+        g = sg.Graph.from_expr((sp.tanh(w * x + b) - y) ** 2)
+        values = g.forward({w: 0.5, x: 2.0, "b": 0.1, y: 0.3})
+        assert list(values) == g.topological_order()
+        for node, value in values.items():
+            expected = g.nx.nodes[node]["expr"].subs({w: 0.5, x: 2.0, b: 0.1, y: 0.3})
+            assert float(value) == pytest.approx(float(expected), rel=1e-12)
+
+    def test_vectorized_over_arrays(self):
+        g = sg.Graph.from_expr(sp.exp(w * x))
+        xs = np.linspace(-1, 1, 7)
+        values = g.forward(x=xs, w=2.0)
+        np.testing.assert_allclose(values[g.output], np.exp(2 * xs))
+
+    def test_symbolic(self):
+        g = sg.Graph.from_expr(sp.sin(w * x))
+        assert g.forward()[g.output] == sp.sin(w * x)
+
+    @pytest.mark.parametrize(
+        "values, message", [({"w": 1.0}, "no value given for x"), ({"q": 1, "w": 1, "x": 1}, "q")]
+    )
+    def test_missing_or_unknown_values(self, values, message):
+        with pytest.raises(EvaluationError, match=message):
+            sg.Graph.from_expr(w * x).forward(values)

@@ -1,0 +1,124 @@
+"""The rules registry: one table of functions, each with its sampling domain."""
+
+import numpy as np
+import pytest
+import sympy as sp
+from oracles import assert_matches_sympy_diff
+
+import symgraph as sg
+from symgraph.errors import NoRuleError
+from symgraph.rules import find_rule, local_partial, register_rule
+
+x, y, z = sp.symbols("x y z", real=True)
+
+# (expression in x, y; sampling interval). Every SymPy elementary family, and
+# functions of several arguments.
+TABLE = [
+    (sp.exp(x * y), (-2, 2)),
+    (sp.log(x * y), (0.1, 3)),
+    (x**y, (0.1, 3)),
+    (y**sp.Rational(3, 2) * sp.sqrt(x), (0.1, 3)),
+    (sp.cbrt(x) * y, (0.1, 3)),
+    (sp.sin(x * y), (-2, 2)),
+    (sp.cos(x + y), (-2, 2)),
+    (sp.tan(x * y), (-1, 1)),
+    (sp.cot(x + y), (0.1, 1.4)),
+    (sp.sec(x * y), (-1, 1)),
+    (sp.csc(x + y), (0.1, 1.4)),
+    (sp.asin(x * y), (-0.9, 0.9)),
+    (sp.acos(x * y), (-0.9, 0.9)),
+    (sp.atan(x * y), (-2, 2)),
+    (sp.acot(x * y), (0.1, 2)),
+    (sp.asec(x * y + 2), (0.1, 2)),
+    (sp.acsc(x * y + 2), (0.1, 2)),
+    (sp.sinh(x * y), (-2, 2)),
+    (sp.cosh(x * y), (-2, 2)),
+    (sp.tanh(x * y), (-2, 2)),
+    (sp.coth(x + y), (0.1, 2)),
+    (sp.sech(x * y), (-2, 2)),
+    (sp.csch(x + y), (0.1, 2)),
+    (sp.asinh(x * y), (-2, 2)),
+    (sp.acosh(x * y + 2), (0.1, 2)),
+    (sp.atanh(x * y), (-0.9, 0.9)),
+    (sp.acoth(x * y + 2), (0.1, 2)),
+    (sp.erf(x * y), (-2, 2)),
+    (sp.erfc(x * y), (-2, 2)),
+    (sp.gamma(x + y), (0.1, 3)),
+    (sp.loggamma(x + y), (0.1, 3)),
+    (sp.Abs(x * y - 1), (-2, 2)),
+    (sp.sign(x) * y, (-2, 2)),
+    (sp.Heaviside(x - 0.5) * y**2, (-2, 2)),
+    (sp.Max(x, y), (-2, 2)),
+    (sp.Min(x, y**2, 1), (-2, 2)),
+    (sp.Max(0, x * y), (-2, 2)),
+    (sp.Piecewise((x**2, x > y), (x * y, True)), (-2, 2)),
+    (sp.Piecewise((sp.sin(x), x < 0), (sp.cos(y), x < 1), (x * y, True)), (-2, 2)),
+    (sp.atan2(y, x), (0.1, 2)),
+    (sp.besselj(1, x * y), (-2, 2)),
+    (sp.exp(-(x**2)) / (1 + y**2), (-2, 2)),
+    (sp.log(sp.exp(x) + sp.exp(y)), (-2, 2)),
+]
+
+
+@pytest.mark.parametrize("expr, interval", TABLE, ids=[str(e) for e, _ in TABLE])
+def test_partials_equal_sympy_diff(expr, interval):
+    grad = sg.gradient(expr, wrt=[x, y])
+    assert_matches_sympy_diff(grad, low=interval[0], high=interval[1])
+
+
+@pytest.mark.parametrize("expr, interval", TABLE[:12], ids=[str(e) for e, _ in TABLE[:12]])
+def test_closed_forms_equal_sympy_diff_symbolically(expr, interval):
+    grad = sg.gradient(expr, wrt=[x, y])
+    for w in (x, y):
+        assert sp.simplify(grad[w] - sp.diff(expr, w)) == 0
+
+
+class TestLookup:
+    def test_subclass_inherits_parent_rule(self):
+        class mytanh(sp.tanh):
+            pass
+
+        assert find_rule(mytanh) is find_rule(sp.tanh)
+
+    def test_fdiff_fallback_for_functions(self):
+        assert local_partial(sp.sin(x), 0) == sp.cos(x)
+
+    def test_unknown_class_has_no_rule(self):
+        assert find_rule(sp.Integral) is None
+        with pytest.raises(NoRuleError, match="Integral"):
+            local_partial(sp.Integral(x, (y, 0, 1)), 0)
+
+    def test_registered_rule_is_used_and_gradient_follows_it(self):
+        class softsign(sp.Function):
+            """A user function SymPy cannot differentiate on its own."""
+
+        register_rule(softsign, lambda op, i: 1 / (1 + sp.Abs(op.args[0])) ** 2)
+        grad = sg.gradient(softsign(x * y), wrt=[x])
+        assert grad[x] == y / (1 + sp.Abs(x * y)) ** 2
+
+    def test_argument_without_derivative_names_the_node(self):
+        nu = sp.Symbol("nu", real=True)
+        with pytest.raises(NoRuleError, match=r"besselj.*nu"):
+            sg.gradient(sp.besselj(nu, x), wrt=[nu])
+
+    def test_operation_without_rule_off_the_path_is_fine(self):
+        expr = sp.Integral(x * y, (x, 0, 1)) + z**2
+        grad = sg.gradient(expr, wrt=[z])
+        assert grad[z] == 2 * z
+        with pytest.raises(NoRuleError, match="Integral"):
+            sg.gradient(expr, wrt=[y])
+
+
+def test_step_functions_have_zero_derivative_where_it_exists():
+    """SymPy leaves d floor(x)/dx unevaluated; it is 0 wherever it exists."""
+    grad = sg.gradient(sp.floor(x) * y + sp.ceiling(y) * x, wrt=[x, y])
+    assert grad[x] == sp.ceiling(y)
+    assert grad[y] == sp.floor(x)
+
+
+def test_kinks_follow_the_documented_convention():
+    """At the kink: sign(0) = 0, Heaviside(0) = 1/2; never NaN, never a warning."""
+    grad = sg.gradient(sp.Abs(x) + sp.Max(0, y) + sp.Heaviside(z), wrt=[x, y, z])
+    value, (dx, dy, dz) = grad.lambdify()(x=np.zeros(3), y=np.zeros(3), z=np.zeros(3))
+    assert np.all(dx == 0) and np.all(dy == 0.5) and np.all(dz == 0)
+    assert np.all(value == 0.5)
