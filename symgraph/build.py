@@ -247,7 +247,9 @@ class _Builder:
         for k, nxt in enumerate(nodes[1:], start=2):
             last = k == len(nodes)
             full = e if last and self.exprs_are_full else None
-            acc = self.operation(e.func(acc, nxt), _unique([acc, nxt]), node if last else None, full)
+            acc = self.operation(
+                e.func(acc, nxt), _unique([acc, nxt]), node if last else None, full
+            )
         return acc
 
 

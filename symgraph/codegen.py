@@ -50,6 +50,7 @@ import functools
 _NAMESPACE["functools"] = functools
 _file_numbers = count()
 
+
 class _Printer(_BasePrinter):
     """SciPy/NumPy printer with our identifiers and our conventions at kinks."""
 
@@ -217,4 +218,6 @@ def _print(printer: _Printer, expr: sp.Basic, where: sp.Basic) -> str:
         return printer.doprint(expr)
     except PrintMethodNotImplementedError as err:
         what = err.args[0].splitlines()[0].split(": ")[-1] if err.args else "it"
-        raise NoRuleError(f"cannot compile node {where} = {expr}: no numeric form for {what}") from err
+        raise NoRuleError(
+            f"cannot compile node {where} = {expr}: no numeric form for {what}"
+        ) from err

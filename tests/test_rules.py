@@ -17,7 +17,7 @@ TABLE = [
     (sp.exp(x * y), (-2, 2)),
     (sp.log(x * y), (0.1, 3)),
     (x**y, (0.1, 3)),
-    (y**sp.Rational(3, 2) * sp.sqrt(x), (0.1, 3)),
+    (y ** sp.Rational(3, 2) * sp.sqrt(x), (0.1, 3)),
     (sp.cbrt(x) * y, (0.1, 3)),
     (sp.sin(x * y), (-2, 2)),
     (sp.cos(x + y), (-2, 2)),
