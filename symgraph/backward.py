@@ -100,7 +100,9 @@ def backward(graph: Graph) -> Gradient:
                     f"no derivative rule for {type(op).__name__}; "
                     "register one with symgraph.register_rule"
                 )
-            if partial != 0:
+            if partial == 1:
+                terms.append(adjoint[child])
+            elif partial != 0:
                 terms.append(adjoint[child] * partial)
         equations.append((adjoint[node], sp.Add(*terms)))
     return Gradient(graph, equations, {w: adjoint.get(w, sp.S.Zero) for w in graph.wrt})

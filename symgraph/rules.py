@@ -82,10 +82,16 @@ def slots(expr: sp.Basic) -> tuple[sp.Basic, ...]:
 
 
 def rebuild(expr: sp.Basic, new_slots: Sequence[sp.Basic]) -> sp.Basic:
-    """``expr``'s operation applied to ``new_slots`` (inverse of :func:`slots`)."""
+    """``expr``'s operation applied to ``new_slots`` (inverse of :func:`slots`).
+
+    Sums and products of distinct node symbols need no evaluation (nothing
+    combines), so they are built directly: the bulk of a large graph.
+    """
     if isinstance(expr, sp.Piecewise):
         pairs = [tuple(new_slots[k : k + 2]) for k in range(0, len(new_slots), 2)]
         return sp.Piecewise(*pairs)
+    if isinstance(expr, (sp.Add, sp.Mul)) and len(set(new_slots)) == len(new_slots):
+        return expr.func(*new_slots, evaluate=False)
     return expr.func(*new_slots)
 
 
