@@ -102,6 +102,8 @@ def backward(graph: Graph) -> Gradient:
                 )
             if partial == 1:
                 terms.append(adjoint[child])
+            elif isinstance(partial, sp.Symbol):  # the common product edge: nothing to combine
+                terms.append(sp.Mul(adjoint[child], partial, evaluate=False))
             elif partial != 0:
                 terms.append(adjoint[child] * partial)
         equations.append((adjoint[node], sp.Add(*terms)))

@@ -22,9 +22,9 @@ import networkx as nx
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
 
-from .errors import GraphError
+from .errors import GraphError, NoRuleError
 from .graph import Graph
-from .rules import has_rule, local_partial, rebuild, slots
+from .rules import has_rule, local_partial, rebuild, slots, whole_partial
 from .substitute import EVALUATED_DEPTH, substitute
 
 GRANULARITIES = ("op", "fine")
@@ -159,13 +159,15 @@ class _Builder:
         for k, slot in enumerate(slots(op)):
             if slot in position_of:
                 position_of[slot].append(k)
-        differentiable = has_rule(op)
+        entered = has_rule(op)  # else an opaque node (Sum, Integral): its operands are leaves
         for operand, positions in position_of.items():
             try:
-                if not differentiable:
-                    raise ArgumentIndexError(op)
-                partial = sp.Add(*(local_partial(op, k) for k in positions))
-            except ArgumentIndexError:  # SymPy knows no derivative in this argument
+                if entered:
+                    partials = [local_partial(op, k) for k in positions]
+                    partial = partials[0] if len(partials) == 1 else sp.Add(*partials)
+                else:
+                    partial = whole_partial(op, operand)
+            except (ArgumentIndexError, NoRuleError):  # no derivative in this argument
                 self.g.add_edge(operand, node, partial=None)  # backward names the node
                 continue
             if not isinstance(op, (sp.Add, sp.Mul, sp.Pow)) and not partial.has(sp.Subs):

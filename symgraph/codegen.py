@@ -25,6 +25,8 @@ def generated(a0):
 
 from __future__ import annotations
 
+import builtins
+import functools
 import linecache
 from collections.abc import Sequence
 from itertools import count
@@ -45,9 +47,7 @@ except ImportError:  # pragma: no cover - scipy is optional
 
     _NAMESPACE = {"numpy": numpy}
 
-import functools
-
-_NAMESPACE["functools"] = functools
+_NAMESPACE.update(functools=functools, builtins=builtins)  # Max of many; Sum
 _file_numbers = count()
 
 
@@ -97,9 +97,10 @@ class _Printer(_BasePrinter):
         if isinstance(expr, sp.Add):
             return "(" + " + ".join(self.text(a) for a in expr.args) + ")"
         if isinstance(expr, sp.Mul):
-            if expr.args[0] == -1:
-                return "(-" + "*".join(self.text(a) for a in expr.args[1:]) + ")"
-            return "(" + "*".join(self.text(a) for a in expr.args) + ")"
+            negative = expr.args[0] == -1
+            factors = [self.text(a) for a in expr.args[negative:]]
+            factors = [f for f in factors if f != "1"] or ["1"]  # δ_L = 1 is printed as 1
+            return "(" + "-" * negative + "*".join(factors) + ")"
         if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
             # a float exponent when negative: NumPy refuses int**negative int
             n = int(expr.exp)
@@ -143,13 +144,20 @@ def make_function(
     are silenced inside the function: results carry ``nan``/``inf`` instead,
     which the callers check.
     """
-    assignments, outputs = _fold(_live(assignments, outputs), outputs, inputs)
-    assignments = _schedule(assignments, outputs)
+    assignments, alias = _aliases(_live(assignments, outputs), inputs)
+
+    def uses(expr: sp.Basic) -> set[sp.Basic]:
+        return {alias.get(v, v) for v in expr.free_symbols} - set(alias)
+
+    assignments = _schedule(assignments, outputs, uses)
     names: dict[sp.Basic, str] = {s: f"a{k}" for k, s in enumerate(inputs)}
     names.update((target, f"t{k}") for k, (target, _) in enumerate(assignments, start=1))
     printer = _Printer(names)
+    for target, source in alias.items():
+        names[target] = names[source] if source in names else printer.text(source)
     body = []
-    for (target, expr), dead in zip(assignments, _last_uses(assignments, outputs), strict=True):
+    last_uses = _last_uses(assignments, outputs, uses)
+    for (target, expr), dead in zip(assignments, last_uses, strict=True):
         body.append(f"{names[target]} = {_print(printer, expr, target)}")
         if dead:  # free big arrays as soon as nothing needs them
             body.append("del " + ", ".join(names[s] for s in dead))
@@ -183,22 +191,27 @@ def _live(assignments, outputs):
     return live[::-1]
 
 
-def _fold(assignments, outputs, inputs):
-    """Substitute away aliases (``δ_v = δ_c``) and constants (``δ_L = 1``): no line for them."""
-    folded: dict[sp.Basic, sp.Basic] = {}
+def _aliases(assignments, inputs):
+    """Drop the lines that only rename (``δ_v = δ_c``) or hold a constant (``δ_L = 1``).
+
+    Returns the remaining lines and ``alias``: target -> the input, kept target
+    or number it stands for.  Printing then uses the source's name directly,
+    with no symbolic substitution (which would re-evaluate every expression).
+    """
+    alias: dict[sp.Basic, sp.Basic] = {}
     known = set(inputs)
     kept = []
     for target, expr in assignments:
-        expr = expr.xreplace(folded) if folded else expr
-        if expr.is_Number or (expr.is_Symbol and expr in known):
-            folded[target] = expr
+        source = alias.get(expr, expr)
+        if source.is_Number or (source.is_Symbol and source in known):
+            alias[target] = source
             continue
         known.add(target)
         kept.append((target, expr))
-    return kept, [out.xreplace(folded) if folded else out for out in outputs]
+    return kept, alias
 
 
-def _schedule(assignments, outputs):
+def _schedule(assignments, outputs, uses):
     """Reorder so each line comes just before its first use (depth-first from the outputs).
 
     Computing a value right before it is consumed keeps few large arrays alive
@@ -206,7 +219,7 @@ def _schedule(assignments, outputs):
     """
     position = {target: k for k, (target, _) in enumerate(assignments)}
     needs = [
-        sorted((s for s in expr.free_symbols if s in position), key=position.__getitem__)
+        sorted((s for s in uses(expr) if s in position), key=position.__getitem__)
         for _, expr in assignments
     ]
     order: list[int] = []
@@ -214,7 +227,7 @@ def _schedule(assignments, outputs):
     roots = [
         s
         for out in outputs
-        for s in sorted((s for s in out.free_symbols if s in position), key=position.__getitem__)
+        for s in sorted((s for s in uses(out) if s in position), key=position.__getitem__)
     ]
     for root in roots:
         stack = [(position[root], iter(needs[position[root]]))]
@@ -231,13 +244,13 @@ def _schedule(assignments, outputs):
     return [assignments[k] for k in order]
 
 
-def _last_uses(assignments, outputs) -> list[list[sp.Basic]]:
+def _last_uses(assignments, outputs, uses) -> list[list[sp.Basic]]:
     """For each line, the targets whose last use it is (never an output)."""
-    keep = set().union(*(out.free_symbols for out in outputs)) if outputs else set()
+    keep = set().union(*(uses(out) for out in outputs)) if outputs else set()
     targets = {target for target, _ in assignments}
     last: dict[sp.Basic, int] = {}
     for k, (_, expr) in enumerate(assignments):
-        for s in expr.free_symbols:
+        for s in uses(expr):
             if s in targets:
                 last[s] = k
     dead: list[list[sp.Basic]] = [[] for _ in assignments]
@@ -248,6 +261,9 @@ def _last_uses(assignments, outputs) -> list[list[sp.Basic]]:
 
 
 def _print(printer: _Printer, expr: sp.Basic, where: sp.Basic) -> str:
+    bound = {s for s in expr.atoms(sp.Symbol) if s not in printer._names} - expr.free_symbols
+    for s in sorted(bound, key=str):  # a Sum's index: named by us, like every identifier
+        printer._names[s] = f"i{len(printer._names)}"
     try:
         return printer.text(expr)
     except PrintMethodNotImplementedError as err:

@@ -106,6 +106,24 @@ def local_partial(op: sp.Basic, index: int) -> sp.Basic:
     return rule(op, index)
 
 
+def whole_partial(op: sp.Basic, symbol: sp.Symbol) -> sp.Basic:
+    """``∂op/∂symbol`` by SymPy's own ``diff`` of the whole operation.
+
+    For operations symgraph does not enter (``Sum``, ``Integral``...: their
+    arguments bind variables), SymPy differentiates under the sign.  An
+    unevaluated ``Derivative`` in the answer means SymPy cannot: no rule.
+
+    >>> import sympy as sp
+    >>> w, i = sp.Symbol("w", real=True), sp.Symbol("i", integer=True)
+    >>> whole_partial(sp.Sum(w**i, (i, 1, 3)), w)
+    Sum(i*w**i/w, (i, 1, 3))
+    """
+    partial = op.diff(symbol)
+    if partial.has(sp.Derivative):
+        raise NoRuleError(f"SymPy cannot differentiate {op} with respect to {symbol}")
+    return partial
+
+
 def has_rule(op: sp.Basic) -> bool:
     """Whether :func:`local_partial` can differentiate ``op``."""
     return find_rule(type(op)) is not None
@@ -132,7 +150,8 @@ def _add(op: sp.Basic, index: int) -> sp.Basic:
 
 @register_rule(sp.Mul)
 def _mul(op: sp.Basic, index: int) -> sp.Basic:
-    return sp.Mul(*(a for k, a in enumerate(op.args) if k != index))
+    others = [a for k, a in enumerate(op.args) if k != index]
+    return others[0] if len(others) == 1 else sp.Mul(*others)
 
 
 @register_rule(sp.Pow)

@@ -102,11 +102,22 @@ class TestLookup:
             sg.gradient(sp.besselj(nu, x), wrt=[nu])
 
     def test_operation_without_rule_off_the_path_is_fine(self):
-        expr = sp.Integral(x * y, (x, 0, 1)) + z**2
+        f = sp.Function("f")
+        expr = sp.Integral(f(x * y), (x, 0, 1)) + z**2
         grad = sg.gradient(expr, wrt=[z])
         assert grad[z] == 2 * z
         with pytest.raises(NoRuleError, match="Integral"):
             sg.gradient(expr, wrt=[y])
+
+    def test_binding_operations_are_differentiated_whole_by_sympy(self):
+        i = sp.Symbol("i", integer=True)
+        expr = sp.Sum(y**i / (i + 1), (i, 1, 4)) * x + sp.Integral(sp.exp(x * y), (x, 0, 1))
+        grad = sg.gradient(expr, wrt=[x, y])
+        for w in (x, y):
+            difference = (grad[w] - sp.diff(expr, w)).doit()
+            assert abs(float(difference.subs({x: 0.7, y: 1.3}))) < 1e-12
+        node = next(n for n, op in grad.graph.nx.nodes(data="op") if isinstance(op, sp.Sum))
+        assert list(grad.graph.nx.predecessors(node)) == [y]  # the bound i is no node
 
 
 def test_step_functions_have_zero_derivative_where_it_exists():
