@@ -106,3 +106,34 @@ def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient
 def _from_equations(grad: Gradient):
     outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
     return forward_assignments(grad.graph, needed_only=True) + list(grad.equations), outputs
+
+
+def values_at(grad: Gradient, values=None, **kw) -> tuple[dict, dict]:
+    """Every node's forward value and every adjoint δ at one point (or over arrays).
+
+    Returns
+    -------
+    (dict, dict)
+        node -> value, and node -> δ (for the nodes backpropagation visits).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> import symgraph as sg
+    >>> w, x = sp.symbols("w x", real=True)
+    >>> forward, delta = values_at(sg.gradient(w**2 * x, wrt=[w]), w=3.0, x=2.0)
+    >>> float(forward[w]), float(delta[w])
+    (3.0, 12.0)
+    """
+    args = argument_order(grad)
+    nodes = [n for n in grad.graph.topological_order() if n not in set(args)]
+    lhs = [d for d, _ in grad.equations]
+    assignments = forward_assignments(grad.graph) + list(grad.equations)
+    fn = make_function(assignments, args, [*nodes, *lhs], name="values_at")
+    ordered = values_in_order(args, values, kw)
+    results = fn(*ordered)
+    forward = dict(zip(args, ordered, strict=True))
+    forward.update(zip(nodes, results[: len(nodes)], strict=True))
+    by_name = {n.name: n for n in grad.graph.nx}
+    delta = {by_name[d.node_name]: v for d, v in zip(lhs, results[len(nodes) :], strict=True)}
+    return {n: forward[n] for n in grad.graph.topological_order()}, delta

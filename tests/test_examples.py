@@ -21,10 +21,10 @@ def test_examples_found():
 
 
 @pytest.mark.parametrize("script", SCRIPTS, ids=[p.name for p in SCRIPTS])
-def test_example_runs(script: Path):
+def test_example_runs(script: Path, tmp_path: Path):
     result = subprocess.run(
         [sys.executable, str(script)],
-        cwd=EXAMPLES.parent,
+        cwd=tmp_path,  # files an example writes land here, not in the checkout
         capture_output=True,
         text=True,
         timeout=TIMEOUT,

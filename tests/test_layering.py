@@ -28,6 +28,7 @@ ORDER = [
     "compile",
     "check",
     "latex",
+    "draw",
     "cli",
 ]
 
