@@ -66,6 +66,18 @@ def _as_expr(expr: object, what: str) -> sp.Basic:
     raise GraphError(f"{what} must be a SymPy expression, not {type(expr).__name__}")
 
 
+def _check_names(leaves: Iterable[sp.Symbol]) -> None:
+    """Two different symbols with one name (``x`` and real ``x``) would get one value."""
+    seen: dict[str, sp.Symbol] = {}
+    for s in leaves:
+        if s.name in seen and seen[s.name] != s:
+            raise GraphError(
+                f"two different symbols are named {s.name!r} (assumptions "
+                f"{seen[s.name].assumptions0} and {s.assumptions0}); give them different names"
+            )
+        seen[s.name] = s
+
+
 def _check_wrt(wrt: Iterable[sp.Symbol]) -> tuple[sp.Symbol, ...]:
     wrt = tuple(wrt)
     for w in wrt:
@@ -271,6 +283,7 @@ def build_from_expr(expr, wrt=None, granularity: str = "op", output="L") -> Grap
     expr = _as_expr(expr, "the expression")
     leaves = _leaf_symbols([expr])
     wrt = _check_wrt(leaves if wrt is None else wrt)
+    _check_names([*leaves, *wrt])
     namer = _Namer(str(s) for s in [*leaves, *wrt])
     b = _Builder(granularity, namer, wrt)
     name = str(output)
@@ -292,6 +305,7 @@ def build_from_assignments(assignments, wrt=None, granularity: str = "op") -> Gr
         raise GraphError("a name is assigned twice; each intermediate needs its own name")
     leaves = [s for s in _leaf_symbols(rhs for _, rhs in assignments) if s not in all_names]
     wrt = _check_wrt(leaves if wrt is None else wrt)
+    _check_names([*leaves, *wrt, *names])
     namer = _Namer(str(s) for s in [*leaves, *wrt])
     b = _Builder(granularity, namer, wrt, exprs_are_full=False)
     defined: set[sp.Symbol] = set()

@@ -64,6 +64,10 @@ class _Printer(_BasePrinter):
         except KeyError:
             raise NoRuleError(f"the symbol {expr} has no value in the generated code") from None
 
+    def _print_ZeroSafeProduct(self, expr):
+        delta, partial = (self.text(a) for a in expr.args)
+        return f"numpy.where({delta} == 0, 0.0, {delta}*{partial})"
+
     def _print_DiracDelta(self, expr):
         return f"numpy.zeros(numpy.shape({self._print(expr.args[0])}))"
 
@@ -118,6 +122,21 @@ _NUMPY_FUNCTIONS = {
     sp.acos: "arccos", sp.atan: "arctan", sp.asinh: "arcsinh", sp.acosh: "arccosh",
     sp.atanh: "arctanh",
 }  # fmt: skip
+
+
+class ZeroSafeProduct(sp.Function):
+    """``δ·p`` that is 0 where ``δ`` is 0, even where ``p`` is NaN or infinite.
+
+    Backpropagation through a ``Piecewise`` sends a zero adjoint into the
+    branch not taken; that branch's partials may be undefined there
+    (``1/(2*sqrt(w))`` at ``w < 0``), and 0·NaN would leak NaN into the
+    gradient.  The symbolic value is the plain product.
+    """
+
+    nargs = 2
+
+    def _eval_derivative(self, s):  # pragma: no cover - never differentiated
+        return (self.args[0] * self.args[1]).diff(s)
 
 
 class GeneratedFunction:

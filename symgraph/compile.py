@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .codegen import make_function
+from .backward import AdjointSymbol
+from .codegen import ZeroSafeProduct, make_function
 from .errors import EvaluationError, GraphError
 from .forward import expressions_function, forward_assignments, values_in_order
 from .gradient import Gradient
@@ -73,7 +74,7 @@ class CompiledGradient:
 def _shaped(value: Any, shape: tuple) -> Any:
     """Every result gets the broadcast shape of the inputs (constants included)."""
     value = np.asarray(value)
-    if value.dtype == bool:
+    if value.dtype.kind in "biu":  # constants and integer inputs: results are reals
         value = value.astype(float)
     if shape == ():
         return value[()] if value.shape == () else value
@@ -92,20 +93,46 @@ def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient
     if backend not in BACKENDS:
         raise GraphError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
     args = argument_order(grad)
-    if grad.simplified:  # closed forms, common subexpressions shared in a graph
+    if grad.simplified and not _has_piecewise(grad):
+        # closed forms, their common subexpressions shared in a graph
         closed = grad.closed_forms()
         exprs = [grad.expr, *(closed[w] for w in grad.wrt)]
         fn = expressions_function(exprs, args, name="value_and_grad")
     else:  # the graph itself: forward lines, then one line per δ-equation
         outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
-        assignments = forward_assignments(grad.graph, needed_only=True) + list(grad.equations)
+        assignments = forward_assignments(grad.graph, needed_only=True) + numeric_equations(grad)
         fn = make_function(assignments, args, outputs, name="value_and_grad")
     return CompiledGradient(fn, args, grad.wrt)
 
 
-def _from_equations(grad: Gradient):
-    outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
-    return forward_assignments(grad.graph, needed_only=True) + list(grad.equations), outputs
+def _has_piecewise(grad: Gradient) -> bool:
+    return any(isinstance(op, sp.Piecewise) for _, op in grad.graph.nx.nodes(data="op"))
+
+
+def numeric_equations(grad: Gradient) -> list:
+    """The δ-equations as they are compiled.
+
+    Behind a ``Piecewise``, an adjoint is exactly 0 in the branch not taken,
+    where that branch's partials may be NaN: those products become
+    :class:`~symgraph.codegen.ZeroSafeProduct` (0 where the adjoint is 0), the
+    value SymPy's own derivative has there.  Simplified closed forms of such a
+    gradient are not compiled for the same reason: the graph is.
+    """
+    if not _has_piecewise(grad):
+        return list(grad.equations)
+    return [(lhs, _zero_safe(rhs)) for lhs, rhs in grad.equations]
+
+
+def _zero_safe(rhs: sp.Basic) -> sp.Basic:
+    terms = []
+    for term in sp.Add.make_args(rhs):
+        factors = sp.Mul.make_args(term)
+        deltas = [f for f in factors if isinstance(f, AdjointSymbol)]
+        if len(deltas) == 1 and len(factors) > 1:
+            rest = sp.Mul(*(f for f in factors if f is not deltas[0]))
+            term = ZeroSafeProduct(deltas[0], rest)
+        terms.append(term)
+    return sp.Add(*terms)
 
 
 def values_at(grad: Gradient, values=None, **kw) -> tuple[dict, dict]:
@@ -128,7 +155,7 @@ def values_at(grad: Gradient, values=None, **kw) -> tuple[dict, dict]:
     args = argument_order(grad)
     nodes = [n for n in grad.graph.topological_order() if n not in set(args)]
     lhs = [d for d, _ in grad.equations]
-    assignments = forward_assignments(grad.graph) + list(grad.equations)
+    assignments = forward_assignments(grad.graph) + numeric_equations(grad)
     fn = make_function(assignments, args, [*nodes, *lhs], name="values_at")
     ordered = values_in_order(args, values, kw)
     results = fn(*ordered)

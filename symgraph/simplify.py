@@ -39,22 +39,27 @@ import sympy as sp
 from .errors import GraphError
 from .forward import expressions_function
 from .gradient import Gradient
+from .substitute import EVALUATED_DEPTH
 
 STRATEGIES = ("fast", "thorough")
 FAST_MAX_NODES = 3000
 EQUALITY_POINTS = 8
 
 
-def tree_size(expr: sp.Basic, limit: int | None = None) -> int:
-    """Number of nodes of ``expr`` as a tree, counted without recursion (capped at ``limit``)."""
-    count, stack = 0, [expr]
+def tree_shape(expr: sp.Basic, limit: int | None = None) -> tuple[int, int]:
+    """(number of nodes, depth) of ``expr`` as a tree, without recursion.
+
+    Counting stops past ``limit`` nodes (the size returned is then ``limit + 1``).
+    """
+    count, depth, stack = 0, 0, [(expr, 1)]
     while stack:
-        e = stack.pop()
+        e, level = stack.pop()
         count += 1
+        depth = max(depth, level)
         if limit is not None and count > limit:
-            return count
-        stack.extend(e.args)
-    return count
+            break
+        stack.extend((a, level + 1) for a in e.args)
+    return count, depth
 
 
 def operation_count(expr: sp.Basic) -> int:
@@ -62,14 +67,16 @@ def operation_count(expr: sp.Basic) -> int:
     return int(sp.count_ops(expr))
 
 
-FACTOR_MAX_NODES = 200  # polynomial factoring grows fast with size; only small forms
+# cancel/factor go through a rational normal form, exponential in nesting: small, shallow forms only
+RATIONAL_MAX_NODES, RATIONAL_MAX_DEPTH = 150, 15
 
 
-def _fast_candidates(expr: sp.Basic) -> list[sp.Basic]:
+def _fast_candidates(expr: sp.Basic, size: int, depth: int) -> list[sp.Basic]:
     shared = sp.factor_terms(expr)
-    candidates = [shared, sp.powsimp(shared), sp.factor_terms(sp.cancel(expr))]
-    if tree_size(expr, FACTOR_MAX_NODES) <= FACTOR_MAX_NODES:
-        candidates.append(sp.factor(sp.cancel(expr)))
+    candidates = [shared, sp.powsimp(shared)]
+    if size <= RATIONAL_MAX_NODES and depth <= RATIONAL_MAX_DEPTH:
+        rational = sp.cancel(expr)
+        candidates += [sp.factor_terms(rational), sp.factor(rational)]
     return candidates
 
 
@@ -90,9 +97,13 @@ def simplify_gradient(
 
 
 def _simplify_one(expr, symbols, strategy: str, budget: float) -> sp.Basic:
-    if tree_size(expr, FAST_MAX_NODES) > FAST_MAX_NODES:
+    size, depth = tree_shape(expr, FAST_MAX_NODES)
+    if size > FAST_MAX_NODES or depth > EVALUATED_DEPTH:
+        return expr  # SymPy's rewriters recurse through every level
+    try:
+        candidates = _fast_candidates(expr, size, depth)
+    except RecursionError:  # pragma: no cover - the depth bound keeps clear of it
         return expr
-    candidates = _fast_candidates(expr)
     if strategy == "thorough":
         slow = _with_time_limit(sp.simplify, expr, budget)
         if slow is not None:

@@ -17,7 +17,7 @@ from oracles import sympy_values
 import symgraph as sg
 from symgraph.backward import backward
 from symgraph.errors import GraphError
-from symgraph.simplify import FAST_MAX_NODES, same_values, tree_size
+from symgraph.simplify import FAST_MAX_NODES, same_values, tree_shape
 
 w, x, b, y = SYMBOLS = sp.symbols("w x b y", real=True)
 
@@ -223,7 +223,7 @@ class TestResult:
     def test_huge_expressions_are_returned_unchanged_quickly(self):
         xs = sp.symbols(f"x1:{700}", real=True)
         grad = sg.gradient(sum(sp.sin(w * xk) for xk in xs), wrt=[w])
-        assert tree_size(grad[w]) > FAST_MAX_NODES
+        assert tree_shape(grad[w])[0] > FAST_MAX_NODES
         start = time.perf_counter()
         simple = grad.simplify()
         assert time.perf_counter() - start < 2.0
@@ -247,20 +247,10 @@ class TestResult:
 # --- deep graphs -------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: fast simplify is exponential in depth: cancel() expands the closed form "
-    "of a 12-step tanh chain (w1: 246 tree nodes) into a huge rational function",
-)
 def test_fast_simplify_of_a_twelve_step_chain_is_fast():
     assert simplify_chain_in_child(12, seconds=3.0) == "ok"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: fast simplify of a 100-step chain raises RecursionError (deep closed forms "
-    "under FAST_MAX_NODES go to recursive SymPy rewrites), although lambdify() works",
-)
 def test_fast_simplify_of_a_hundred_step_chain_does_not_overflow():
     assert simplify_chain_in_child(100, seconds=4.0) == "ok"
 
