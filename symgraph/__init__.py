@@ -20,6 +20,7 @@ from .errors import (
 from .gradient import Gradient
 from .graph import Graph
 from .rules import register_rule
+from .trace import Value
 
 __version__ = "0.1.0"
 
@@ -33,6 +34,7 @@ __all__ = [
     "NoRuleError",
     "ParseError",
     "SymgraphError",
+    "Value",
     "check",
     "gradient",
     "register_rule",

@@ -30,7 +30,7 @@ from .substitute import EVALUATED_DEPTH, substitute
 GRANULARITIES = ("op", "fine")
 
 
-class _Namer:
+class Namer:
     """Deterministic fresh node names (v1, v2, ...) that avoid the user's names."""
 
     def __init__(self, taken: Iterable[str], prefix: str = "v"):
@@ -105,13 +105,13 @@ def _leaf_symbols(roots: Iterable[sp.Basic]) -> list[sp.Symbol]:
     return sorted(found, key=str)
 
 
-class _Builder:
+class GraphBuilder:
     """Adds the nodes of expressions to one DiGraph, sharing equal subexpressions."""
 
     def __init__(
         self,
         granularity: str,
-        namer: _Namer,
+        namer: Namer,
         weights: Sequence[sp.Symbol],
         exprs_are_full: bool = True,
     ):
@@ -171,7 +171,12 @@ class _Builder:
         for k, slot in enumerate(slots(op)):
             if slot in position_of:
                 position_of[slot].append(k)
-        entered = has_rule(op)  # else an opaque node (Sum, Integral): its operands are leaves
+        # The rules speak of slots: they apply when every slot is an operand or a
+        # constant.  A fused operation (operands nested deeper, as a coarse node
+        # has) and an opaque one (Sum, Integral) are differentiated whole.
+        entered = has_rule(op) and all(
+            slot in position_of or not slot.free_symbols for slot in slots(op)
+        )
         for operand, positions in position_of.items():
             try:
                 if entered:
@@ -271,7 +276,8 @@ def _unique(items: Iterable[sp.Symbol]) -> list[sp.Symbol]:
     return list(dict.fromkeys(items))
 
 
-def _finish(b: _Builder, root: sp.Symbol, wrt: Sequence[sp.Symbol]) -> Graph:
+def build_graph_from(b: GraphBuilder, root: sp.Symbol, wrt: Sequence[sp.Symbol]) -> Graph:
+    """The Graph a builder made, ``root`` its output, with every weight a node."""
     for w in wrt:
         b.leaf(w)
     b.g.nodes[root]["role"] = "output"
@@ -284,11 +290,11 @@ def build_from_expr(expr, wrt=None, granularity: str = "op", output="L") -> Grap
     leaves = _leaf_symbols([expr])
     wrt = _check_wrt(leaves if wrt is None else wrt)
     _check_names([*leaves, *wrt])
-    namer = _Namer(str(s) for s in [*leaves, *wrt])
-    b = _Builder(granularity, namer, wrt)
+    namer = Namer(str(s) for s in [*leaves, *wrt])
+    b = GraphBuilder(granularity, namer, wrt)
     name = str(output)
     root = b.add(expr, namer.named(name) if name not in namer.taken else namer.fresh())
-    return _finish(b, root, wrt)
+    return build_graph_from(b, root, wrt)
 
 
 def build_from_assignments(assignments, wrt=None, granularity: str = "op") -> Graph:
@@ -306,8 +312,8 @@ def build_from_assignments(assignments, wrt=None, granularity: str = "op") -> Gr
     leaves = [s for s in _leaf_symbols(rhs for _, rhs in assignments) if s not in all_names]
     wrt = _check_wrt(leaves if wrt is None else wrt)
     _check_names([*leaves, *wrt, *names])
-    namer = _Namer(str(s) for s in [*leaves, *wrt])
-    b = _Builder(granularity, namer, wrt, exprs_are_full=False)
+    namer = Namer(str(s) for s in [*leaves, *wrt])
+    b = GraphBuilder(granularity, namer, wrt, exprs_are_full=False)
     defined: set[sp.Symbol] = set()
     root = None
     for name, rhs in assignments:
@@ -317,7 +323,7 @@ def build_from_assignments(assignments, wrt=None, granularity: str = "op") -> Gr
         root = b.add(rhs, namer.named(name))
         defined.add(name)
         b.node_of[b.full[root]] = root  # later uses of this expression mean this name
-    return _finish(b, root, wrt)
+    return build_graph_from(b, root, wrt)
 
 
 def build_shared(exprs, granularity: str = "op"):
@@ -341,5 +347,5 @@ def build_shared(exprs, granularity: str = "op"):
     """
     exprs = [_as_expr(e, "an expression") for e in exprs]
     leaves = _leaf_symbols(exprs)
-    b = _Builder(granularity, _Namer(str(s) for s in leaves), [])
+    b = GraphBuilder(granularity, Namer(str(s) for s in leaves), [])
     return b.g, [b.add(e) for e in exprs]

@@ -166,7 +166,8 @@ def make_function(
     assignments, alias = _aliases(_live(assignments, outputs), inputs)
 
     def uses(expr: sp.Basic) -> set[sp.Basic]:
-        return {alias.get(v, v) for v in expr.free_symbols} - set(alias)
+        found = (alias.get(v, v) for v in expr.free_symbols)
+        return {v for v in found if v.is_Symbol}  # an alias of a number uses nothing
 
     assignments = _schedule(assignments, outputs, uses)
     names: dict[sp.Basic, str] = {s: f"a{k}" for k, s in enumerate(inputs)}

@@ -20,6 +20,7 @@ ORDER = [
     "parse",
     "graph",
     "build",
+    "trace",
     "forward",
     "gradient",
     "backward",
