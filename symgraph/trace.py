@@ -78,7 +78,8 @@ class Value:
     @classmethod
     def _result(cls, data, parents, op) -> Value:
         out = cls.__new__(cls)
-        out.data, out.grad, out.symbol = data, 0.0, None
+        out.data = float(data) if np.ndim(data) == 0 else data
+        out.grad, out.symbol = 0.0, None
         out._parents, out._op = tuple(parents), op
         return out
 

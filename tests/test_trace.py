@@ -159,4 +159,4 @@ def test_refusals():
         x + "1"
     a, b = sg.Value(1.0, name="same"), sg.Value(2.0, name="same")
     with pytest.raises(GraphError, match="same name"):
-        (a * b).graph
+        _ = (a * b).graph
