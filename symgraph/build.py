@@ -102,7 +102,7 @@ def _leaf_symbols(roots: Iterable[sp.Basic]) -> list[sp.Symbol]:
             found[e] = None
         else:
             stack.extend(e.args)
-    return sorted(found, key=str)
+    return sorted(found, key=lambda s: s.name)
 
 
 class GraphBuilder:

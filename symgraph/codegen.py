@@ -113,6 +113,9 @@ class _Printer(_BasePrinter):
             return f"numpy.sqrt({self.text(expr.base)})"
         if type(expr) in _NUMPY_FUNCTIONS:
             return f"numpy.{_NUMPY_FUNCTIONS[type(expr)]}({self.text(expr.args[0])})"
+        bound = {s for s in expr.atoms(sp.Symbol) if s not in self._names} - expr.free_symbols
+        for s in sorted(bound, key=lambda s: s.name):  # a Sum's index: named by us too
+            self._names[s] = f"i{len(self._names)}"
         return self.doprint(expr)
 
 
@@ -165,9 +168,13 @@ def make_function(
     """
     assignments, alias = _aliases(_live(assignments, outputs), inputs)
 
+    known: dict[sp.Basic, set[sp.Basic]] = {}
+
     def uses(expr: sp.Basic) -> set[sp.Basic]:
-        found = (alias.get(v, v) for v in expr.free_symbols)
-        return {v for v in found if v.is_Symbol}  # an alias of a number uses nothing
+        if expr not in known:
+            found = (alias.get(v, v) for v in expr.free_symbols)
+            known[expr] = {v for v in found if v.is_Symbol}  # an alias of a number: none
+        return known[expr]
 
     assignments = _schedule(assignments, outputs, uses)
     names: dict[sp.Basic, str] = {s: f"a{k}" for k, s in enumerate(inputs)}
@@ -277,13 +284,10 @@ def _last_uses(assignments, outputs, uses) -> list[list[sp.Basic]]:
     for s, k in last.items():
         if s not in keep:
             dead[k].append(s)
-    return [sorted(d, key=str) for d in dead]
+    return [sorted(d, key=lambda s: s.name) for d in dead]
 
 
 def _print(printer: _Printer, expr: sp.Basic, where: sp.Basic) -> str:
-    bound = {s for s in expr.atoms(sp.Symbol) if s not in printer._names} - expr.free_symbols
-    for s in sorted(bound, key=str):  # a Sum's index: named by us, like every identifier
-        printer._names[s] = f"i{len(printer._names)}"
     try:
         return printer.text(expr)
     except PrintMethodNotImplementedError as err:

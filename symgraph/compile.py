@@ -84,7 +84,7 @@ def _shaped(value: Any, shape: tuple) -> Any:
 def argument_order(grad: Gradient) -> list[sp.Symbol]:
     """Inputs sorted by name, then the weights in ``wrt`` order."""
     weights = set(grad.wrt)
-    inputs = sorted((n for n in grad.graph.leaves if n not in weights), key=str)
+    inputs = sorted((n for n in grad.graph.leaves if n not in weights), key=lambda s: s.name)
     return inputs + list(grad.wrt)
 
 

@@ -115,8 +115,13 @@ class Graph:
         return self.nx.nodes[self.output]["expr"]
 
     def topological_order(self) -> list[sp.Symbol]:
-        """Nodes in an order where every operand comes before its results."""
-        return list(nx.topological_sort(self.nx))
+        """Nodes in an order where every operand comes before its results.
+
+        Computed once: the stages after building never change a graph.
+        """
+        if getattr(self, "_order", None) is None or len(self._order) != len(self.nx):
+            self._order = list(nx.topological_sort(self.nx))
+        return list(self._order)
 
     def generations(self) -> list[list[sp.Symbol]]:
         """Groups of nodes that can be computed at the same time, in order."""

@@ -87,7 +87,7 @@ def simplify_gradient(
     if strategy not in STRATEGIES:
         raise GraphError(f"unknown strategy {strategy!r}; choose one of {', '.join(STRATEGIES)}")
     closed = grad.closed_forms()
-    symbols = sorted(grad.graph.leaves, key=str)
+    symbols = sorted(grad.graph.leaves, key=lambda s: s.name)
     simplified = {}
     for k, (w, expr) in enumerate(closed.items(), start=1):
         if progress:

@@ -10,8 +10,22 @@ def sympy_values(expr, symbols, columns):
     """``expr`` at points, by SymPy's own ``lambdify`` (not symgraph's code generator)."""
     expr = expr.replace(sp.DiracDelta, lambda *a: sp.S.Zero)  # zero wherever it exists
     fn = sp.lambdify(symbols, expr, modules=["scipy", "numpy"])
+    shape = np.shape(columns[0])
     with np.errstate(all="ignore"):
-        return np.broadcast_to(np.asarray(fn(*columns), dtype=complex), np.shape(columns[0]))
+        try:
+            return np.broadcast_to(np.asarray(fn(*columns), dtype=complex), shape)
+        except (TypeError, ValueError):  # SymPy's printer can emit invalid numpy.select code
+            points = zip(*(np.broadcast_to(c, shape) for c in columns), strict=True)
+            return np.array([_evalf(expr, symbols, p) for p in points])
+
+
+def _evalf(expr, symbols, point):
+    """One value by SymPy's own arithmetic (slow, but no generated code involved)."""
+    value = expr.xreplace({s: sp.Float(float(v), 30) for s, v in zip(symbols, point, strict=True)})
+    try:
+        return complex(value.evalf(30))
+    except TypeError:  # nan, zoo
+        return complex(np.nan)
 
 
 def assert_matches_sympy_diff(grad, points=20, seed=0, low=-2.0, high=2.0, rtol=1e-8):
