@@ -106,7 +106,7 @@ def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient
 
 
 def _has_piecewise(grad: Gradient) -> bool:
-    return any(isinstance(op, sp.Piecewise) for _, op in grad.graph.nx.nodes(data="op"))
+    return any(op is not None and op.has(sp.Piecewise) for _, op in grad.graph.nx.nodes(data="op"))
 
 
 def numeric_equations(grad: Gradient) -> list:

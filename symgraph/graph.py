@@ -163,6 +163,20 @@ class Graph:
                 return node
         raise KeyError(f"no node named {name!r}")
 
+    # --- granularity (reshape.py) ---
+
+    def coarsen(self, nodes, name=None) -> Graph:
+        """A new graph with ``nodes`` fused into one; see :func:`symgraph.reshape.coarsen`."""
+        from .reshape import coarsen
+
+        return coarsen(self, nodes, name)
+
+    def refine(self, node) -> Graph:
+        """A new graph with ``node`` split into its operations; see :func:`symgraph.reshape.refine`."""
+        from .reshape import refine
+
+        return refine(self, node)
+
     # --- the next stages (forward.py and backward.py; kept here as doors) ---
 
     def forward(self, values: Mapping[Any, Any] | None = None, **kw: Any) -> dict:

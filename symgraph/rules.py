@@ -118,6 +118,8 @@ def whole_partial(op: sp.Basic, symbol: sp.Symbol) -> sp.Basic:
     >>> whole_partial(sp.Sum(w**i, (i, 1, 3)), w)
     Sum(i*w**i/w, (i, 1, 3))
     """
+    if not isinstance(op, sp.Expr):  # a comparison or logic: piecewise constant
+        return sp.S.Zero
     partial = op.diff(symbol)
     if partial.has(sp.Derivative):
         raise NoRuleError(f"SymPy cannot differentiate {op} with respect to {symbol}")

@@ -20,6 +20,7 @@ ORDER = [
     "parse",
     "graph",
     "build",
+    "reshape",
     "trace",
     "forward",
     "gradient",

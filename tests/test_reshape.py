@@ -1,0 +1,75 @@
+"""Coarsen and refine: the gradient is the same at every granularity."""
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import HealthCheck, given, settings
+from test_properties import expressions
+
+import symgraph as sg
+from symgraph.errors import GraphError
+
+w, x, b, y = sp.symbols("w x b y", real=True)
+
+
+def fusible(graph, top):
+    """``top`` and the operations only it (transitively) consumes: a one-exit set."""
+    members, stack = {top}, [top]
+    while stack:
+        for p in graph.nx.predecessors(stack.pop()):
+            if p in members or graph.nx.nodes[p]["op"] is None:
+                continue
+            if all(c in members for c in graph.nx.successors(p)):
+                members.add(p)
+                stack.append(p)
+    return members
+
+
+def same_gradient(g1, g2, points=8, seed=0):
+    f1, f2 = g1.backward().lambdify(), g2.backward().lambdify()
+    assert [s.name for s in f1.args] == [s.name for s in f2.args]
+    rng = np.random.default_rng(seed)
+    columns = [rng.uniform(-1.5, 1.5, points) for _ in f1.args]
+    (v1, p1), (v2, p2) = f1(*columns), f2(*columns)
+    np.testing.assert_allclose(v1, v2, rtol=1e-10, atol=1e-12)
+    for a, c in zip(p1, p2, strict=True):
+        np.testing.assert_allclose(a, c, rtol=1e-9, atol=1e-10)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expressions)
+def test_coarsen_then_refine_keeps_the_gradient(expr):
+    g = sg.Graph.from_expr(expr, wrt=sorted(expr.free_symbols, key=str), granularity="fine")
+    for top in [g.output, *g.nodes_with_role("intermediate")[:3]]:
+        members = fusible(g, top)
+        coarse = g.coarsen(members)
+        assert coarse.nx.number_of_nodes() == g.nx.number_of_nodes() - len(members) + 1
+        same_gradient(g, coarse)
+        fine_again = coarse.refine(top)
+        same_gradient(g, fine_again)
+
+
+def test_a_layer_as_one_node_reads_as_a_fused_partial():
+    g = sg.Graph.from_expr((sp.tanh(w * x + b) - y) ** 2, wrt=[w, b])
+    tanh_node = next(n for n, op in g.nx.nodes(data="op") if isinstance(op, sp.tanh))
+    layer = g.coarsen(fusible(g, tanh_node), name="a1")
+    a1 = layer.node_named("a1")
+    assert layer.nx.nodes[a1]["op"] == sp.tanh(w * x + b)
+    assert sp.simplify(layer.partial(w, a1) - x * (1 - sp.tanh(w * x + b) ** 2)) == 0
+    grad = layer.backward()
+    assert sp.simplify(grad[w] - sp.diff(g.expr, w)) == 0
+    assert any(lhs.name == "delta_a1" for lhs, _ in grad.equations)
+
+
+def test_refusals():
+    g = sg.Graph.from_expr(sp.sin(w * x) + sp.sin(w * x) ** 2, wrt=[w])
+    shared = next(n for n, op in g.nx.nodes(data="op") if isinstance(op, sp.sin))
+    with pytest.raises(GraphError, match="leaf"):
+        g.coarsen([w, shared])
+    square = next(n for n, op in g.nx.nodes(data="op") if isinstance(op, sp.Pow))
+    with pytest.raises(GraphError, match="one exit"):
+        g.coarsen([shared, square])  # sin(w*x) is also used by the sum: two exits
+    with pytest.raises(GraphError, match="not an operation"):
+        g.refine(w)
+    with pytest.raises(GraphError, match="already used"):
+        g.coarsen([square], name="w")
