@@ -172,7 +172,7 @@ class Graph:
         return coarsen(self, nodes, name)
 
     def refine(self, node) -> Graph:
-        """A new graph with ``node`` split into its operations; see :func:`symgraph.reshape.refine`."""
+        """A new graph with ``node`` split into its operations (:func:`symgraph.reshape.refine`)."""
         from .reshape import refine
 
         return refine(self, node)
