@@ -1,4 +1,4 @@
-"""The command line: ``symgraph grad EXPR --wrt W... [--simplify] [--check] [--latex]``.
+"""The command line: ``symgraph grad|draw|explain EXPR --wrt W...`` (or ``--file model.txt``).
 
 Text goes through :mod:`symgraph.parse` only (a whitelist; never ``eval``).
 Exit status: 0 success, 1 a cross-check failed, 2 refused input (one line on
@@ -20,13 +20,15 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .api import gradient
+from .backward import backward
 from .build import GRANULARITIES
 from .check import check
-from .compile import compile_gradient
+from .compile import compile_gradient, values_at
+from .draw import render, to_dot
 from .errors import CheckError, SymgraphError
+from .graph import Graph
 from .latex import gradient_latex
-from .parse import parse_expr, parse_symbols
+from .parse import parse_assignments, parse_expr, parse_point, parse_symbols
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_REFUSED = 0, 1, 2
 
@@ -38,14 +40,22 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_REFUSED, f"symgraph: error: {message}\n")
 
 
+def _add_source(command: argparse.ArgumentParser) -> None:
+    """The model: an expression, or a file of named assignments (one per line)."""
+    command.add_argument("expr", nargs="?", help='the expression, e.g. "(tanh(w*x + b) - y)**2"')
+    command.add_argument(
+        "--file", metavar="PATH", help="read assignments (z1 = w1*x + b1, one per line) instead"
+    )
+    command.add_argument("--wrt", nargs="+", metavar="W", help="weights (default: every symbol)")
+    command.add_argument("--granularity", choices=GRANULARITIES, default="op")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symgraph", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"symgraph {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     grad = commands.add_parser("grad", help="closed-form partial derivatives by backpropagation")
-    grad.add_argument("expr", help='the expression, e.g. "(tanh(w*x + b) - y)**2"')
-    grad.add_argument("--wrt", nargs="+", metavar="W", help="weights (default: every symbol)")
-    grad.add_argument("--granularity", choices=GRANULARITIES, default="op")
+    _add_source(grad)
     grad.add_argument(
         "--simplify",
         nargs="?",
@@ -66,26 +76,63 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grad.add_argument("--latex", action="store_true", help="print the LaTeX (align)")
     grad.add_argument("--python", action="store_true", help="print the generated NumPy code")
+    draw = commands.add_parser("draw", help="draw the graph (DOT, SVG, PNG or PDF)")
+    _add_source(draw)
+    draw.add_argument("-o", "--output", required=True, help="graph.svg, graph.png, graph.dot...")
+    draw.add_argument("--at", metavar="POINT", help="x=1,w=0.5: show values and adjoints there")
+    draw.add_argument("--highlight", metavar="W", help="draw this weight's paths to the output")
+    explain = commands.add_parser("explain", help="the chain rule step by step for one weight")
+    _add_source(explain)
+    explain.add_argument("--at", metavar="POINT", help="x=1,w=0.5: the numbers at that point")
+    explain.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
     return parser
 
 
-def _grad(args: argparse.Namespace) -> int:
-    expr = parse_expr(args.expr)
-    if args.wrt is None:
-        wrt = None
+MAX_FILE_BYTES = 1_000_000
+
+
+def _graph(args: argparse.Namespace) -> Graph:
+    """The graph of the command's model (expression or assignments file), weights checked."""
+    if (args.expr is None) == (args.file is None):
+        raise SymgraphError("give either an expression or --file, not both or neither")
+    if args.file is not None:
+        try:
+            with open(args.file, encoding="utf-8") as handle:
+                text = handle.read(MAX_FILE_BYTES + 1)
+        except OSError as err:
+            raise SymgraphError(f"cannot read {args.file}: {err.strerror}") from None
+        if len(text) > MAX_FILE_BYTES:
+            raise SymgraphError(f"{args.file} is larger than {MAX_FILE_BYTES} bytes")
+        assignments = parse_assignments(text)
+        known = {s.name for _, rhs in assignments for s in rhs.free_symbols}
+        known -= {name.name for name, _ in assignments}
+        build = lambda wrt: Graph.from_assignments(assignments, wrt, args.granularity)  # noqa: E731
     else:
+        expr = parse_expr(args.expr)
+        known = {s.name for s in expr.free_symbols}
+        build = lambda wrt: Graph.from_expr(expr, wrt, args.granularity)  # noqa: E731
+    wrt = None
+    if args.wrt is not None:
         wrt = parse_symbols(args.wrt)
-        names = {s.name for s in expr.free_symbols}
-        absent = [w.name for w in wrt if w.name not in names]
+        absent = [w.name for w in wrt if w.name not in known]
         if absent:
             raise SymgraphError(f"--wrt: {', '.join(absent)} does not appear in the expression")
-    grad = gradient(expr, wrt=wrt, granularity=args.granularity)
-    size = grad.graph.size
-    print(f"expression: {expr}")
+    return build(wrt)
+
+
+def _print_size(graph: Graph) -> None:
+    size = graph.size
+    print(f"expression: {graph.expr}")
     print(
         f"graph: {size['nodes']} nodes, {size['edges']} edges, {size['leaves']} leaves, "
         f"{size['operations']} operations, depth {size['depth']}"
     )
+
+
+def _grad(args: argparse.Namespace) -> int:
+    graph = _graph(args)
+    _print_size(graph)
+    grad = backward(graph)
     if args.simplify:
         grad = grad.simplify(
             strategy=args.simplify, budget=args.budget, progress=args.simplify == "thorough"
@@ -106,12 +153,58 @@ def _grad(args: argparse.Namespace) -> int:
     return status
 
 
+def _point(grad, text: str | None):
+    if text is None:
+        return None
+    point = parse_point(text)
+    missing = sorted(s.name for s in grad.graph.leaves if s.name not in point)
+    if missing:
+        raise SymgraphError(f"--at: no value for {', '.join(missing)}")
+    return point
+
+
+def _draw(args: argparse.Namespace) -> int:
+    graph = _graph(args)
+    grad = backward(graph)
+    point = _point(grad, args.at)
+    forward, delta = values_at(grad, point) if point is not None else (None, None)
+    highlight = None
+    if args.highlight is not None:
+        (highlight,) = parse_symbols([args.highlight])
+        if highlight not in graph.nx:
+            raise SymgraphError(f"--highlight: {highlight} is not a node of the graph")
+    dot = to_dot(graph, forward, delta, highlight=highlight)
+    if args.output.endswith(".dot"):
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(dot + "\n")
+    else:
+        render(dot, args.output)
+    _print_size(graph)
+    print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+def _explain(args: argparse.Namespace) -> int:
+    from .explain import explain  # the walkthrough module
+
+    graph = _graph(args)
+    if len(graph.wrt) != 1:
+        raise SymgraphError("explain needs exactly one weight: --wrt W")
+    grad = backward(graph)
+    walk = explain(grad, graph.wrt[0], at=_point(grad, args.at))
+    print({"text": walk.text, "markdown": walk.markdown, "latex": walk.latex}[args.format]())
+    return EXIT_OK
+
+
+COMMANDS = {"grad": _grad, "draw": _draw, "explain": _explain}
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return _grad(args)
+        return COMMANDS[args.command](args)
     except CheckError as err:
         print(f"symgraph: check failed: {err}", file=sys.stderr)
         return EXIT_CHECK_FAILED
