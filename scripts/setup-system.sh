@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# System packages the tests use: pdflatex (LaTeX output must compile) and Graphviz (drawings).
+# System packages the tests use: pdflatex (LaTeX output must compile), TikZ, Graphviz (drawings).
 # Installs only what is missing; needs apt (Debian/Ubuntu) and root when something is missing.
 set -euo pipefail
 missing=()
 command -v pdflatex >/dev/null 2>&1 || missing+=(texlive-latex-base)
 command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+# TikZ (pgf) for the TikZ export of drawings
+if ! command -v kpsewhich >/dev/null 2>&1 || [ -z "$(kpsewhich tikz.sty 2>/dev/null)" ]; then
+  missing+=(texlive-pictures)
+fi
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi

@@ -106,6 +106,51 @@ def to_dot(
     return "\n".join(lines)
 
 
+def to_tikz(graph: Graph, values: Mapping[Any, Any] | None = None) -> str:
+    """A TikZ picture of ``graph`` for a paper: one row per generation, partials on edges.
+
+    Needs ``\\usepackage{tikz}``; node texts and edge labels are SymPy's LaTeX.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> import symgraph as sg
+    >>> w, x = sp.symbols("w x", real=True)
+    >>> print(to_tikz(sg.Graph.from_expr(sp.sin(w * x), wrt=[w])))  # doctest: +ELLIPSIS
+    \\begin{tikzpicture}[>=stealth, every node/.style={font=\\small}]
+      \\node[draw, rectangle, fill=orange!15, align=center] (n0) at (-1.6, 0.0) {$w$};
+    ...
+    \\end{tikzpicture}
+    """
+    ident = {node: f"n{k}" for k, node in enumerate(graph.topological_order())}
+    fill = {"weight": "orange!15", "input": "blue!8", "output": "green!12", "intermediate": "white"}
+    lines = [r"\begin{tikzpicture}[>=stealth, every node/.style={font=\small}]"]
+    for row, generation in enumerate(graph.generations()):
+        offset = (len(generation) - 1) / 2
+        for column, node in enumerate(generation):
+            data = graph.nx.nodes[node]
+            text = sp.latex(node)
+            if data["op"] is not None:
+                text += " = " + sp.latex(data["op"])
+            text = f"${text}$"
+            if values is not None and node in values:
+                text += rf"\\ {_number(values[node])}"
+            shape = "rectangle" if data["op"] is None else "rectangle, rounded corners=6pt"
+            where = f"({3.2 * (column - offset) + 0.0:.1f}, {-1.6 * row + 0.0:.1f})"
+            lines.append(
+                rf"  \node[draw, {shape}, fill={fill[data['role']]}, align=center] "
+                rf"({ident[node]}) at {where} {{{text}}};"
+            )
+    for operand, result, data in graph.nx.edges(data=True):
+        label = "?" if data["partial"] is None else sp.latex(data["partial"])
+        lines.append(
+            rf"  \draw[->] ({ident[operand]}) -- node[midway, fill=white, font=\scriptsize] "
+            rf"{{${label}$}} ({ident[result]});"
+        )
+    lines.append(r"\end{tikzpicture}")
+    return "\n".join(lines)
+
+
 def render(dot_source: str, path: str | Path, format: str | None = None) -> Path:
     """Write DOT source to ``path`` as SVG, PNG or PDF through Graphviz's ``dot``.
 

@@ -204,6 +204,19 @@ class Graph:
 
         return backward(self)
 
+    def _repr_svg_(self) -> str | None:
+        """A notebook shows the graph as a drawing (when Graphviz is installed)."""
+        import shutil
+        import subprocess
+
+        from .draw import to_dot
+
+        dot = shutil.which("dot")
+        if dot is None:
+            return None
+        done = subprocess.run([dot, "-Tsvg"], input=to_dot(self), text=True, capture_output=True)
+        return done.stdout if done.returncode == 0 else None
+
     def __repr__(self) -> str:
         s = self.size
         return f"<Graph {s['nodes']} nodes, {s['edges']} edges, output {self.output}>"
