@@ -14,7 +14,7 @@ Examples
 >>> layer.nx.nodes[layer.output]["op"]
 tanh(b + w*x)
 >>> layer.partial(w, layer.output)
-x*(1 - tanh(b + w*x)**2)
+x*(1 - L**2)
 >>> refine(layer, layer.output).size == g.size
 True
 """
@@ -73,8 +73,8 @@ def coarsen(graph: Graph, nodes: Iterable[sp.Symbol], name: str | sp.Symbol | No
     g.remove_edges_from(list(g.in_edges(top)))
     g.nodes[top]["op"] = op
     for operand in operands:
-        try:
-            partial = whole_partial(op, operand)
+        try:  # in the node's own value where it appears: tanh' = 1 - a**2
+            partial = whole_partial(op, operand).xreplace({op: top})
         except NoRuleError:  # backward names the node, if a weight's path needs it
             partial = None
         g.add_edge(operand, top, partial=partial)
