@@ -7,6 +7,7 @@
 x*cos(w*x)
 """
 
+from . import nn
 from .api import gradient
 from .check import CheckReport, check
 from .errors import (
@@ -17,6 +18,7 @@ from .errors import (
     ParseError,
     SymgraphError,
 )
+from .explain import Walkthrough, explain
 from .gradient import Gradient
 from .graph import Graph
 from .rules import register_rule
@@ -35,7 +37,10 @@ __all__ = [
     "ParseError",
     "SymgraphError",
     "Value",
+    "Walkthrough",
     "check",
+    "explain",
     "gradient",
+    "nn",
     "register_rule",
 ]

@@ -42,6 +42,7 @@ class AdjointSymbol(sp.Symbol):
 
     def __new__(cls, node: sp.Symbol):
         obj = super().__new__(cls, f"delta_{node.name}", real=True)
+        obj.node = node  # printed as δ of the node itself (W^{(1)}_{2,3}, not its name)
         return obj
 
     @property
@@ -49,7 +50,8 @@ class AdjointSymbol(sp.Symbol):
         return self.name[len("delta_") :]
 
     def _latex(self, printer) -> str:
-        return rf"\delta_{{{printer._print(sp.Symbol(self.node_name))}}}"
+        node = getattr(self, "node", None) or sp.Symbol(self.node_name)
+        return rf"\delta_{{{printer._print(node)}}}"
 
 
 def relevant_nodes(graph: Graph) -> set[sp.Symbol]:

@@ -87,3 +87,19 @@ def test_draw_and_explain_refusals(argv, capsys, tmp_path, monkeypatch):
     assert (
         status == EXIT_REFUSED and err.startswith("symgraph: error") and len(err.splitlines()) == 1
     )
+
+
+def test_explain_walks_the_chain_rule_with_the_numbers(capsys):
+    argv = ["explain", "(tanh(w*x + b) - y)**2", "--wrt", "w", "--at", "x=0.5,y=0.2,w=1,b=0.1"]
+    status, out, _ = run(argv, capsys)
+    assert status == EXIT_OK
+    assert "path 1: w → v2 → v3 → v4 → v5 → L" in out
+    t = sp.tanh(0.6)
+    expected = 2 * (t - 0.2) * (1 - t**2) * 0.5  # the derivative by hand
+    assert f"{float(expected):.6g}" in out and "agrees" in out
+
+
+def test_explain_latex_and_markdown(capsys):
+    for fmt, marker in (("latex", "\\begin{align*}"), ("markdown", "**")):
+        status, out, _ = run(["explain", "sin(w*x)", "--wrt", "w", "--format", fmt], capsys)
+        assert status == EXIT_OK and marker in out

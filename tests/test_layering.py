@@ -30,7 +30,10 @@ ORDER = [
     "compile",
     "check",
     "latex",
+    "explain",
     "draw",
+    "io",
+    "nn",
     "cli",
 ]
 

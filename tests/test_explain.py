@@ -1,0 +1,360 @@
+"""Tests of the chain-rule walkthrough, symgraph.explain.
+
+Oracles: ``sympy.diff`` of the whole expression (symbolically and at the point,
+by SymPy's own ``subs``), networkx's ``all_simple_paths`` for the paths and
+their number, the compiled gradient, backward's own δ-equations, and a real
+TeX engine for the LaTeX.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import subprocess
+import time
+
+import networkx as nx
+import pytest
+import sympy as sp
+
+import symgraph as sg
+from symgraph.backward import AdjointSymbol
+from symgraph.errors import EvaluationError, GraphError
+from symgraph.explain import Walkthrough, explain
+from symgraph.latex import latex_document
+
+w, x, b, y, u = sp.symbols("w x b y u", real=True)
+z, a, L = sp.symbols("z a L", real=True)
+
+
+def from_assignments():
+    """Named intermediates, ``z`` used twice: the paper's picture."""
+    graph = sg.Graph.from_assignments(
+        [(z, w * x + b), (a, sp.tanh(z)), (L, a * z + a**2)], wrt=[w, b]
+    )
+    return graph.backward()
+
+
+# (name, gradient factory, weight, point)
+CASES = [
+    (
+        "tanh-loss-w",
+        lambda: sg.gradient((sp.tanh(w * x + b) - y) ** 2, wrt=[w, b]),
+        w,
+        {"w": 1.0, "x": 0.5, "b": 0.1, "y": 0.2},
+    ),
+    (
+        "tanh-loss-b",
+        lambda: sg.gradient((sp.tanh(w * x + b) - y) ** 2, wrt=[w, b]),
+        b,
+        {"w": -0.7, "x": 1.5, "b": 0.3, "y": -0.4},
+    ),
+    (
+        "shared-subexpression",
+        lambda: sg.gradient(sp.sin(w * x) + sp.sin(w * x) ** 2 + sp.exp(w), wrt=[w]),
+        w,
+        {"w": 0.8, "x": -1.3},
+    ),
+    (
+        "product-quotient",
+        lambda: sg.gradient(sp.exp(w) * sp.sin(w * u) / (1 + w**2), wrt=[w, u]),
+        u,
+        {"w": 0.4, "u": 2.0},
+    ),
+    (
+        "log-sqrt-positive",
+        lambda: sg.gradient(sp.log(w**2 + 1) * w + sp.sqrt(w) * x, wrt=[w]),
+        w,
+        {"w": 1.7, "x": 0.25},
+    ),
+    (
+        "fine-granularity",
+        lambda: sg.gradient((w * x + w * y + w) ** 3, wrt=[w], granularity="fine"),
+        w,
+        {"w": 0.3, "x": 1.1, "y": -0.6},
+    ),
+    (
+        "abs-away-from-kink",
+        lambda: sg.gradient(sp.Abs(w * x - 1) + w * sp.cos(w), wrt=[w]),
+        w,
+        {"w": 0.9, "x": 2.0},
+    ),
+    ("named-assignments", from_assignments, w, {"w": 0.6, "x": -0.8, "b": 0.2}),
+]
+IDS = [case[0] for case in CASES]
+
+
+def chain_gradient(steps: int):
+    """``a_k = sin(a_{k-1}) + cos(a_{k-1})``: each step doubles the number of paths."""
+    nodes = sp.symbols(f"a0:{steps + 1}", real=True)
+    assignments = [(nodes[0], w * x)]
+    assignments += [
+        (nodes[k], sp.sin(nodes[k - 1]) + sp.cos(nodes[k - 1])) for k in range(1, steps + 1)
+    ]
+    return sg.Graph.from_assignments(assignments, wrt=[w]).backward()
+
+
+def sympy_derivative_at(grad, weight, point) -> float:
+    """The independent oracle: SymPy differentiates the whole expression."""
+    subs = {s: sp.Float(point[s.name]) for s in grad.expr.free_symbols}
+    return float(sp.diff(grad.expr, weight).subs(subs))
+
+
+def compiled_derivative_at(grad, weight, point) -> float:
+    _, partials = grad.lambdify()(**point)
+    return float(partials[grad.wrt.index(weight)])
+
+
+class TestNumbers:
+    @pytest.mark.parametrize(("name", "make", "weight", "point"), CASES, ids=IDS)
+    def test_sum_equals_compiled_and_sympy_diff(self, name, make, weight, point):
+        grad = make()
+        walk = explain(grad, weight, at=point)
+        expected = sympy_derivative_at(grad, weight, point)
+        assert not walk.truncated
+        assert math.isclose(walk.sum_value, expected, rel_tol=1e-9, abs_tol=1e-12)
+        assert math.isclose(walk.delta_value, expected, rel_tol=1e-9, abs_tol=1e-12)
+        compiled = compiled_derivative_at(grad, weight, point)
+        assert math.isclose(walk.compiled_value, compiled, rel_tol=1e-12, abs_tol=1e-15)
+        assert walk.agrees is True
+        assert "agrees" in walk.text()
+
+    @pytest.mark.parametrize(("name", "make", "weight", "point"), CASES, ids=IDS)
+    def test_each_path_value_is_the_product_of_its_edge_values(self, name, make, weight, point):
+        walk = explain(make(), weight, at=point)
+        for path in walk.paths:
+            assert math.isclose(path.value, math.prod(s.value for s in path.steps), rel_tol=1e-12)
+        assert math.isclose(walk.sum_value, sum(p.value for p in walk.paths), rel_tol=1e-12)
+
+    def test_edge_values_are_the_partials_at_the_forward_values(self):
+        grad = sg.gradient((sp.tanh(w * x + b) - y) ** 2, wrt=[w, b])
+        walk = explain(grad, w, at={w: 1.0, x: 0.5, b: 0.1, y: 0.2})  # keys may be symbols
+        v4 = math.tanh(1.0 * 0.5 + 0.1)
+        steps = {(s.result.name, s.operand.name): s.value for s in walk.paths[0].steps}
+        assert steps["v2", "w"] == 0.5  # ∂(w x)/∂w = x
+        assert math.isclose(steps["v4", "v3"], 1 - v4**2, rel_tol=1e-12)
+        assert math.isclose(steps["L", "v5"], 2 * (v4 - 0.2), rel_tol=1e-12)
+
+    def test_without_a_point_there_are_no_numbers(self):
+        walk = explain(sg.gradient(sp.sin(w * x), wrt=[w]), "w")
+        assert walk.point is None and walk.forward == {}
+        assert walk.sum_value is walk.compiled_value is walk.agrees is None
+        assert all(s.value is None for p in walk.paths for s in p.steps)
+        assert "compiled" not in walk.text()
+        assert "sum over 1 path = x*cos(v1) = dL/dw" in walk.text()
+
+    def test_a_missing_value_is_refused(self):
+        with pytest.raises(EvaluationError, match="x"):
+            explain(sg.gradient(sp.sin(w * x), wrt=[w]), "w", at={"w": 1.0})
+
+
+class TestSymbolic:
+    @pytest.mark.parametrize(("name", "make", "weight", "point"), CASES, ids=IDS)
+    def test_sum_of_path_products_is_sympy_diff(self, name, make, weight, point):
+        grad = make()
+        walk = explain(grad, weight)
+        assert sp.simplify(walk.closed_form() - sp.diff(grad.expr, weight)) == 0
+
+    @pytest.mark.parametrize(("name", "make", "weight", "point"), CASES, ids=IDS)
+    def test_products_are_the_edge_partials(self, name, make, weight, point):
+        grad = make()
+        walk = explain(grad, weight)
+        for path in walk.paths:
+            assert path.nodes[0] == weight and path.nodes[-1] == grad.output
+            for step, (operand, result) in zip(
+                path.steps, nx.utils.pairwise(path.nodes), strict=True
+            ):
+                assert (step.operand, step.result) == (operand, result)
+                assert step.partial == grad.graph.nx.edges[operand, result]["partial"]
+            assert path.product == sp.Mul(*(s.partial for s in path.steps))
+
+    @pytest.mark.parametrize(("name", "make", "weight", "point"), CASES, ids=IDS)
+    def test_delta_form_matches_backward(self, name, make, weight, point):
+        """With one weight, the δ-form is exactly backward's δ-equations."""
+        grad = make()
+        single = sg.Graph(grad.graph.nx, grad.graph.output, [weight]).backward()
+        equations = dict(single.equations)
+        walk = explain(single, weight)
+        assert [line.node.name for line in walk.deltas] == [
+            lhs.node_name for lhs, _ in single.equations
+        ]
+        for line in walk.deltas:
+            assert sp.expand(line.rhs - equations[AdjointSymbol(line.node)]) == 0
+
+    def test_shared_node_sums_over_its_out_edges(self):
+        walk = explain(sg.gradient(sp.sin(w * x) + sp.sin(w * x) ** 2 + sp.exp(w), wrt=[w]), w)
+        several = [line for line in walk.deltas if len(line.terms) > 1]
+        assert {line.node.name for line in several} == {"v2", "w"}
+        assert "a sum: v2 has 2 outputs" in walk.text()
+
+
+class TestPaths:
+    @pytest.mark.parametrize(("name", "make", "weight", "point"), CASES, ids=IDS)
+    def test_paths_are_networkx_simple_paths(self, name, make, weight, point):
+        grad = make()
+        walk = explain(grad, weight)
+        theirs = {tuple(p) for p in nx.all_simple_paths(grad.graph.nx, weight, grad.output)}
+        assert walk.total_paths == len(theirs) == len(walk.paths)
+        assert {p.nodes for p in walk.paths} == theirs
+
+    def test_shared_subexpression_has_three_paths(self):
+        walk = explain(sg.gradient(sp.sin(w * x) + sp.sin(w * x) ** 2 + sp.exp(w), wrt=[w]), w)
+        assert walk.total_paths == 3
+        assert "sum over 3 paths" in walk.text()
+
+    @pytest.mark.parametrize("steps", [1, 2, 5, 7])
+    def test_count_doubles_each_step(self, steps):
+        grad = chain_gradient(steps)
+        walk = explain(grad, w, max_paths=1000)
+        theirs = {tuple(p) for p in nx.all_simple_paths(grad.graph.nx, w, grad.output)}
+        assert walk.total_paths == 2**steps == len(theirs)
+        assert {p.nodes for p in walk.paths} == theirs
+
+    def test_truncation_counts_all_and_stays_fast(self):
+        grad = chain_gradient(30)
+        start = time.perf_counter()
+        walk = explain(grad, "w", at={"w": 0.3, "x": 0.2}, max_paths=50)
+        text = walk.text()
+        elapsed = time.perf_counter() - start
+        assert walk.total_paths == 2**30
+        assert len(walk.paths) == 50 and walk.truncated
+        assert len({p.nodes for p in walk.paths}) == 50
+        assert f"{2**30} paths from w to a30; the first 50 are listed" in text
+        assert f"sum over the first 50 of {2**30} paths (partial)" in text
+        # the δ-form still covers every path: it matches the compiled gradient
+        compiled = compiled_derivative_at(grad, w, {"w": 0.3, "x": 0.2})
+        assert math.isclose(walk.delta_value, compiled, rel_tol=1e-9)
+        assert walk.agrees is True
+        assert elapsed < 5, elapsed
+
+    def test_max_paths_zero_lists_none_but_counts(self):
+        walk = explain(chain_gradient(4), w, max_paths=0)
+        assert walk.paths == () and walk.total_paths == 16 and walk.truncated
+        assert walk.total == 0
+
+    def test_weight_that_does_not_reach_the_output(self):
+        grad = sg.gradient(x * y, wrt=[w, x])
+        walk = explain(grad, "w", at={"w": 1.0, "x": 2.0, "y": 3.0})
+        assert walk.total_paths == 0 and walk.paths == () and walk.deltas == ()
+        assert walk.sum_value == 0 and walk.compiled_value == 0 and walk.agrees
+        assert "no path from w to L" in walk.text()
+        assert "dL/dw = 0" in walk.text()
+
+
+class TestRenderings:
+    @pytest.fixture
+    def walk(self) -> Walkthrough:
+        grad = sg.gradient((sp.tanh(w * x + b) - y) ** 2, wrt=[w, b])
+        return explain(grad, "w", at={"w": 1.0, "x": 0.5, "b": 0.1, "y": 0.2})
+
+    def test_text_reads_like_the_slide(self, walk):
+        lines = walk.text().splitlines()
+        assert lines[0] == "dL/dw by the chain rule, at b = 0.1, w = 1, x = 0.5, y = 0.2"
+        assert "path 1: w → v2 → v3 → v4 → v5 → L" in lines
+        assert "  ∂v2/∂w = x = 0.5" in lines
+        assert "  ∂v4/∂v3 = 1 - v4**2 = 0.711578" in lines
+        assert "  product = 2*v5*x*(1 - v4**2) = 0.239837" in lines
+        assert (
+            "sum over 1 path = 2*v5*x*(1 - v4**2) = 0.239837 = dL/dw "
+            "(compiled gradient: 0.239837, agrees)"
+        ) in lines
+        assert lines[-1] == "  δ_w = δ_v2·∂v2/∂w = δ_v2*x = 0.239837 = dL/dw"
+
+    def test_str_is_text(self, walk):
+        assert str(walk) == walk.text()
+        assert repr(walk) == "<Walkthrough dL/dw: 1 of 1 paths>"
+
+    @pytest.mark.parametrize("name", ["shared-subexpression", "named-assignments"])
+    def test_markdown_and_latex_contain_each_path(self, name):
+        _, make, weight, point = CASES[IDS.index(name)]
+        walk = explain(make(), weight, at=point)
+        text, markdown, latex = walk.text(), walk.markdown(), walk.latex()
+        for path in walk.paths:
+            assert " → ".join(n.name for n in path.nodes) in text
+            tex_path = r" \to ".join(sp.latex(n) for n in path.nodes)
+            assert f"${tex_path}$" in markdown
+            assert f"${tex_path}$" in latex
+            for step in path.steps:
+                result, operand = sp.latex(step.result), sp.latex(step.operand)
+                factor = rf"\frac{{\partial {result}}}{{\partial {operand}}}"
+                assert f"{factor} &= {sp.latex(step.partial)}" in latex
+                assert f"- ${factor} = {sp.latex(step.partial)}" in markdown
+
+    def test_latex_is_one_align_star(self, walk):
+        latex = walk.latex()
+        assert latex.startswith("\\begin{align*}\n") and latex.endswith("\n\\end{align*}")
+        assert latex.count("\\begin{") == 1
+        assert r"\frac{\partial v_{2}}{\partial w} &= x = 0.5 \\" in latex
+        assert r"\text{(compiled gradient: 0.239837, agrees)}" in latex
+
+    def test_small_and_large_numbers_print_as_powers_of_ten(self):
+        walk = explain(sg.gradient(sp.exp(w * x), wrt=[w]), w, at={"w": 1e-7, "x": 3e-5})
+        assert r"3 \cdot 10^{-5}" in walk.latex()
+        assert "3e-05" in walk.text()
+
+
+# --- compiled with a real TeX engine -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pdflatex() -> str:
+    found = shutil.which("pdflatex")
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdflatex is not on PATH; CI must compile the LaTeX output")
+        pytest.skip("pdflatex is not on PATH")
+    return found
+
+
+def test_latex_compiles_with_pdflatex(pdflatex, tmp_path):
+    walks = [explain(make(), weight, at=point) for _, make, weight, point in CASES[2:]]
+    walks += [
+        explain(chain_gradient(4), w, at={"w": 0.3, "x": 0.2}, max_paths=3),  # truncated
+        explain(chain_gradient(3), w, max_paths=2),  # truncated, no point
+        explain(sg.gradient(x * y, wrt=[w, x]), w),  # no path
+    ]
+    body = "\n\n".join(walk.latex() for walk in walks)
+    source = tmp_path / "walkthrough.tex"
+    source.write_text(latex_document(body), encoding="utf-8")
+    result = subprocess.run(
+        [pdflatex, "-interaction=nonstopmode", "-halt-on-error", source.name],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+class TestRefused:
+    @pytest.fixture
+    def grad(self):
+        return sg.gradient(sp.sin(w * x) + b, wrt=[w, b])
+
+    def test_unknown_name(self, grad):
+        with pytest.raises(GraphError, match="no weight named 'nope'.*w, b"):
+            explain(grad, "nope")
+
+    def test_an_input_is_not_a_weight(self, grad):
+        with pytest.raises(GraphError, match="'x' is an input node, not a weight"):
+            explain(grad, x)
+
+    def test_unknown_symbol(self, grad):
+        with pytest.raises(GraphError):
+            explain(grad, sp.Symbol("q"))
+
+    def test_not_a_symbol_or_name(self, grad):
+        with pytest.raises(GraphError, match="Symbol or a name"):
+            explain(grad, 3)
+
+    @pytest.mark.parametrize("bad", [-1, 2.5, True, None])
+    def test_bad_max_paths(self, grad, bad):
+        with pytest.raises(GraphError, match="max_paths"):
+            explain(grad, w, max_paths=bad)
+
+    def test_weight_by_symbol_or_name_is_the_same(self, grad):
+        assert explain(grad, "w").text() == explain(grad, w).text()
+        # a symbol without the real assumption is matched by its name
+        assert explain(grad, sp.Symbol("w")).weight == w
