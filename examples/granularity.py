@@ -10,7 +10,9 @@ loss = (sp.tanh(w * x + b) - y) ** 2
 fine = sg.Graph.from_expr(loss, wrt=[w, b], granularity="fine")
 op = sg.Graph.from_expr(loss, wrt=[w, b])
 # the "layer": tanh(w*x + b) as one node, named a (its product and sum fused in)
-layer_nodes = [n for n, e in op.nx.nodes(data="expr") if e in (w * x, w * x + b, sp.tanh(w * x + b))]
+layer_nodes = [
+    n for n, e in op.nx.nodes(data="expr") if e in (w * x, w * x + b, sp.tanh(w * x + b))
+]
 layer = op.coarsen(layer_nodes, name="a")
 
 for name, graph in (("fine", fine), ("op", op), ("layer", layer)):
