@@ -21,6 +21,7 @@ from .errors import (
 from .explain import Walkthrough, explain
 from .gradient import Gradient
 from .graph import Graph
+from .io import from_json, load_json, save_dot, save_graphml, save_json, to_graphml, to_json
 from .rules import register_rule
 from .trace import Value
 
@@ -40,6 +41,13 @@ __all__ = [
     "Walkthrough",
     "check",
     "explain",
+    "from_json",
+    "load_json",
+    "save_dot",
+    "save_graphml",
+    "save_json",
+    "to_graphml",
+    "to_json",
     "gradient",
     "nn",
     "register_rule",
