@@ -27,7 +27,7 @@ from .graph import Graph
 from .rules import has_rule, local_partial, rebuild, slots, whole_partial
 from .substitute import EVALUATED_DEPTH, substitute
 
-GRANULARITIES = ("op", "fine")
+GRANULARITIES = ("op", "fine", "named")  # "named": a node per named intermediate only
 
 
 class Namer:
@@ -293,6 +293,8 @@ def build_from_expr(expr, wrt=None, granularity: str = "op", output="L") -> Grap
     namer = Namer(str(s) for s in [*leaves, *wrt])
     b = GraphBuilder(granularity, namer, wrt)
     name = str(output)
+    if granularity == "named":  # nothing is named inside one expression: it is one node
+        return build_from_assignments([(sp.Symbol(name, real=True), expr)], wrt, "named")
     root = b.add(expr, namer.named(name) if name not in namer.taken else namer.fresh())
     return build_graph_from(b, root, wrt)
 
@@ -320,7 +322,11 @@ def build_from_assignments(assignments, wrt=None, granularity: str = "op") -> Gr
         for s in _leaf_symbols([rhs]):
             if s in all_names and s not in defined:
                 raise GraphError(f"{name} uses {s} before {s} is assigned")
-        root = b.add(rhs, namer.named(name))
+        if granularity == "named":  # the whole right side is one node, as the paper wrote it
+            operands = [s if s in b.full else b.leaf(s) for s in _leaf_symbols([rhs])]
+            root = b.operation(rhs, operands, namer.named(name))
+        else:
+            root = b.add(rhs, namer.named(name))
         defined.add(name)
         b.node_of[b.full[root]] = root  # later uses of this expression mean this name
     return build_graph_from(b, root, wrt)

@@ -47,6 +47,17 @@ def _number(value: Any) -> str:
         return str(value)
 
 
+def _value_of(expr: sp.Basic, values: Mapping[Any, Any]) -> str:
+    """`` = 0.5`` for a local partial at the forward values, or nothing if it has none."""
+    if expr.is_Number:
+        return ""
+    try:
+        point = {s: sp.Float(float(values[s])) for s in expr.free_symbols}
+        return f" = {_number(expr.xreplace(point))}"
+    except (KeyError, TypeError, ValueError):  # a symbol without a value, or an array
+        return ""
+
+
 def to_dot(
     graph: Graph,
     values: Mapping[Any, Any] | None = None,
@@ -98,6 +109,8 @@ def to_dot(
         lines.append(f"  {{ rank=same; {names} }}")
     for operand, result, data in graph.nx.edges(data=True):
         partial = "no rule" if data["partial"] is None else str(data["partial"])
+        if values is not None and data["partial"] is not None:
+            partial += _value_of(data["partial"], values)
         color = ', color="#c0392b", penwidth=2' if {operand, result} <= on_path else ""
         lines.append(
             f"  {_quote(str(operand))} -> {_quote(str(result))} [label={_quote(partial)}{color}];"

@@ -66,9 +66,10 @@ class Graph:
         wrt : iterable of Symbol, optional
             The weights to differentiate by; all free symbols, sorted by name,
             when omitted.
-        granularity : {"op", "fine"}
+        granularity : {"op", "fine", "named"}
             ``"op"``: one node per SymPy operation (n-ary sums kept);
-            ``"fine"``: n-ary sums and products split into binary steps.
+            ``"fine"``: n-ary sums and products split into binary steps;
+            ``"named"``: one node per named intermediate (here: the whole expression).
         output : str or Symbol
             Name of the output node (``L`` by default).
 

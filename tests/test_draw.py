@@ -46,6 +46,7 @@ def test_dot_has_every_node_edge_value_and_adjoint(grad):
         assert f'"{operand}" -> "{result}"' in dot
     assert f"value {float(forward[grad.output]):.4g}" in dot
     assert f"δ {float(delta[w]):.4g}" in dot
+    assert 'label="x = 0.5"' in dot  # the local partial ∂v2/∂w and its value at the point
     assert dot.count('color="#c0392b"') == 6 + 5  # nodes w, v2, v3, v4, v5, L and 5 edges
 
 

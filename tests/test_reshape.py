@@ -75,3 +75,41 @@ def test_refusals():
         g.refine(w)
     with pytest.raises(GraphError, match="already used"):
         g.coarsen([square], name="w")
+
+
+def _named_steps(expr):
+    """Name every function application of ``expr`` (innermost first), then the output."""
+    from test_properties import _functions_innermost_first
+
+    steps, names = [], {}
+    for k, sub in enumerate(_functions_innermost_first(expr)):
+        name = sp.Symbol(f"h{k}", real=True)
+        steps.append((name, sub.xreplace(names)))
+        names[sub] = name
+    steps.append((sp.Symbol("L", real=True), expr.xreplace(names)))
+    return steps
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(expressions)
+def test_named_op_and_fine_granularities_give_the_same_gradient(expr):
+    wrt = sorted(expr.free_symbols, key=str)
+    steps = _named_steps(expr)
+    graphs = [sg.Graph.from_assignments(steps, wrt, g) for g in ("named", "op", "fine")]
+    assert graphs[0].size["nodes"] <= graphs[1].size["nodes"] <= graphs[2].size["nodes"]
+    same_gradient(graphs[1], graphs[0])
+    same_gradient(graphs[1], graphs[2])
+
+
+def test_per_neuron_and_per_layer_mlp():
+    from symgraph.nn import as_assignments, input_symbols
+
+    steps, params = as_assignments(input_symbols(2), [3, 1], "tanh")
+    neurons = sg.Graph.from_assignments(steps, params, "named")
+    assert {n.name for n in neurons.nodes_with_role("intermediate")} >= {"z1_1", "a1_3", "a2_1"}
+    layer1 = [n for n in neurons.nx if n.name.startswith(("z1_", "a1_"))]
+    per_layer = neurons.coarsen([n for n in layer1 if n.name.startswith("z1_")][:1]).coarsen(
+        [neurons.node_named("z1_2")]
+    )
+    same_gradient(neurons, sg.Graph.from_assignments(steps, params, "op"))
+    same_gradient(neurons, per_layer)
