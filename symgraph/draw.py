@@ -164,6 +164,55 @@ def to_tikz(graph: Graph, values: Mapping[Any, Any] | None = None) -> str:
     return "\n".join(lines)
 
 
+def draw_matplotlib(graph: Graph, path: str | Path | None = None, ax=None):
+    """Draw ``graph`` with matplotlib through networkx: the fallback without Graphviz.
+
+    Nodes are placed by topological generation (leaves on top), labelled with
+    name and operation; edges with their local partials.  Returns the axes;
+    with ``path``, also saves the figure (PNG, SVG or PDF by suffix).
+
+    Raises
+    ------
+    SymgraphError
+        When matplotlib is not installed.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        import matplotlib.pyplot as plt
+    except ImportError as err:
+        raise SymgraphError("matplotlib is not installed (pip install matplotlib)") from err
+    import networkx as nx
+
+    generations = graph.generations()
+    position = {}
+    for row, generation in enumerate(generations):
+        offset = (len(generation) - 1) / 2
+        for column, node in enumerate(generation):
+            position[node] = (column - offset, -row)
+    if ax is None:
+        width = max(len(g) for g in generations)
+        _, ax = plt.subplots(figsize=(2.2 * width + 2, 1.3 * len(generations) + 1))
+    labels = {
+        n: str(n) if d["op"] is None else f"{n} = {d['op']}" for n, d in graph.nx.nodes(data=True)
+    }
+    colors = [FILL[d["role"]] for _, d in graph.nx.nodes(data=True)]
+    nx.draw_networkx_nodes(graph.nx, position, ax=ax, node_color=colors, edgecolors="#555555")
+    nx.draw_networkx_labels(graph.nx, position, labels, ax=ax, font_size=8)
+    nx.draw_networkx_edges(graph.nx, position, ax=ax, arrows=True)
+    edge_labels = {
+        (u, v): "?" if d["partial"] is None else str(d["partial"])
+        for u, v, d in graph.nx.edges(data=True)
+    }
+    nx.draw_networkx_edge_labels(graph.nx, position, edge_labels, ax=ax, font_size=7)
+    ax.set_axis_off()
+    if path is not None:
+        ax.figure.savefig(path, bbox_inches="tight")
+        plt.close(ax.figure)
+    return ax
+
+
 def render(dot_source: str, path: str | Path, format: str | None = None) -> Path:
     """Write DOT source to ``path`` as SVG, PNG or PDF through Graphviz's ``dot``.
 

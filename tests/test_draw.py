@@ -108,3 +108,15 @@ def test_graph_displays_itself_in_a_notebook(grad):
     else:
         assert "<svg" in svg and ">L" in svg
     assert grad._repr_latex_().startswith("$$\\begin{aligned}")
+
+
+def test_matplotlib_fallback_draws_every_node(grad, tmp_path):
+    pytest.importorskip("matplotlib")
+    from symgraph.draw import draw_matplotlib
+
+    svg_path = tmp_path / "g.svg"
+    draw_matplotlib(grad.graph, svg_path)
+    svg = svg_path.read_text()
+    assert "<svg" in svg
+    for node in grad.graph.nx:  # matplotlib writes each label as text in the SVG
+        assert str(node) in svg
