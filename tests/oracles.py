@@ -48,3 +48,32 @@ def assert_matches_sympy_diff(grad, points=20, seed=0, low=-2.0, high=2.0, rtol=
             ours[usable], theirs.real[usable], rtol=rtol, atol=1e-10, err_msg=f"d/d{w}"
         )
     assert usable_total >= len(grad.wrt) * points / 2, "too few points inside the domain"
+
+
+def compile_latex(document: str, directory) -> None:
+    """A real LaTeX engine is the oracle for LaTeX output: pdflatex must make a PDF.
+
+    Skipped where pdflatex is missing, except in CI (CI=true), where that fails.
+    """
+    import os
+    import shutil
+    import subprocess
+
+    import pytest
+
+    engine = shutil.which("pdflatex")
+    if engine is None:
+        if os.environ.get("CI"):
+            pytest.fail("pdflatex is not on PATH; CI must compile the LaTeX output")
+        pytest.skip("pdflatex is not on PATH")
+    (directory / "doc.tex").write_text(document, encoding="utf-8")
+    result = subprocess.run(
+        [engine, "-interaction=nonstopmode", "-halt-on-error", "doc.tex"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (directory / "doc.pdf").stat().st_size > 0

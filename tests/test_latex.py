@@ -7,12 +7,9 @@ compiled with pdflatex.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-
 import pytest
 import sympy as sp
+from oracles import compile_latex
 
 import symgraph as sg
 from symgraph.errors import GraphError, SymgraphError
@@ -137,29 +134,8 @@ class TestRefused:
 # --- compiled with a real TeX engine -------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def pdflatex() -> str:
-    found = shutil.which("pdflatex")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("pdflatex is not on PATH; CI must compile the LaTeX output")
-        pytest.skip("pdflatex is not on PATH")
-    return found
-
-
-def compile_tex(pdflatex: str, body: str, directory) -> None:
-    source = directory / "gradient.tex"
-    source.write_text(latex_document(body), encoding="utf-8")
-    result = subprocess.run(
-        [pdflatex, "-interaction=nonstopmode", "-halt-on-error", source.name],
-        cwd=directory,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stdout[-3000:]
-    assert (directory / "gradient.pdf").stat().st_size > 0
+def compile_tex(body: str, directory) -> None:
+    compile_latex(latex_document(body), directory)
 
 
 def test_latex_document_wraps_the_body():
@@ -195,19 +171,19 @@ GREEK = sp.exp(alpha * W1) * sp.tanh(x12 * alpha) + sp.log(W1**2 + 1) + sp.sqrt(
         "non-analytic",
     ],
 )
-def test_compiles_with_pdflatex(pdflatex, tmp_path, expr, wrt, form, environment):
+def test_compiles_with_pdflatex(tmp_path, expr, wrt, form, environment):
     grad = sg.gradient(expr, wrt=wrt)
-    compile_tex(pdflatex, gradient_latex(grad, form=form, environment=environment), tmp_path)
+    compile_tex(gradient_latex(grad, form=form, environment=environment), tmp_path)
 
 
-def test_aligned_and_bare_lines_compile_inside_math(pdflatex, tmp_path):
+def test_aligned_and_bare_lines_compile_inside_math(tmp_path):
     grad = sg.gradient(GREEK, wrt=[alpha, W1, x12])
     aligned = gradient_latex(grad, environment="aligned")
     bare = gradient_latex(grad, form="structured", environment=None)
     body = f"\\[\n{aligned}\n\\]\n\\begin{{align*}}\n{bare}\n\\end{{align*}}"
-    compile_tex(pdflatex, body, tmp_path)
+    compile_tex(body, tmp_path)
 
 
-def test_simplified_gradient_compiles(pdflatex, tmp_path):
+def test_simplified_gradient_compiles(tmp_path):
     grad = sg.gradient(LOSS, wrt=[w]).simplify()
-    compile_tex(pdflatex, gradient_latex(grad), tmp_path)
+    compile_tex(gradient_latex(grad), tmp_path)
