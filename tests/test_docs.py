@@ -22,3 +22,12 @@ def test_python_blocks_run(page, tmp_path, monkeypatch):
 
 def test_docs_have_examples():
     assert sum(len(BLOCK.findall(p.read_text())) for p in PAGES) >= 10
+
+
+IMAGE = re.compile(r"!\[[^\]]*\]\(([^)]+)\)")
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.name for p in PAGES])
+def test_pictures_exist(page):
+    for target in IMAGE.findall(page.read_text()):
+        assert (page.parent / target).is_file(), f"{page.name} shows a missing picture {target}"
