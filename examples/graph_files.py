@@ -1,4 +1,4 @@
-"""Save a graph as JSON, load it back (nothing in the file is ever evaluated), export GraphML and DOT."""
+"""Save a graph as JSON and load it back (nothing in a file is evaluated); GraphML and DOT."""
 
 import networkx as nx
 import sympy as sp
