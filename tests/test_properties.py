@@ -94,14 +94,19 @@ def test_fine_granularity_gives_the_same_gradient(expr):
 def test_named_assignments_give_the_same_gradient(expr):
     """Name each function application as an intermediate: same partials."""
     wrt = sorted(expr.free_symbols, key=str)
-    assignments, names = [], {}
+    grad = sg.Graph.from_assignments(named_steps(expr), wrt=wrt).backward()
+    _compare(grad, expr, seed=2)
+
+
+def named_steps(expr):
+    """Name every function application of ``expr`` (innermost first), then the output."""
+    steps, names = [], {}
     for k, sub in enumerate(_functions_innermost_first(expr)):
         name = sp.Symbol(f"h{k}", real=True)
-        assignments.append((name, sub.xreplace(names)))
+        steps.append((name, sub.xreplace(names)))
         names[sub] = name
-    assignments.append((sp.Symbol("L", real=True), expr.xreplace(names)))
-    grad = sg.Graph.from_assignments(assignments, wrt=wrt).backward()
-    _compare(grad, expr, seed=2)
+    steps.append((sp.Symbol("L", real=True), expr.xreplace(names)))
+    return steps
 
 
 def _functions_innermost_first(expr):

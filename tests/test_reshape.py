@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import sympy as sp
 from hypothesis import HealthCheck, given, settings
-from test_properties import expressions
+from test_properties import expressions, named_steps
 
 import symgraph as sg
 from symgraph.errors import GraphError
@@ -77,24 +77,11 @@ def test_refusals():
         g.coarsen([square], name="w")
 
 
-def _named_steps(expr):
-    """Name every function application of ``expr`` (innermost first), then the output."""
-    from test_properties import _functions_innermost_first
-
-    steps, names = [], {}
-    for k, sub in enumerate(_functions_innermost_first(expr)):
-        name = sp.Symbol(f"h{k}", real=True)
-        steps.append((name, sub.xreplace(names)))
-        names[sub] = name
-    steps.append((sp.Symbol("L", real=True), expr.xreplace(names)))
-    return steps
-
-
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(expressions)
 def test_named_op_and_fine_granularities_give_the_same_gradient(expr):
     wrt = sorted(expr.free_symbols, key=str)
-    steps = _named_steps(expr)
+    steps = named_steps(expr)
     graphs = [sg.Graph.from_assignments(steps, wrt, g) for g in ("named", "op", "fine")]
     assert graphs[0].size["nodes"] <= graphs[1].size["nodes"] <= graphs[2].size["nodes"]
     same_gradient(graphs[1], graphs[0])
