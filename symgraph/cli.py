@@ -19,6 +19,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import sympy as sp
+
 from . import __version__
 from .backward import backward
 from .build import GRANULARITIES
@@ -109,6 +111,9 @@ def _graph(args: argparse.Namespace) -> Graph:
         build = lambda wrt: Graph.from_assignments(assignments, wrt, args.granularity)  # noqa: E731
     else:
         expr = parse_expr(args.expr)
+        odd = [str(c) for c in (sp.zoo, sp.nan, sp.I, sp.oo) if expr.has(c)]
+        if odd:  # 1/0 gives zoo, sqrt(-1) gives I: no real function to differentiate
+            raise SymgraphError(f"{expr} is not a finite real function: it contains {odd[0]}")
         known = {s.name for s in expr.free_symbols}
         build = lambda wrt: Graph.from_expr(expr, wrt, args.granularity)  # noqa: E731
     wrt = None

@@ -290,6 +290,8 @@ def _last_uses(assignments, outputs, uses) -> list[list[sp.Basic]]:
 def _print(printer: _Printer, expr: sp.Basic, where: sp.Basic) -> str:
     try:
         return printer.text(expr)
+    except (KeyError, TypeError, ValueError) as err:  # SymPy's printer on zoo, nan...
+        raise NoRuleError(f"cannot compile node {where} = {expr}: no numeric form") from err
     except PrintMethodNotImplementedError as err:
         what = err.args[0].splitlines()[0].split(": ")[-1] if err.args else "it"
         raise NoRuleError(

@@ -103,3 +103,10 @@ def test_explain_latex_and_markdown(capsys):
     for fmt, marker in (("latex", "\\begin{align*}"), ("markdown", "**")):
         status, out, _ = run(["explain", "sin(w*x)", "--wrt", "w", "--format", fmt], capsys)
         assert status == EXIT_OK and marker in out
+
+
+@pytest.mark.parametrize("text", ["x/0", "sqrt(-1)*x", "log(0)*x", "x**2/0 + 1"])
+def test_expressions_that_are_not_finite_real_functions_are_refused(text, capsys):
+    status, _, err = run(["grad", text, "--check"], capsys)
+    assert status == EXIT_REFUSED and "not a finite real function" in err
+    assert len(err.splitlines()) == 1
