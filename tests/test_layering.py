@@ -15,6 +15,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symgraph"
 ORDER = [
     "errors",
     "rules",
+    "matrix_rules",
     "substitute",
     "codegen",
     "parse",
