@@ -33,6 +33,7 @@ ORDER = [
     "latex",
     "explain",
     "draw",
+    "matrix",
     "io",
     "nn",
     "cli",
