@@ -108,3 +108,37 @@ def test_the_loss_must_be_a_scalar():
     W = sp.MatrixSymbol("W", 2, 2)
     with pytest.raises(GraphError, match="scalar"):
         matrix_gradient(W * W, [W])
+
+
+A3, B3, X3 = (sp.MatrixSymbol(n, 3, 3) for n in "ABX")
+v3 = sp.MatrixSymbol("v", 3, 1)
+COOKBOOK = {  # (loss, weight, expected gradient) — The Matrix Cookbook, eqs. 57, 100, 103, 109
+    "d log det X = X^-T": (sp.log(sp.Determinant(X3)), X3, X3.inverse().T),
+    "d tr(A X B) = A^T B^T": (sp.Trace(A3 * X3 * B3), X3, A3.T * B3.T),
+    "d tr(X^T A X) = (A + A^T) X": (sp.Trace(X3.T * A3 * X3), X3, (A3 + A3.T) * X3),
+    "d v^T A v = (A + A^T) v": (sp.Trace(v3.T * A3 * v3), v3, (A3 + A3.T) * v3),
+    "d tr(X^-1 A) = -(X^-1 A X^-1)^T": (
+        sp.Trace(X3.inverse() * A3),
+        X3,
+        -(X3.inverse() * A3 * X3.inverse()).T,
+    ),
+}
+
+
+@pytest.mark.parametrize("name", list(COOKBOOK))
+def test_matrix_cookbook_identities(name):
+    loss, weight, expected = COOKBOOK[name]
+    grad = matrix_gradient(loss, [weight])[weight]
+    values = numbers([A3, B3, v3])
+    values[X3] = sp.Matrix(RNG.uniform(-1, 1, (3, 3)) + 3 * np.eye(3))  # well conditioned
+    np.testing.assert_allclose(evaluate(grad, values), evaluate(expected, values), rtol=1e-9)
+
+
+def test_sympy_gets_log_det_wrong_and_we_do_not():
+    """SymPy 1.14 returns 0 for d log det X / dX."""
+    loss = sp.log(sp.Determinant(X3))
+    if sp.__version__.startswith("1.14"):
+        theirs = sp.diff(loss, X3)
+        assert theirs == 0 or getattr(theirs, "is_ZeroMatrix", False)
+    ours = evaluate(matrix_gradient(loss, [X3])[X3], {X3: sp.Matrix(np.eye(3) * 2)})
+    np.testing.assert_allclose(ours, np.eye(3) / 2)  # X^-T at X = 2 I
