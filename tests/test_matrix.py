@@ -142,3 +142,9 @@ def test_sympy_gets_log_det_wrong_and_we_do_not():
         assert theirs == 0 or getattr(theirs, "is_ZeroMatrix", False)
     ours = evaluate(matrix_gradient(loss, [X3])[X3], {X3: sp.Matrix(np.eye(3) * 2)})
     np.testing.assert_allclose(ours, np.eye(3) / 2)  # X^-T at X = 2 I
+
+
+def test_scalar_graphs_refuse_matrices_with_a_pointer():
+    W = sp.MatrixSymbol("W", 2, 2)
+    with pytest.raises(GraphError, match="matrix_gradient"):
+        sg.gradient(sp.Trace(W * W), wrt=[])
