@@ -25,6 +25,8 @@ from collections.abc import Iterable
 
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 
 from .errors import GraphError, NoRuleError
 from .matrix_rules import matrix_vjp
@@ -110,3 +112,55 @@ def _tidy(e: sp.Basic) -> sp.Basic:
         return e.doit()
     except Exception:  # noqa: BLE001 - the unsimplified form is still right
         return e
+
+
+class _MatrixLatexPrinter(LatexPrinter):
+    """Paper notation: ``^{\\top}``, ``\\odot``, ``\\operatorname{tr}``, ``tanh(z)`` entrywise."""
+
+    def _print_Transpose(self, expr):
+        base = self._print(expr.arg)
+        if not isinstance(expr.arg, sp.MatrixSymbol):
+            base = rf"\left({base}\right)"
+        return rf"{base}^{{\top}}"
+
+    def _print_HadamardProduct(self, expr):
+        return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"] - 1) for a in expr.args)
+
+    def _print_Trace(self, expr):
+        return rf"\operatorname{{tr}}\left({self._print(expr.arg)}\right)"
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        u = sp.Dummy("u")
+        body = expr.function(u)
+        argument = self._print(expr.expr)
+        if isinstance(body, sp.Function) and body.args == (u,):  # tanh(z), applied entrywise
+            name = type(body).__name__
+            head = f"\\{name}" if name in LATEX_FUNCTIONS else f"\\operatorname{{{name}}}"
+            return f"{head}\\left({argument}\\right)"
+        placeholder = sp.Symbol("PLACEHOLDER")  # 1 - tanh(·)**2, applied entrywise
+        inner = self._print(body.xreplace({u: placeholder})).replace("PLACEHOLDER", "\\cdot")
+        return f"\\left[{inner}\\right]\\left({argument}\\right)"
+
+
+LATEX_FUNCTIONS = ("tanh", "exp", "log", "sin", "cos", "sinh", "cosh")
+
+
+def matrix_latex(expr: sp.Basic) -> str:
+    r"""LaTeX of a matrix expression in a paper's notation.
+
+    >>> import sympy as sp
+    >>> W, x = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1)
+    >>> d = sp.MatrixSymbol("delta", 2, 1)
+    >>> matrix_latex(sp.HadamardProduct(d, W * x) * x.T)
+    '\\left(W x \\odot \\delta\\right) x^{\\top}'
+    """
+    return _MatrixLatexPrinter().doprint(expr)
+
+
+def gradient_latex_matrix(grads: dict, output: str = "L") -> str:
+    r"""``\frac{\partial L}{\partial W} &= ...`` for each weight, in an ``align`` environment."""
+    lines = [
+        rf"\frac{{\partial {output}}}{{\partial {sp.latex(w)}}} &= {matrix_latex(g)}"
+        for w, g in grads.items()
+    ]
+    return "\\begin{align}\n" + " \\\\\n".join(lines) + "\n\\end{align}"

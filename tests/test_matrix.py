@@ -148,3 +148,18 @@ def test_scalar_graphs_refuse_matrices_with_a_pointer():
     W = sp.MatrixSymbol("W", 2, 2)
     with pytest.raises(GraphError, match="matrix_gradient"):
         sg.gradient(sp.Trace(W * W), wrt=[])
+
+
+def test_matrix_latex_reads_like_a_paper_and_compiles(tmp_path):
+    from oracles import compile_latex
+
+    from symgraph.latex import latex_document
+    from symgraph.matrix import gradient_latex_matrix, matrix_latex
+
+    loss, weights, _ = mlp()
+    text = gradient_latex_matrix(matrix_gradient(loss, weights))
+    for notation in ("^{\\top}", "\\odot", "\\tanh\\left("):
+        assert notation in text
+    assert "\\operatorname{tr}" in matrix_latex(loss)
+    assert "Lambda" not in text and "mapsto" not in text
+    compile_latex(latex_document(text), tmp_path)
