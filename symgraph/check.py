@@ -235,12 +235,17 @@ def _central_differences(value_of, symbols, args, wrt):
     function widens the tolerance by what the method itself cannot resolve.
     """
     estimates = []
-    for w in wrt:
-        k = symbols.index(w)
+    for k in _positions(symbols, wrt):
         h = np.cbrt(np.finfo(float).eps) * np.maximum(1.0, np.abs(args[k]))
         fine, coarse = (_central(value_of, args, k, step) for step in (h, 2 * h))
         estimates.append(_Estimate(fine, np.abs(coarse - fine)))
     return estimates
+
+
+def _positions(symbols, wrt) -> list[int]:
+    """Where each weight stands among the arguments (one dict, not a search per weight)."""
+    position = {s: k for k, s in enumerate(symbols)}
+    return [position[w] for w in wrt]
 
 
 def _central(value_of, args, k, h):
@@ -261,8 +266,7 @@ class _Estimate(np.ndarray):
 def _complex_step(value_of, symbols, args, wrt):
     h = 1e-30
     estimates = []
-    for w in wrt:
-        k = symbols.index(w)
+    for k in _positions(symbols, wrt):
         shifted = [a + 1j * h if j == k else a.astype(complex) for j, a in enumerate(args)]
         estimates.append(np.imag(value_of(*shifted)) / h)
     return estimates

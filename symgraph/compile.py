@@ -153,7 +153,8 @@ def values_at(grad: Gradient, values=None, **kw) -> tuple[dict, dict]:
     (3.0, 12.0)
     """
     args = argument_order(grad)
-    nodes = [n for n in grad.graph.topological_order() if n not in set(args)]
+    leaves = set(args)
+    nodes = [n for n in grad.graph.topological_order() if n not in leaves]
     lhs = [d for d, _ in grad.equations]
     assignments = forward_assignments(grad.graph) + numeric_equations(grad)
     fn = make_function(assignments, args, [*nodes, *lhs], name="values_at")

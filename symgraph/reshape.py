@@ -98,9 +98,9 @@ def refine(graph: Graph, node: sp.Symbol) -> Graph:
     builder = GraphBuilder("op", Namer(n.name for n in graph.nx), graph.wrt, exprs_are_full=False)
     builder.g = graph.nx.copy()
     builder.g.remove_edges_from(list(builder.g.in_edges(node)))
-    for n, data in builder.g.nodes(data=True):
-        builder.full[n] = data["expr"]
-        builder.depth[n] = 0
+    for n in graph.topological_order():  # the real depths: deep nodes stay unevaluated
+        builder.full[n] = builder.g.nodes[n]["expr"]
+        builder.depth[n] = 1 + max((builder.depth[p] for p in graph.nx.predecessors(n)), default=-1)
     keep_role = builder.g.nodes[node]["role"]
     builder.full.pop(node)
     builder.add(op, node)

@@ -167,10 +167,8 @@ class Value:
         from .backward import backward
         from .compile import compile_gradient
 
-        graph = trace_graph(self, wrt)
+        graph, leaves = _trace(self, wrt)
         grad = backward(graph)
-        leaves = _leaves(self)
-        leaves += [v for v in wrt or [] if all(v is not leaf for leaf in leaves)]
         point = {leaf.symbol.name: leaf.data for leaf in leaves}
         f = compile_gradient(grad)
         _, partials = f(**{s.name: point[s.name] for s in f.args})
@@ -214,12 +212,13 @@ def _postorder(output: Value) -> list[Value]:
     return order
 
 
-def _leaves(output: Value) -> list[Value]:
-    return [v for v in _postorder(output) if not v._parents]
-
-
 def trace_graph(output: Value, wrt: list[Value] | None = None):
     """The Graph of a traced computation; every leaf is a weight unless ``wrt`` says otherwise."""
+    return _trace(output, wrt)[0]
+
+
+def _trace(output: Value, wrt: list[Value] | None):
+    """The Graph, and the leaf Values it holds (traced leaves, then weights outside the trace)."""
     order = _postorder(output)
     leaves = [v for v in order if not v._parents]
     names = [v.symbol.name for v in leaves]
@@ -238,4 +237,6 @@ def trace_graph(output: Value, wrt: list[Value] | None = None):
         # every Python operation its own node, as the code ran it: never merged
         # into an equal one (a - b is recorded as a + (-b), as SymPy writes it)
         node_of[id(v)] = builder.add(v._op(*operands), node)
-    return build_graph_from(builder, node_of[id(output)], weights)
+    traced = {id(v) for v in leaves}
+    leaves += [v for v in wrt or [] if id(v) not in traced]
+    return build_graph_from(builder, node_of[id(output)], weights), leaves
