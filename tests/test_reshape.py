@@ -88,15 +88,16 @@ def test_named_op_and_fine_granularities_give_the_same_gradient(expr):
     same_gradient(graphs[1], graphs[2])
 
 
-def test_per_neuron_and_per_layer_mlp():
+def test_per_operation_per_neuron_and_fused_neurons_give_one_gradient():
     from symgraph.nn import as_assignments, input_symbols
 
     steps, params = as_assignments(input_symbols(2), [3, 1], "tanh")
     neurons = sg.Graph.from_assignments(steps, params, "named")
     assert {n.name for n in neurons.nodes_with_role("intermediate")} >= {"z1_1", "a1_3", "a2_1"}
-    layer1 = [n for n in neurons.nx if n.name.startswith(("z1_", "a1_"))]
-    per_layer = neurons.coarsen([n for n in layer1 if n.name.startswith("z1_")][:1]).coarsen(
-        [neurons.node_named("z1_2")]
-    )
+    fused = neurons
+    for j in (1, 2, 3):  # each hidden neuron's z and a as one node a1_j = tanh(W x + b)
+        fused = fused.coarsen([fused.node_named(f"z1_{j}"), fused.node_named(f"a1_{j}")])
+    assert fused.nx.number_of_nodes() == neurons.nx.number_of_nodes() - 3
+    assert isinstance(fused.op(fused.node_named("a1_2")), sp.tanh)
     same_gradient(neurons, sg.Graph.from_assignments(steps, params, "op"))
-    same_gradient(neurons, per_layer)
+    same_gradient(neurons, fused)
