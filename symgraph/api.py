@@ -15,8 +15,8 @@ from collections.abc import Iterable
 import sympy as sp
 
 from .backward import backward
-from .build import build_from_expr
 from .gradient import Gradient
+from .matrix_build import graph_of_expr
 
 
 def gradient(expr: sp.Basic, wrt: Iterable[sp.Symbol] | None = None, granularity: str = "op"):
@@ -25,10 +25,11 @@ def gradient(expr: sp.Basic, wrt: Iterable[sp.Symbol] | None = None, granularity
     Parameters
     ----------
     expr : sympy.Basic
-        A scalar expression.
-    wrt : iterable of Symbol, optional
+        A scalar expression; it may be built from ``MatrixSymbol`` s, and then
+        ``grad[W]`` has ``W``'s shape.
+    wrt : iterable of Symbol or MatrixSymbol, optional
         The weights (all free symbols, sorted by name, when omitted).
-    granularity : {"op", "fine"}
+    granularity : {"op", "fine", "named"}
         How finely the graph is cut; the gradient is the same either way.
 
     Returns
@@ -36,7 +37,7 @@ def gradient(expr: sp.Basic, wrt: Iterable[sp.Symbol] | None = None, granularity
     Gradient
         ``grad[w]`` is the closed form; ``grad.equations`` the δ-equations.
     """
-    return backward(build_from_expr(expr, wrt=wrt, granularity=granularity))
+    return backward(graph_of_expr(expr, wrt=wrt, granularity=granularity))
 
 
 __all__ = ["gradient", "Gradient"]

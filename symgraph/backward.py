@@ -29,29 +29,10 @@ from __future__ import annotations
 import networkx as nx
 import sympy as sp
 
+from .adjoint import AdjointSymbol, MatrixAdjoint, adjoint_of
 from .errors import NoRuleError
 from .gradient import Gradient
 from .graph import Graph
-
-
-class AdjointSymbol(sp.Symbol):
-    """The adjoint δ_n = ∂output/∂n of node ``n``: printed δ_{n} in LaTeX.
-
-    A class of its own, so it never equals a user's symbol of the same name.
-    """
-
-    def __new__(cls, node: sp.Symbol):
-        obj = super().__new__(cls, f"delta_{node.name}", real=True)
-        obj.node = node  # printed as δ of the node itself (W^{(1)}_{2,3}, not its name)
-        return obj
-
-    @property
-    def node_name(self) -> str:
-        return self.name[len("delta_") :]
-
-    def _latex(self, printer) -> str:
-        node = getattr(self, "node", None) or sp.Symbol(self.node_name)
-        return rf"\delta_{{{printer._print(node)}}}"
 
 
 def relevant_nodes(graph: Graph) -> set[sp.Symbol]:
@@ -81,20 +62,24 @@ def backward(graph: Graph) -> Gradient:
         the message names the node and its operation.
     """
     relevant = relevant_nodes(graph)
-    adjoint: dict[sp.Symbol, AdjointSymbol] = {}
+    adjoint: dict[sp.Basic, AdjointSymbol | MatrixAdjoint] = {}
     equations: list[tuple[AdjointSymbol, sp.Basic]] = []
     for node in reversed(graph.topological_order()):
         if node not in relevant:
             continue
-        adjoint[node] = AdjointSymbol(node)
+        adjoint[node] = adjoint_of(node)
         if node == graph.output:
-            equations.append((adjoint[node], sp.S.One))
+            equations.append((adjoint[node], _seed(node)))
             continue
         terms = []
         for child in graph.nx.successors(node):
             if child not in relevant:
                 continue
-            partial = graph.nx.edges[node, child]["partial"]
+            edge = graph.nx.edges[node, child]
+            if edge.get("vjp") is not None:  # a matrix operation: its rule wrote the share
+                terms.append(edge["vjp"])
+                continue
+            partial = edge["partial"]
             if partial is None:
                 op = graph.nx.nodes[child]["op"]
                 raise NoRuleError(
@@ -108,5 +93,23 @@ def backward(graph: Graph) -> Gradient:
                 terms.append(sp.Mul(adjoint[child], partial, evaluate=False))
             elif partial != 0:
                 terms.append(adjoint[child] * partial)
-        equations.append((adjoint[node], sp.Add(*terms)))
-    return Gradient(graph, equations, {w: adjoint.get(w, sp.S.Zero) for w in graph.wrt})
+        equations.append((adjoint[node], _sum(terms, node)))
+    return Gradient(graph, equations, {w: adjoint.get(w, _zero(w)) for w in graph.wrt})
+
+
+def _seed(output: sp.Basic) -> sp.Basic:
+    """δ of the output: 1 (a 1×1 matrix output gets the 1×1 identity)."""
+    return sp.Identity(1) if isinstance(output, sp.MatrixSymbol) else sp.S.One
+
+
+def _zero(node: sp.Basic) -> sp.Basic:
+    return sp.ZeroMatrix(*node.shape) if isinstance(node, sp.MatrixSymbol) else sp.S.Zero
+
+
+def _sum(terms: list, node: sp.Basic) -> sp.Basic:
+    if not isinstance(node, sp.MatrixSymbol):
+        return sp.Add(*terms)
+    terms = [t for t in terms if not t.is_ZeroMatrix]
+    if len(terms) <= 1:
+        return terms[0] if terms else _zero(node)
+    return sp.MatAdd(*terms)

@@ -58,8 +58,8 @@ def _as_expr(expr: object, what: str) -> sp.Basic:
     if isinstance(expr, sp.Basic):
         if expr.has(sp.MatrixSymbol) or getattr(expr, "is_Matrix", False):
             raise GraphError(
-                f"{what} holds matrices; for now use symgraph.matrix.matrix_gradient "
-                "(matrix nodes in graphs are not built yet)"
+                f"{what} holds matrices; build it with sg.Graph.from_expr / "
+                "from_assignments or sg.gradient, which make matrix nodes"
             )
         return expr
     if isinstance(expr, (int, float)) and not isinstance(expr, bool):

@@ -28,7 +28,7 @@ from __future__ import annotations
 import builtins
 import functools
 import linecache
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import count
 
 import numpy
@@ -64,6 +64,48 @@ class _Printer(_BasePrinter):
         except KeyError:
             raise NoRuleError(f"the symbol {expr} has no value in the generated code") from None
 
+    def _print_MatrixSymbol(self, expr):
+        return self._print_Symbol(expr)
+
+    # Matrix operations print as NumPy array operations, one call for the whole batch.
+    def _print_MatMul(self, expr):
+        scalars = [self.text(a) for a in expr.args if not a.is_Matrix]
+        matrices = [self.text(a) for a in expr.args if a.is_Matrix]
+        product = matrices[0] if len(matrices) == 1 else "(" + " @ ".join(matrices) + ")"
+        return "(" + "*".join([*scalars, product]) + ")" if scalars else product
+
+    def _print_MatAdd(self, expr):
+        return "(" + " + ".join(self.text(a) for a in expr.args) + ")"
+
+    def _print_HadamardProduct(self, expr):
+        return "(" + "*".join(self.text(a) for a in expr.args) + ")"
+
+    def _print_Transpose(self, expr):
+        return f"{self.text(expr.arg)}.T"
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        u = sp.Dummy("u")
+        self._names[u] = "u"
+        return f"(lambda u: {self.text(expr.function(u))})({self.text(expr.expr)})"
+
+    def _print_Trace(self, expr):
+        return f"numpy.trace({self.text(expr.arg)})"
+
+    def _print_Determinant(self, expr):
+        return f"numpy.linalg.det({self.text(expr.arg)})"
+
+    def _print_Inverse(self, expr):
+        return f"numpy.linalg.inv({self.text(expr.arg)})"
+
+    def _print_Identity(self, expr):
+        return f"numpy.eye({self.text(expr.rows)})"
+
+    def _print_OneMatrix(self, expr):
+        return f"numpy.ones(({self.text(expr.rows)}, {self.text(expr.cols)}))"
+
+    def _print_ZeroMatrix(self, expr):
+        return f"numpy.zeros(({self.text(expr.rows)}, {self.text(expr.cols)}))"
+
     def _print_ZeroSafeProduct(self, expr):
         delta, partial = (self.text(a) for a in expr.args)
         return f"numpy.where({delta} == 0, 0.0, {delta}*{partial})"
@@ -92,8 +134,10 @@ class _Printer(_BasePrinter):
     # The common operations of a node print directly; the rest goes to SymPy.
     def text(self, expr: sp.Basic) -> str:
         """Python source for one node's (small) expression."""
-        if expr.is_Symbol:
+        if is_name(expr):
             return self._print_Symbol(expr)
+        if expr.is_Matrix and type(expr).__name__ in _MATRIX_PRINTED:
+            return getattr(self, f"_print_{type(expr).__name__}")(expr)
         if expr.is_Integer:
             return str(int(expr)) if expr >= 0 else f"({int(expr)})"
         if expr.is_Rational:
@@ -117,6 +161,17 @@ class _Printer(_BasePrinter):
         for s in sorted(bound, key=lambda s: s.name):  # a Sum's index: named by us too
             self._names[s] = f"i{len(self._names)}"
         return self.doprint(expr)
+
+
+_MATRIX_PRINTED = {
+    "MatMul", "MatAdd", "HadamardProduct", "Transpose", "ElementwiseApplyFunction",
+    "Inverse", "Identity", "OneMatrix", "ZeroMatrix",
+}  # fmt: skip
+
+
+def is_name(e: sp.Basic) -> bool:
+    """A symbol the generated code names: a scalar ``Symbol`` or a ``MatrixSymbol``."""
+    return isinstance(e, (sp.Symbol, sp.MatrixSymbol))
 
 
 _NUMPY_FUNCTIONS = {
@@ -159,8 +214,12 @@ def make_function(
     inputs: Sequence[sp.Symbol],
     outputs: Sequence[sp.Basic],
     name: str = "generated",
+    sizes: Mapping[sp.Symbol, tuple[sp.Basic, int]] | None = None,
 ) -> GeneratedFunction:
     """Compile ``t_k = expr_k`` lines, then ``return outputs``, into one function.
+
+    ``sizes`` maps a dimension symbol (``n``) to ``(input, axis)``: the code
+    reads it from that input's shape (``a0.shape[0]``).
 
     Warnings from NumPy (overflow, a branch of ``select`` outside its domain)
     are silenced inside the function: results carry ``nan``/``inf`` instead,
@@ -173,12 +232,14 @@ def make_function(
     def uses(expr: sp.Basic) -> set[sp.Basic]:
         if expr not in known:
             found = (alias.get(v, v) for v in expr.free_symbols)
-            known[expr] = {v for v in found if v.is_Symbol}  # an alias of a number: none
+            known[expr] = {v for v in found if is_name(v)}  # an alias of a number: none
         return known[expr]
 
     assignments = _schedule(assignments, outputs, uses)
     names: dict[sp.Basic, str] = {s: f"a{k}" for k, s in enumerate(inputs)}
     names.update((target, f"t{k}") for k, (target, _) in enumerate(assignments, start=1))
+    for size, (array, axis) in (sizes or {}).items():
+        names[size] = f"{names[array]}.shape[{axis}]"
     printer = _Printer(names)
     for target, source in alias.items():
         names[target] = names[source] if source in names else printer.text(source)
@@ -230,7 +291,7 @@ def _aliases(assignments, inputs):
     kept = []
     for target, expr in assignments:
         source = alias.get(expr, expr)
-        if source.is_Number or (source.is_Symbol and source in known):
+        if source.is_Number or (is_name(source) and source in known):
             alias[target] = source
             continue
         known.add(target)

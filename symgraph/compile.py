@@ -48,11 +48,12 @@ class CompiledGradient:
         The generated Python code.
     """
 
-    def __init__(self, fn, args, wrt):
+    def __init__(self, fn, args, wrt, shapes=None):
         self._fn = fn
         self.args = tuple(args)
         self.wrt = tuple(wrt)
         self.source = fn.source
+        self._shapes = shapes  # a matrix graph: each argument's declared shape
 
     def __call__(self, *args: Any, **values: Any):
         if len(args) > len(self.args):
@@ -62,6 +63,10 @@ class CompiledGradient:
         if twice:
             raise EvaluationError(f"{', '.join(twice)} given both by position and by name")
         ordered = values_in_order(self.args, given, values)
+        if self._shapes is not None:
+            ordered = check_shapes(self.args, ordered, self._shapes)
+            value, *partials = self._fn(*ordered)
+            return _matrix_result(value), tuple(_matrix_result(p) for p in partials)
         shape = np.broadcast_shapes(*(np.shape(a) for a in ordered))
         value, *partials = self._fn(*ordered)
         return _shaped(value, shape), tuple(_shaped(p, shape) for p in partials)
@@ -81,6 +86,59 @@ def _shaped(value: Any, shape: tuple) -> Any:
     return np.broadcast_to(value, shape).copy() if value.shape != shape else value
 
 
+def _matrix_result(value: Any) -> Any:
+    value = np.asarray(value, dtype=float)
+    return float(value) if value.shape == () else value
+
+
+def check_shapes(args, values, shapes) -> list:
+    """Arrays of the declared shapes; one value per size symbol (``n``) across arguments.
+
+    Raises
+    ------
+    EvaluationError
+        Naming the argument, its declared shape and the shape given.
+    """
+    sizes: dict[sp.Symbol, tuple[int, str]] = {}
+    checked = []
+    for symbol, value in zip(args, values, strict=True):
+        declared = shapes[symbol]
+        array = np.asarray(value, dtype=float)
+        if declared == ():
+            if array.shape != ():
+                raise EvaluationError(f"{symbol} is a scalar; got an array of shape {array.shape}")
+            checked.append(float(array))
+            continue
+        if array.ndim == 1 and 1 in declared:  # a flat vector for a column or a row
+            array = array.reshape([-1 if d != 1 else 1 for d in declared])
+        if array.ndim != 2:
+            raise EvaluationError(f"{symbol} is a matrix; got an array of shape {array.shape}")
+        for axis, (want, got) in enumerate(zip(declared, array.shape, strict=True)):
+            if want.is_Integer and int(want) != got:
+                raise EvaluationError(
+                    f"{symbol} has shape {declared}; got an array of shape {array.shape}"
+                )
+            if want.is_Symbol:
+                first = sizes.setdefault(want, (got, symbol.name))
+                if first[0] != got:
+                    raise EvaluationError(
+                        f"{want} is {first[0]} in {first[1]} but {got} in {symbol} "
+                        f"(axis {axis} of shape {array.shape})"
+                    )
+        checked.append(array)
+    return checked
+
+
+def matrix_sizes(args) -> dict:
+    """size symbol (``n``) -> (first argument with that size, axis)."""
+    sizes: dict[sp.Symbol, tuple[sp.Basic, int]] = {}
+    for symbol in args:
+        for axis, d in enumerate(getattr(symbol, "shape", ())):
+            if isinstance(d, sp.Symbol):
+                sizes.setdefault(d, (symbol, axis))
+    return sizes
+
+
 def argument_order(grad: Gradient) -> list[sp.Symbol]:
     """Inputs sorted by name, then the weights in ``wrt`` order."""
     weights = set(grad.wrt)
@@ -93,6 +151,12 @@ def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient
     if backend not in BACKENDS:
         raise GraphError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
     args = argument_order(grad)
+    if grad.graph.has_matrices:  # the graph's lines, matrix products with @
+        outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
+        assignments = forward_assignments(grad.graph, needed_only=True) + list(grad.equations)
+        fn = make_function(assignments, args, outputs, "value_and_grad", matrix_sizes(args))
+        shapes = {s: tuple(sp.sympify(d) for d in getattr(s, "shape", ())) for s in args}
+        return CompiledGradient(fn, args, grad.wrt, shapes)
     if grad.simplified and not _has_piecewise(grad):
         # closed forms, their common subexpressions shared in a graph
         closed = grad.closed_forms()

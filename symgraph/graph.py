@@ -80,9 +80,9 @@ class Graph:
         >>> Graph.from_expr(x*y*z, granularity="fine").nx.number_of_nodes()
         5
         """
-        from .build import build_from_expr  # build.py depends on this module
+        from .matrix_build import graph_of_expr  # the builders depend on this module
 
-        return build_from_expr(expr, wrt=wrt, granularity=granularity, output=output)
+        return graph_of_expr(expr, wrt=wrt, granularity=granularity, output=output)
 
     @classmethod
     def from_assignments(
@@ -104,9 +104,9 @@ class Graph:
         >>> g.nx.nodes[a]["op"]
         tanh(z)
         """
-        from .build import build_from_assignments
+        from .matrix_build import graph_of_assignments
 
-        return build_from_assignments(assignments, wrt=wrt, granularity=granularity)
+        return graph_of_assignments(assignments, wrt=wrt, granularity=granularity)
 
     # --- reading ---
 
@@ -148,6 +148,11 @@ class Graph:
             "operations": self.nx.number_of_nodes() - leaves,
             "depth": sum(1 for _ in nx.topological_generations(self.nx)),
         }
+
+    @property
+    def has_matrices(self) -> bool:
+        """True when some node is a matrix (its ``shape`` is ``(rows, cols)``)."""
+        return any(isinstance(n, sp.MatrixSymbol) for n in self.nx)
 
     def op(self, node: sp.Symbol) -> sp.Basic | None:
         """The local operation of a node."""

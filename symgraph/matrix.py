@@ -24,53 +24,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import sympy as sp
-from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 
-from .errors import GraphError, NoRuleError
-from .matrix_rules import matrix_vjp
-from .rules import local_partial
-
-
-def _is_matrix(e: sp.Basic) -> bool:
-    return bool(getattr(e, "is_Matrix", False))
-
-
-def _operands(e: sp.Basic) -> list[tuple[int, sp.Basic]]:
-    """(slot, operand) pairs that carry weights (constants and the function of an
-    elementwise application are not operands)."""
-    if isinstance(e, ElementwiseApplyFunction):
-        return [(1, e.expr)]
-    return [(k, a) for k, a in enumerate(e.args) if a.free_symbols and not isinstance(a, sp.Lambda)]
-
-
-def _postorder(root: sp.Basic) -> list[sp.Basic]:
-    order, seen, stack = [], set(), [(root, False)]
-    while stack:
-        e, ready = stack.pop()
-        if ready:
-            order.append(e)
-            continue
-        if e in seen:
-            continue
-        seen.add(e)
-        stack.append((e, True))
-        if not isinstance(e, (sp.MatrixSymbol, sp.Symbol)):
-            stack.extend((a, False) for _, a in reversed(_operands(e)) if a not in seen)
-    return order
-
-
-def _scalar_vjp(op: sp.Basic, index: int, adjoint: sp.Basic) -> sp.Basic:
-    """A scalar operation's rule, applied through placeholder symbols for its slots."""
-    placeholders = [sp.Dummy(f"s{k}") for k in range(len(op.args))]
-    local = op.func(*placeholders)
-    partial = local_partial(local, index)
-    return adjoint * partial.xreplace(dict(zip(placeholders, op.args, strict=True)))
+from .errors import GraphError
+from .matrix_build import expression_vjp, is_matrix
 
 
 def matrix_gradient(loss: sp.Basic, wrt: Iterable[sp.Basic]) -> dict[sp.Basic, sp.Basic]:
-    """``∂loss/∂w`` for each weight, each with the weight's shape.
+    """``∂loss/∂w`` for each weight, each with the weight's shape, from the expression alone.
+
+    One reverse sweep over the loss's expression DAG
+    (:func:`symgraph.matrix_build.expression_vjp`), with no graph kept:
+    ``sg.gradient`` gives the same closed forms along with δ-equations,
+    compiled code and checks.
 
     Parameters
     ----------
@@ -86,25 +53,12 @@ def matrix_gradient(loss: sp.Basic, wrt: Iterable[sp.Basic]) -> dict[sp.Basic, s
         When an operation on a weight's path has no rule (names it).
     """
     wrt = list(wrt)
-    if _is_matrix(loss) and loss.shape != (1, 1):
+    if is_matrix(loss) and loss.shape != (1, 1):
         raise GraphError(f"the loss must be a scalar, not a {loss.shape[0]}×{loss.shape[1]} matrix")
-    order = _postorder(loss)
-    adjoint: dict[sp.Basic, sp.Basic] = {loss: sp.S.One}
-    for e in reversed(order):
-        if e not in adjoint or isinstance(e, (sp.MatrixSymbol, sp.Symbol)):
-            continue
-        for slot, operand in _operands(e):
-            try:
-                if _is_matrix(e) or isinstance(e, (sp.Trace, sp.Determinant)):
-                    contribution = matrix_vjp(e, slot, adjoint[e])
-                else:
-                    contribution = _scalar_vjp(e, slot, adjoint[e])
-            except NoRuleError as err:
-                raise NoRuleError(f"cannot backpropagate through {e}: {err}") from err
-            previous = adjoint.get(operand)
-            adjoint[operand] = contribution if previous is None else previous + contribution
-    zero = {w: sp.ZeroMatrix(*w.shape) if _is_matrix(w) else sp.S.Zero for w in wrt}
-    return {w: _tidy(adjoint[w]) if w in adjoint else zero[w] for w in wrt}
+    seed = sp.Identity(1) if is_matrix(loss) else sp.S.One
+    shares = expression_vjp(loss, seed, wrt)
+    zero = {w: sp.ZeroMatrix(*w.shape) if is_matrix(w) else sp.S.Zero for w in wrt}
+    return {w: _tidy(shares[w]) if w in shares else zero[w] for w in wrt}
 
 
 def _tidy(e: sp.Basic) -> sp.Basic:

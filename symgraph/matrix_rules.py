@@ -36,6 +36,7 @@ from sympy.matrices.expressions import (
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .errors import NoRuleError
+from .matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries
 
 VJP = Callable[[sp.Basic, int, sp.Basic], sp.Basic]
 _VJP: dict[type, VJP] = {}
@@ -49,6 +50,28 @@ def register_vjp(cls: type, rule: VJP | None = None):
     return rule
 
 
+def _find_vjp(op: sp.Basic) -> VJP | None:
+    """The rule registered for ``op``'s class or its nearest base class."""
+    for klass in type(op).__mro__:
+        if klass in _VJP:
+            return _VJP[klass]
+    return None
+
+
+def has_vjp(op: sp.Basic) -> bool:
+    """Whether a VJP rule is registered along the MRO of ``op``'s class.
+
+    Scalar-valued matrix functions (``Trace``, ``SumEntries``...) have one too,
+    so this, not the result's shape, says whether to use :func:`matrix_vjp`.
+
+    >>> import sympy as sp
+    >>> X = sp.MatrixSymbol("X", 2, 2)
+    >>> has_vjp(sp.Trace(X)), has_vjp(SumEntries(X)), has_vjp(sp.sin(sp.Symbol("x")))
+    (True, True, False)
+    """
+    return _find_vjp(op) is not None
+
+
 def matrix_vjp(op: sp.Basic, index: int, adjoint: sp.Basic) -> sp.Basic:
     """The adjoint of ``op.args[index]`` given the adjoint of ``op``.
 
@@ -57,10 +80,10 @@ def matrix_vjp(op: sp.Basic, index: int, adjoint: sp.Basic) -> sp.Basic:
     NoRuleError
         When no rule is registered for ``op``'s class.
     """
-    for klass in type(op).__mro__:
-        if klass in _VJP:
-            return _VJP[klass](op, index, adjoint)
-    raise NoRuleError(f"no vector-Jacobian rule for {type(op).__name__} (in {op})")
+    rule = _find_vjp(op)
+    if rule is None:
+        raise NoRuleError(f"no vector-Jacobian rule for {type(op).__name__} (in {op})")
+    return rule(op, index, adjoint)
 
 
 def _is_scalar(e: sp.Basic) -> bool:
@@ -122,3 +145,37 @@ def _determinant(op, index, adjoint):
 @register_vjp(Inverse)
 def _inverse(op, index, adjoint):
     return -(op.T * adjoint * op.T)
+
+
+@register_vjp(SumEntries)
+def _sum_entries(op, index, adjoint):
+    return adjoint * sp.OneMatrix(*op.arg.shape)
+
+
+@register_vjp(FrobeniusNorm)
+def _frobenius_norm(op, index, adjoint):
+    return (adjoint / op) * op.arg
+
+
+@register_vjp(LogSumExp)
+def _log_sum_exp(op, index, adjoint):
+    return adjoint * Softmax(op.arg)
+
+
+@register_vjp(Softmax)
+def _softmax(op, index, adjoint):
+    """``s ⊙ δ − s (sᵀ δ)`` for a column ``s``; ``s ⊙ δ − (δ sᵀ) s`` for a row."""
+    along = op.T * adjoint if op.shape[1] == 1 else adjoint * op.T  # the 1×1 ⟨s, δ⟩
+    projection = op * along if op.shape[1] == 1 else along * op
+    return HadamardProduct(op, adjoint).doit() - projection
+
+
+@register_vjp(sp.MatPow)
+def _matpow(op, index, adjoint):
+    """``A^k`` for a whole k ≥ 1: Σ_j (Aᵀ)^j δ (Aᵀ)^(k-1-j)."""
+    base, exponent = op.args
+    if index == 1 or not (exponent.is_Integer and exponent > 0):
+        raise NoRuleError(f"only whole positive powers of a matrix have a rule, not {op}")
+    k = int(exponent)
+    terms = [base.T**j * adjoint * base.T ** (k - 1 - j) for j in range(k)]
+    return sp.MatAdd(*terms).doit()

@@ -14,19 +14,23 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symgraph"
 # Left to right, as in DESIGN.md's picture; helpers with no symgraph imports first.
 ORDER = [
     "errors",
+    "adjoint",
     "rules",
+    "matfuncs",
     "matrix_rules",
     "substitute",
     "codegen",
     "parse",
     "graph",
     "build",
+    "matrix_build",
     "reshape",
     "trace",
     "forward",
     "gradient",
     "backward",
     "api",
+    "derivatives",
     "simplify",
     "compile",
     "check",
@@ -36,6 +40,7 @@ ORDER = [
     "matrix",
     "io",
     "nn",
+    "layers",
     "cli",
 ]
 

@@ -144,10 +144,22 @@ def test_sympy_gets_log_det_wrong_and_we_do_not():
     np.testing.assert_allclose(ours, np.eye(3) / 2)  # X^-T at X = 2 I
 
 
-def test_scalar_graphs_refuse_matrices_with_a_pointer():
+def test_scalar_builders_refuse_matrices_with_a_pointer():
+    from symgraph.build import build_from_expr
+
     W = sp.MatrixSymbol("W", 2, 2)
-    with pytest.raises(GraphError, match="matrix_gradient"):
-        sg.gradient(sp.Trace(W * W), wrt=[])
+    with pytest.raises(GraphError, match="sg.gradient"):
+        build_from_expr(sp.Trace(W * W), wrt=[])
+
+
+def test_matrix_powers_have_a_rule():
+    W = sp.MatrixSymbol("W", 3, 3)
+    rng = np.random.default_rng(3)
+    at = rng.normal(size=(3, 3))
+    for k in (2, 3):
+        grad = sg.gradient(sp.Trace(W**k), wrt=[W])
+        ours = evaluate(grad[W], {W: sp.Matrix(at)})
+        np.testing.assert_allclose(ours, k * np.linalg.matrix_power(at.T, k - 1), rtol=1e-10)
 
 
 def test_matrix_latex_reads_like_a_paper_and_compiles(tmp_path):

@@ -1,0 +1,67 @@
+"""Adjoint symbols: δ_n = ∂output/∂n, one per node, scalar or matrix.
+
+A class of their own, so a δ never equals a user's symbol of the same name;
+a matrix node's adjoint is a ``MatrixSymbol`` of the node's shape, so the
+δ-equations of a matrix graph read as a paper's (``δ_W = δ_z xᵀ``).
+
+Examples
+--------
+>>> import sympy as sp
+>>> W = sp.MatrixSymbol("W1", 3, 2)
+>>> d = adjoint_of(W)
+>>> d.shape, sp.latex(d)
+((3, 2), '\\\\delta_{W_{1}}')
+>>> sp.latex(adjoint_of(sp.Symbol("z1")))
+'\\\\delta_{z_{1}}'
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+
+class AdjointSymbol(sp.Symbol):
+    """The adjoint δ_n of the scalar node ``n``: printed δ_{n} in LaTeX."""
+
+    def __new__(cls, node: sp.Symbol):
+        obj = super().__new__(cls, f"delta_{node.name}", real=True)
+        obj.node = node  # printed as δ of the node itself (W^{(1)}_{2,3}, not its name)
+        return obj
+
+    @property
+    def node_name(self) -> str:
+        return self.name[len("delta_") :]
+
+    def _latex(self, printer) -> str:
+        node = getattr(self, "node", None) or sp.Symbol(self.node_name)
+        return rf"\delta_{{{printer._print(node)}}}"
+
+
+class MatrixAdjoint(sp.MatrixSymbol):
+    """The adjoint δ_N of the matrix node ``N``: a matrix of ``N``'s shape.
+
+    ``MatrixAdjoint(N)``; SymPy rebuilds it as ``MatrixAdjoint(name, rows, cols)``.
+    """
+
+    def __new__(cls, node, rows=None, cols=None):
+        if isinstance(node, sp.MatrixSymbol):
+            return super().__new__(cls, f"delta_{node.name}", *node.shape)
+        return super().__new__(cls, node, rows, cols)
+
+    @property
+    def node_name(self) -> str:
+        return self.name[len("delta_") :]
+
+    def _latex(self, printer) -> str:
+        return rf"\delta_{{{printer._print(sp.MatrixSymbol(self.node_name, *self.shape))}}}"
+
+
+def adjoint_of(node: sp.Basic) -> AdjointSymbol | MatrixAdjoint:
+    """The δ symbol of a node: matrix-shaped for a matrix node."""
+    if isinstance(node, sp.MatrixSymbol):
+        return MatrixAdjoint(node)
+    return AdjointSymbol(node)
+
+
+def is_adjoint(e: sp.Basic) -> bool:
+    return isinstance(e, (AdjointSymbol, MatrixAdjoint))

@@ -1,0 +1,438 @@
+r"""Jacobians, Hessians and Hessian-vector products by the same graph machinery.
+
+Nothing here differentiates a closed form entry by entry:
+
+- :func:`jacobian` builds **one** graph holding every output (equal
+  subexpressions shared) and runs one reverse pass per output over it;
+- :func:`hessian` runs the reverse pass once, turns the gradient into a graph
+  of its own (:func:`gradient_assignments`: the forward nodes, then one node
+  per δ-equation), and runs the reverse pass again on that graph, once per
+  gradient component;
+- :func:`hvp` adds one node ``s = Σ_i g_i · v_i`` to the gradient's graph and
+  backpropagates once (reverse over reverse), so ``H·v`` costs a small
+  multiple of one gradient, whatever the number of weights.
+
+In the gradient's graph, the first pass's adjoint δ_n of a node ``n`` is a
+node named ``g_n`` (an :class:`AdjointNode`, printed :math:`\bar{n}`), so that
+the second pass's own adjoints (``delta_n``) never collide with it.
+
+Examples
+--------
+>>> import sympy as sp
+>>> x, y = sp.symbols("x y", real=True)
+>>> hessian(x**3 * y, [x, y])
+Matrix([
+[ 6*x*y, 3*x**2],
+[3*x**2,      0]])
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+
+import sympy as sp
+
+from .backward import backward
+from .build import GraphBuilder, Namer, _as_expr, build_from_expr
+from .errors import GraphError
+from .forward import forward_assignments
+from .gradient import Gradient
+from .graph import Graph
+
+
+class AdjointNode(sp.Symbol):
+    r"""A node of a gradient's graph: its value is the adjoint δ_n = ∂L/∂n.
+
+    Named ``g_<n>`` and printed :math:`\bar{n}` (the adjoint notation of reverse
+    mode), so it never reads as, nor equals, the δ symbols of a second pass.
+    """
+
+    def __new__(cls, name: str, node: sp.Symbol | None = None, **assumptions):
+        obj = super().__new__(cls, name, real=True)
+        if node is not None:
+            obj.node = node
+        return obj
+
+    def _latex(self, printer) -> str:
+        node = getattr(self, "node", None) or sp.Symbol(self.name[len("g_") :])
+        return rf"\bar{{{printer._print(node)}}}"
+
+
+# --- the gradient's graph ------------------------------------------------------
+
+
+def gradient_assignments(
+    grad: Gradient,
+) -> tuple[list[tuple[sp.Basic, sp.Basic]], dict[sp.Basic, sp.Basic]]:
+    """The gradient as named assignments: the forward nodes, then the δ-equations.
+
+    The forward graph's operation nodes come first, in topological order, then
+    one assignment per δ-equation in the order backpropagation made them
+    (children before parents), each δ renamed to an :class:`AdjointNode`.
+    Constant adjoints (``δ_L = 1``) are written inline, not as nodes.  The
+    weights stay the weights, and the graph of these assignments computes
+    every gradient component as a named node.
+
+    Returns
+    -------
+    (list, dict)
+        The ``(target, right side)`` assignments, and weight -> the node
+        holding its gradient component (or a constant, e.g. 0, when there is none).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> import symgraph as sg
+    >>> w, x = sp.symbols("w x", real=True)
+    >>> steps, component = gradient_assignments(sg.gradient(sp.sin(w * x), wrt=[w]))
+    >>> for target, rhs in steps: print(target, "=", rhs)
+    v1 = w*x
+    L = sin(v1)
+    g_v1 = cos(v1)
+    g_w = g_v1*x
+    >>> component[w]
+    g_w
+    """
+    graph = grad.graph
+    assignments = list(forward_assignments(graph, needed_only=True))
+    taken = {n.name for n in graph.nx}
+    rename: dict[sp.Basic, sp.Basic] = {}
+    for lhs, rhs in grad.equations:  # children before parents: one pass
+        rhs = rhs.xreplace(rename) if rename else rhs
+        if not rhs.free_symbols:  # δ_L = 1, or a 0: inline, never a node
+            rename[lhs] = rhs
+            continue
+        node = _adjoint_node(lhs, taken)
+        rename[lhs] = node
+        assignments.append((node, rhs))
+    return assignments, {w: rename.get(d, d) for w, d in grad.adjoints.items()}
+
+
+def _adjoint_node(adjoint: sp.Basic, taken: set[str]) -> sp.Basic:
+    """A fresh node symbol for the value of ``adjoint`` (matrix-shaped for a matrix δ)."""
+    node = getattr(adjoint, "node", None)
+    base = node.name if node is not None else adjoint.name[len("delta_") :]
+    name = _fresh_name(f"g_{base}", taken)
+    if isinstance(adjoint, sp.MatrixSymbol):
+        return sp.MatrixSymbol(name, *adjoint.shape)
+    return AdjointNode(name, node)
+
+
+def _fresh_name(name: str, taken: set[str]) -> str:
+    while name in taken:
+        name = "g" + name
+    taken.add(name)
+    return name
+
+
+def _build(assignments: Sequence[tuple[sp.Basic, sp.Basic]], wrt: Sequence[sp.Basic]):
+    """One GraphBuilder holding every assignment as a named node (``"op"`` granularity).
+
+    Every target name is reserved before anything is added, so a fresh name
+    (``v7``) never takes a name that a later assignment needs.
+    """
+    names = {target.name for target, _ in assignments} | {w.name for w in wrt}
+    for _, rhs in assignments:
+        names |= {s.name for s in rhs.free_symbols}
+    b = GraphBuilder("op", Namer(names), wrt, exprs_are_full=False)
+    for w in wrt:
+        b.leaf(w)
+    for target, rhs in assignments:
+        b.add(rhs, target)
+    return b
+
+
+def _view(b: GraphBuilder, root: sp.Basic, wrt: Sequence[sp.Basic]) -> Graph:
+    """The Graph with output ``root`` over the builder's (shared) DiGraph."""
+    if b.g.nodes[root]["op"] is not None:
+        b.g.nodes[root]["role"] = "output"
+    return Graph(b.g, root, wrt)
+
+
+# --- checking what the user gave -------------------------------------------------
+
+
+def _check_weights(wrt: Iterable) -> tuple[sp.Symbol, ...]:
+    if isinstance(wrt, (str, sp.Basic)) and not isinstance(wrt, sp.MatrixBase):
+        wrt = [wrt]  # one weight given alone
+    wrt = tuple(wrt)
+    if not wrt:
+        raise GraphError("no weights to differentiate by: wrt is empty")
+    for w in wrt:
+        if not isinstance(w, (sp.Symbol, sp.MatrixSymbol)):
+            raise GraphError(f"can only differentiate by symbols, not by {w!r}")
+    twice = sorted(str(w) for w, n in Counter(wrt).items() if n > 1)
+    if twice:
+        raise GraphError(f"the weight {', '.join(twice)} is listed twice in wrt={list(wrt)}")
+    return wrt
+
+
+def _forward_graph(expr, wrt, granularity: str) -> Graph:
+    """The graph of one scalar expression (or a Graph given as is)."""
+    if isinstance(expr, Graph):
+        return expr if wrt is None else Graph(expr.nx, expr.output, _check_weights(wrt))
+    if isinstance(expr, (list, tuple)) or getattr(expr, "is_Matrix", False):
+        shape = getattr(expr, "shape", (len(expr),))
+        raise GraphError(
+            f"needs one scalar expression, not {'x'.join(map(str, shape))} of them; "
+            "for several outputs use symgraph.derivatives.jacobian"
+        )
+    wrt = None if wrt is None else _check_weights(wrt)
+    return build_from_expr(expr, wrt=wrt, granularity=granularity)
+
+
+def _outputs(exprs) -> list:
+    """The outputs of a Jacobian, flattened: a sequence, a row or column Matrix, or one."""
+    if isinstance(exprs, sp.MatrixBase):
+        if min(exprs.shape) > 1:
+            raise GraphError(
+                f"jacobian needs a row or a column of outputs, not a {exprs.rows}x{exprs.cols} "
+                "matrix; flatten it first (list(matrix))"
+            )
+        return list(exprs)
+    if isinstance(exprs, (list, tuple)):
+        return list(exprs)
+    return [exprs]
+
+
+def _directions(vector, wrt: Sequence[sp.Basic]) -> dict[sp.Basic, sp.Basic]:
+    """weight -> its direction v_w, checked: one per weight, free of the weights."""
+    if isinstance(vector, Mapping):
+        by_name = {w.name: w for w in wrt}
+        given = {}
+        for key, v in vector.items():
+            w = by_name.get(key) if isinstance(key, str) else key
+            if w not in set(wrt):
+                raise GraphError(f"the vector gives a direction for {key}, which is not a weight")
+            given[w] = v
+        missing = [str(w) for w in wrt if w not in given]
+        if missing:
+            raise GraphError(f"the vector gives no direction for {', '.join(missing)}")
+    else:
+        vector = list(vector)
+        if len(vector) != len(wrt):
+            raise GraphError(
+                f"the vector has {len(vector)} entries but there are {len(wrt)} weights"
+            )
+        given = dict(zip(wrt, vector, strict=True))
+    weights = set(wrt)
+    directions = {}
+    for w, v in given.items():
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            v = sp.sympify(v)
+        if not isinstance(v, sp.Basic):
+            raise GraphError(f"the direction for {w} must be a SymPy expression, not {v!r}")
+        inside = sorted(map(str, v.free_symbols & weights))
+        if inside:
+            raise GraphError(
+                f"the direction for {w} depends on the weight {', '.join(inside)}; "
+                "a direction must be independent of the weights (use fresh symbols v1, v2, ...)"
+            )
+        if isinstance(w, sp.MatrixSymbol) and getattr(v, "shape", None) != w.shape:
+            raise GraphError(f"the direction for {w} must have its shape {w.shape}")
+        directions[w] = v
+    return directions
+
+
+# --- the public functions --------------------------------------------------------
+
+
+def jacobian(exprs, wrt: Iterable[sp.Symbol], granularity: str = "op") -> sp.ImmutableMatrix:
+    """The Jacobian ∂exprs_i/∂w_j: one reverse pass per output over one shared graph.
+
+    Every output is a root of one DiGraph (equal subexpressions are one node),
+    and each reverse pass visits only the nodes between the weights and its
+    own output.
+
+    Parameters
+    ----------
+    exprs : sequence of Expr, row or column Matrix, or one Expr
+        The outputs.
+    wrt : iterable of Symbol
+        The weights, in column order.
+    granularity : {"op", "fine"}
+        How finely the graph is cut; the Jacobian is the same either way.
+
+    Returns
+    -------
+    sympy.ImmutableMatrix
+        Shape ``(len(exprs), len(wrt))``, closed forms in inputs and weights.
+
+    Raises
+    ------
+    GraphError
+        For an empty ``wrt``, a weight listed twice, a non-symbol weight, or
+        outputs forming a 2-D matrix.
+
+    See Also
+    --------
+    hessian, sympy.Matrix.jacobian
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> r, t = sp.symbols("r t", real=True)
+    >>> jacobian([r * sp.cos(t), r * sp.sin(t)], [r, t])
+    Matrix([
+    [cos(t), -r*sin(t)],
+    [sin(t),  r*cos(t)]])
+    """
+    wrt = _check_weights(wrt)
+    outputs = [_as_expr(e, f"output {k}") for k, e in enumerate(_outputs(exprs))]
+    names = {w.name for w in wrt}
+    for e in outputs:
+        names |= {s.name for s in e.free_symbols}
+    b = GraphBuilder(granularity, Namer(names), wrt)
+    for w in wrt:
+        b.leaf(w)
+    roots = [b.add(e) for e in outputs]
+    rows = []
+    for root in roots:
+        if isinstance(root, sp.Symbol) and root in b.g:
+            closed = backward(_view(b, root, wrt)).closed_forms()
+            rows.append([closed[w] for w in wrt])
+        else:  # a constant output
+            rows.append([sp.S.Zero] * len(wrt))
+    return sp.ImmutableMatrix(len(rows), len(wrt), [e for row in rows for e in row])
+
+
+def hessian(expr, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") -> sp.ImmutableMatrix:
+    """The Hessian ∂²expr/∂w_i∂w_j by backpropagating through the gradient's graph.
+
+    One reverse pass gives the gradient's δ-equations; they become nodes of a
+    new graph (:func:`gradient_assignments`) whose nodes ``g_w`` hold the
+    gradient components; a reverse pass over that graph from ``g_w_i`` gives
+    row ``i``.  Row ``i`` and column ``i`` come from different passes, so the
+    matrix is symmetric in value (up to simplification), not by copying.
+
+    Parameters
+    ----------
+    expr : Expr or Graph
+        One scalar expression (or a graph, whose output is differentiated).
+    wrt : iterable of Symbol, or None
+        The weights; None: all free symbols sorted by name (a graph's own weights).
+    granularity : {"op", "fine"}
+        How finely the first graph is cut.
+
+    Returns
+    -------
+    sympy.ImmutableMatrix
+        ``k x k`` for ``k`` weights.
+
+    Raises
+    ------
+    GraphError
+        For a non-scalar ``expr``, an empty ``wrt`` or a weight listed twice.
+
+    See Also
+    --------
+    hvp : the product with a vector, without the whole matrix.
+    sympy.hessian
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> w, b, x = sp.symbols("w b x", real=True)
+    >>> hessian(sp.exp(w * x + b), [w, b])
+    Matrix([
+    [x**2*exp(b + w*x), x*exp(b + w*x)],
+    [   x*exp(b + w*x),   exp(b + w*x)]])
+    """
+    graph = _forward_graph(expr, wrt, granularity)
+    grad = backward(graph)
+    assignments, component = gradient_assignments(grad)
+    b = _build(assignments, graph.wrt)
+    rows = []
+    for w in graph.wrt:
+        g = component[w]
+        if isinstance(g, (sp.Symbol, sp.MatrixSymbol)) and g in b.g:
+            closed = backward(_view(b, g, graph.wrt)).closed_forms()
+            rows.append([closed[v] for v in graph.wrt])
+        else:  # a constant component (or none): its derivatives are 0
+            rows.append([sp.S.Zero] * len(graph.wrt))
+    k = len(graph.wrt)
+    return sp.ImmutableMatrix(k, k, [e for row in rows for e in row])
+
+
+def hvp(expr, wrt: Iterable[sp.Symbol] | None, vector, granularity: str = "op") -> Gradient:
+    """The Hessian-vector product ``H·v`` as a Gradient: reverse over reverse.
+
+    The gradient's graph (:func:`gradient_assignments`) gets one more node,
+    ``s = Σ_i g_i · v_i`` (``trace(g_Wᵀ V)`` for a matrix weight ``W``), and
+    one reverse pass from ``s`` gives ``∂s/∂w_j = Σ_i v_i ∂²expr/∂w_i∂w_j``:
+    the cost is linear in the graph, not quadratic, and the ``H`` matrix is
+    never formed.
+
+    Parameters
+    ----------
+    expr : Expr or Graph
+        One scalar expression (or a graph, whose output is differentiated).
+    wrt : iterable of Symbol, or None
+        The weights; None: all free symbols sorted by name (a graph's own weights).
+    vector : sequence or mapping
+        The direction: one entry per weight, in ``wrt`` order, or a mapping
+        weight (or its name) -> entry.  Entries are symbols (inputs of the new
+        graph), numbers or expressions free of the weights.
+    granularity : {"op", "fine"}
+        How finely the first graph is cut.
+
+    Returns
+    -------
+    Gradient
+        ``result[w_i]`` is ``(H v)_i``; ``.lambdify()``, ``.latex()`` and
+        :func:`symgraph.check` work on it as on any gradient (the directions are
+        inputs of the compiled function).
+
+    Raises
+    ------
+    GraphError
+        For a non-scalar ``expr``, an empty ``wrt``, a weight listed twice, a
+        vector of the wrong length, or a direction that depends on a weight.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> w, b, x, u, v = sp.symbols("w b x u v", real=True)
+    >>> hv = hvp(sp.exp(w * x + b), [w, b], [u, v])
+    >>> hv[w], hv[b]
+    (x*(u*x + v)*exp(b + w*x), (u*x + v)*exp(b + w*x))
+    >>> value, (hv_w, hv_b) = hv.lambdify()(x=1.0, u=1.0, v=0.0, w=0.0, b=0.0)
+    >>> float(hv_w), float(hv_b)
+    (1.0, 1.0)
+    """
+    graph = _forward_graph(expr, wrt, granularity)
+    directions = _directions(vector, graph.wrt)
+    taken = {n.name for n in graph.nx}
+    for v in directions.values():
+        taken |= {s.name for s in v.free_symbols}
+    _check_direction_names(graph, directions)
+    assignments, component = gradient_assignments(backward(graph))
+    taken |= {target.name for target, _ in assignments}
+    terms = []
+    for w in graph.wrt:
+        g, v = component[w], directions[w]
+        if isinstance(w, sp.MatrixSymbol):  # ⟨G, V⟩ = trace(Gᵀ V)
+            terms.append(sp.Trace(g.T * v) if g != 0 else sp.S.Zero)
+        else:
+            terms.append(g * v)
+    s = sp.Symbol(_fresh_name("s", taken), real=True)
+    assignments.append((s, sp.Add(*terms)))
+    b = _build(assignments, graph.wrt)
+    return backward(_view(b, s, graph.wrt))
+
+
+def _check_direction_names(graph: Graph, directions: Mapping) -> None:
+    """A direction symbol must not share a name with a different symbol of the graph."""
+    by_name = {n.name: n for n in graph.nx}
+    for v in directions.values():
+        for s in v.free_symbols:
+            other = by_name.get(s.name)
+            if other is not None and other != s:
+                raise GraphError(
+                    f"the direction symbol {s} has the name of another node of the graph "
+                    f"({other!r}, assumptions {other.assumptions0}); give it another name"
+                )
+
+
+__all__ = ["AdjointNode", "gradient_assignments", "hessian", "hvp", "jacobian"]

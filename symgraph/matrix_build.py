@@ -1,0 +1,390 @@
+"""Graphs whose nodes hold matrices: a whole layer is one node.
+
+An expression built from ``MatrixSymbol`` s (``W*x + b``,
+``(W*x).applyfunc(tanh)``, ``Trace``, ...) becomes the same kind of
+:class:`~symgraph.graph.Graph` as a scalar one, with a ``shape`` on every
+node: ``(rows, cols)`` for a matrix node (named by a ``MatrixSymbol``), ``()``
+for a scalar one.  Dimensions may be symbols (``n``, ``d``, ``h``).
+
+Edges out of scalar operations carry ``partial`` as in scalar graphs.  Every
+other edge carries ``vjp``: the vector-Jacobian product, the operand's share
+of the adjoint written in the result's δ symbol, made by the rules of
+:mod:`symgraph.matrix_rules` (``δ_W = δ_z xᵀ``).  Backpropagation sums those.
+
+This module also routes: :func:`graph_of_expr` and :func:`graph_of_assignments`
+build a matrix graph when matrices are present and a scalar one otherwise.
+
+Examples
+--------
+>>> import sympy as sp
+>>> W, x = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1)
+>>> g = graph_of_expr(sp.Trace((W*x).T * (W*x)), wrt=[W])
+>>> [(str(n), g.nx.nodes[n]["shape"]) for n in g.topological_order()]
+[('W', (2, 3)), ('x', (3, 1)), ('v1', (2, 1)), ('v2', (1, 2)), ('v3', (1, 1)), ('L', ())]
+>>> g.nx.edges[W, sp.MatrixSymbol("v1", 2, 1)]["vjp"]
+delta_v1*x.T
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import networkx as nx
+import sympy as sp
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from .adjoint import adjoint_of
+from .build import Namer, build_from_assignments, build_from_expr, build_graph_from
+from .errors import GraphError, NoRuleError
+from .graph import Graph
+from .matrix_rules import has_vjp, matrix_vjp
+from .rules import local_partial, whole_partial
+from .substitute import substitute
+
+GRANULARITIES = ("op", "named")
+
+
+def is_matrix(e: sp.Basic) -> bool:
+    """True for a matrix-valued expression."""
+    return bool(getattr(e, "is_Matrix", False))
+
+
+def has_matrices(expr: object) -> bool:
+    """True when ``expr`` is a matrix or holds a ``MatrixSymbol`` (a matrix graph)."""
+    return isinstance(expr, sp.Basic) and (is_matrix(expr) or expr.has(sp.MatrixSymbol))
+
+
+def shape_of(e: sp.Basic) -> tuple:
+    return tuple(e.shape) if is_matrix(e) else ()
+
+
+# --- the expression's own DAG ---
+
+
+def _leaves_and_dimensions(roots: Iterable[sp.Basic]) -> tuple[list[sp.Basic], set[sp.Symbol]]:
+    """Leaf symbols (scalar and matrix) and the symbols used only as dimensions."""
+    leaves: dict[sp.Basic, None] = {}
+    dims: set[sp.Symbol] = set()
+    seen: set[sp.Basic] = set()
+    stack = list(roots)
+    while stack:
+        e = stack.pop()
+        if e in seen:
+            continue
+        seen.add(e)
+        if isinstance(e, sp.MatrixSymbol):
+            leaves[e] = None
+            for d in e.shape:
+                dims |= sp.sympify(d).free_symbols
+        elif isinstance(e, sp.Symbol):
+            leaves[e] = None
+        elif is_matrix(e) and not e.args:
+            continue
+        elif is_matrix(e) and not isinstance(e, sp.MatrixExpr):  # an explicit Matrix
+            stack.extend(e.free_symbols)
+        else:
+            stack.extend(e.args)
+    for e in list(leaves):
+        if isinstance(e, sp.Symbol) and e in dims:
+            del leaves[e]  # n in OneMatrix(n, 1) is a size, not a value
+    return sorted(leaves, key=lambda s: s.name), dims
+
+
+def _operand_slots(e: sp.Basic, is_value) -> list[int]:
+    """Positions in ``e.args`` that hold values (not a function, a size or a constant)."""
+    if isinstance(e, ElementwiseApplyFunction):
+        return [1]
+    if isinstance(e, (sp.MatrixSymbol, sp.Symbol)) or not e.args:
+        return []
+    return [k for k, a in enumerate(e.args) if is_value(a)]
+
+
+def expression_vjp(op: sp.Basic, seed: sp.Basic, operands: Sequence[sp.Basic]) -> dict:
+    """Each operand's share of ``seed``, the adjoint of ``op`` (one reverse sweep).
+
+    ``op`` is an expression in ``operands`` (one operation, or several nested
+    ones for a fused node); matrix operations go through the VJP rules,
+    scalar ones through the scalar rules.  Iterative: nesting depth is free.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> W, x = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1)
+    >>> d = sp.MatrixSymbol("d", 2, 1)
+    >>> expression_vjp((W*x).applyfunc(sp.exp), d, [W])[W]
+    (d.*(W*x).applyfunc(exp))*x.T
+    """
+    targets = set(operands)
+    free = {}  # does this subexpression hold an operand?
+
+    def holds(e: sp.Basic) -> bool:
+        if e not in free:
+            free[e] = e in targets or bool(e.free_symbols & targets)
+        return free[e]
+
+    order, seen, stack = [], set(), [(op, False)]
+    while stack:
+        e, ready = stack.pop()
+        if ready:
+            order.append(e)
+            continue
+        if e in seen:
+            continue
+        seen.add(e)
+        stack.append((e, True))
+        if e not in targets:
+            stack.extend((e.args[k], False) for k in _operand_slots(e, holds))
+    adjoint: dict[sp.Basic, sp.Basic] = {op: seed}
+    for e in reversed(order):
+        if e in targets or e not in adjoint:
+            continue
+        for k in _operand_slots(e, holds):
+            share = _local_vjp(e, k, adjoint[e])
+            operand = e.args[k]
+            adjoint[operand] = share if operand not in adjoint else adjoint[operand] + share
+    return {s: adjoint[s] for s in operands if s in adjoint}
+
+
+def _local_vjp(e: sp.Basic, k: int, adjoint: sp.Basic) -> sp.Basic:
+    try:
+        if is_matrix(e) or has_vjp(e):
+            return matrix_vjp(e, k, adjoint)
+        if any(is_matrix(a) for a in e.args):
+            raise NoRuleError(f"no rule for {type(e).__name__} of a matrix")
+        placeholders = [sp.Dummy(f"s{j}") for j in range(len(e.args))]
+        partial = local_partial(e.func(*placeholders), k)
+        return adjoint * partial.xreplace(dict(zip(placeholders, e.args, strict=True)))
+    except NoRuleError as err:
+        raise NoRuleError(f"cannot backpropagate through {e}: {err}") from err
+
+
+# --- the builder ---
+
+
+class MatrixGraphBuilder:
+    """Adds the nodes of matrix expressions to one DiGraph, sharing equal subexpressions."""
+
+    def __init__(self, namer: Namer, weights: Sequence[sp.Basic], dims: set[sp.Symbol]):
+        self.namer = namer
+        self.weights = set(weights)
+        self.dims = dims
+        self.g = nx.DiGraph()
+        self.node_of: dict[sp.Basic, sp.Basic] = {}  # full expression -> node
+        self.full: dict[sp.Basic, sp.Basic] = {}  # node -> full expression
+
+    def is_value(self, e: sp.Basic) -> bool:
+        """Does ``e`` depend on a leaf (not only on sizes like ``n``)?"""
+        if e in self.full:
+            return True
+        if isinstance(e, sp.MatrixSymbol):
+            return True
+        return bool(e.free_symbols - self.dims)
+
+    def leaf(self, symbol: sp.Basic) -> sp.Basic:
+        if symbol not in self.g:
+            role = "weight" if symbol in self.weights else "input"
+            self.g.add_node(symbol, op=None, expr=symbol, role=role, shape=shape_of(symbol))
+            self.full[symbol] = symbol
+            self.node_of[symbol] = symbol
+        return symbol
+
+    def _symbol_for(self, e: sp.Basic, node) -> sp.Basic:
+        if node is not None:
+            return node
+        name = self.namer.fresh().name
+        return sp.MatrixSymbol(name, *e.shape) if is_matrix(e) else sp.Symbol(name, real=True)
+
+    def operation(self, op: sp.Basic, operands: Sequence[sp.Basic], node=None) -> sp.Basic:
+        """The node computing ``op`` (in operand node symbols); reused when it exists."""
+        full = substitute(op, {s: self.full[s] for s in operands})
+        if node is None and full in self.node_of:
+            return self.node_of[full]
+        if node is None and is_matrix(full) and not isinstance(op, sp.Transpose):
+            # SymPy writes (W x - y)ᵀ as xᵀWᵀ - yᵀ: computing it again would double the work
+            transposed = self.node_of.get(_transposed(full))
+            if transposed is not None:
+                return self.operation(transposed.T, [transposed])
+        node = self._symbol_for(op, node)
+        if shape_of(node) != shape_of(op):
+            raise GraphError(f"{node} has shape {shape_of(node)}, its value {op} {shape_of(op)}")
+        self.g.add_node(node, op=op, expr=full, role="intermediate", shape=shape_of(op))
+        self.full[node] = full
+        self.node_of.setdefault(full, node)
+        self._add_edges(node, op, operands)
+        return node
+
+    def _add_edges(self, node, op, operands) -> None:
+        scalar = not is_matrix(op) and not has_vjp(op) and not any(map(is_matrix, operands))
+        if scalar:  # a scalar operation: the local partial on the edge, as in scalar graphs
+            for s in operands:
+                try:
+                    partial = whole_partial(op, s)
+                except NoRuleError:
+                    partial = None
+                if partial is not None and not isinstance(op, (sp.Add, sp.Mul, sp.Pow)):
+                    partial = partial.xreplace({op: node})  # tanh' = 1 - a**2
+                self.g.add_edge(s, node, partial=partial)
+            return
+        try:
+            shares = expression_vjp(op, adjoint_of(node), operands)
+        except NoRuleError:
+            for s in operands:  # backward names the node if a weight's path needs it
+                self.g.add_edge(s, node, vjp=None, partial=None)
+            return
+        for s in operands:
+            share = shares.get(s)
+            share = _tidy(share) if share is not None else _zero_like(s)
+            self.g.add_edge(s, node, vjp=share, partial=None)
+
+    def add(self, expr: sp.Basic, node=None) -> sp.Basic:
+        """The node computing ``expr``; with ``node`` (a reserved name) a new node of that name."""
+        local: dict[sp.Basic, sp.Basic] = {}
+        stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+        while stack:
+            e, ready = stack.pop()
+            if e in local:
+                continue
+            if e in self.full or isinstance(e, (sp.MatrixSymbol, sp.Symbol)):
+                local[e] = e if e in self.full or not self.is_value(e) else self.leaf(e)
+                continue
+            if not self.is_value(e):
+                local[e] = e  # a constant (numbers, Identity(n), OneMatrix(n, 1)...)
+                continue
+            slots = _operand_slots(e, self.is_value)
+            if not ready:
+                stack.append((e, True))
+                stack.extend((e.args[k], False) for k in slots if e.args[k] not in local)
+                continue
+            args = list(e.args)
+            for k in slots:
+                args[k] = local[args[k]]
+            op = _rebuild(e, args)
+            operands = list(dict.fromkeys(args[k] for k in slots if args[k] in self.full))
+            local[e] = self.operation(op, operands, node if e is expr else None)
+        result = local[expr]
+        if node is not None and result != node:  # a leaf or an existing node, renamed
+            operands = [result] if result in self.full else []
+            result = self.operation(result, operands, node)
+        return result
+
+
+def _rebuild(e: sp.Basic, args: list) -> sp.Basic:
+    if isinstance(e, ElementwiseApplyFunction):
+        return ElementwiseApplyFunction(args[0], args[1])
+    return e.func(*args)
+
+
+def _transposed(e: sp.Basic) -> sp.Basic:
+    try:
+        return sp.Transpose(e).doit(deep=False)
+    except Exception:  # noqa: BLE001 - no canonical transpose: no sharing, still right
+        return None
+
+
+def _zero_like(e: sp.Basic) -> sp.Basic:
+    return sp.ZeroMatrix(*e.shape) if is_matrix(e) else sp.S.Zero
+
+
+def _tidy(e: sp.Basic) -> sp.Basic:
+    """``doit`` folds identities (``I*δ``, ``δ.T.T``); the unevaluated form is right too."""
+    try:
+        return e.doit()
+    except Exception:  # noqa: BLE001 - SymPy may refuse to evaluate; the value is the same
+        return e
+
+
+# --- public builders ---
+
+
+def _check_wrt(wrt, leaves) -> tuple:
+    wrt = tuple(leaves if wrt is None else wrt)
+    for w in wrt:
+        if not isinstance(w, (sp.Symbol, sp.MatrixSymbol)):
+            raise GraphError(f"can only differentiate by symbols or MatrixSymbols, not by {w!r}")
+    if len(set(wrt)) != len(wrt):
+        raise GraphError(f"a weight is listed twice in wrt={list(wrt)}")
+    names: dict[str, sp.Basic] = {}
+    for s in [*leaves, *wrt]:
+        if s.name in names and names[s.name] != s:
+            raise GraphError(f"two different symbols are named {s.name!r}; rename one")
+        names[s.name] = s
+    return wrt
+
+
+def _check_output(root_value: sp.Basic) -> None:
+    if is_matrix(root_value) and tuple(root_value.shape) != (1, 1):
+        rows, cols = root_value.shape
+        raise GraphError(
+            f"the output is a {rows}×{cols} matrix; a gradient needs a scalar output "
+            "(use sg.jacobian for vector outputs, or reduce it: Trace, SumEntries)"
+        )
+
+
+def build_matrix_graph(expr, wrt=None, granularity: str = "op", output="L") -> Graph:
+    """The graph of a matrix expression with a scalar value."""
+    return build_matrix_assignments([(output, expr)], wrt, granularity, single=True)
+
+
+def build_matrix_assignments(assignments, wrt=None, granularity="op", single=False) -> Graph:
+    """The graph of named matrix assignments ``[(Z1, W1*X + b), ...]``, the last the output."""
+    if granularity not in GRANULARITIES:
+        raise GraphError(
+            f"matrix graphs have granularity {' or '.join(GRANULARITIES)}, not {granularity!r}"
+        )
+    names = [name for name, _ in assignments]
+    for name in names if not single else []:
+        if not isinstance(name, (sp.Symbol, sp.MatrixSymbol)):
+            raise GraphError(f"an assignment's target must be a Symbol or MatrixSymbol: {name!r}")
+    if len(set(map(str, names))) != len(names):
+        raise GraphError("a name is assigned twice; each intermediate needs its own name")
+    leaves, dims = _leaves_and_dimensions(rhs for _, rhs in assignments)
+    leaves = [s for s in leaves if s not in set(names)]
+    wrt = _check_wrt(wrt, leaves)
+    namer = Namer(str(s) for s in [*leaves, *wrt])
+    b = MatrixGraphBuilder(namer, wrt, dims)
+    root = None
+    defined: set = set()
+    for name, rhs in assignments:
+        if not isinstance(rhs, sp.Basic):
+            raise GraphError(f"the right side of {name} must be a SymPy expression")
+        for s in _leaves_and_dimensions([rhs])[0]:
+            if s in set(names) and s not in defined:
+                raise GraphError(f"{name} uses {s} before {s} is assigned")
+        if single:
+            name = _output_symbol(str(name), rhs, namer)
+        else:
+            namer.named(name.name)
+            if shape_of(name) != shape_of(rhs):
+                raise GraphError(f"{name} has shape {shape_of(name)} but {rhs} has {shape_of(rhs)}")
+        if granularity == "named" and not single:
+            operands = [s if s in b.full else b.leaf(s) for s in _leaves_and_dimensions([rhs])[0]]
+            root = b.operation(rhs, operands, name)
+        else:
+            root = b.add(rhs, name)
+        defined.add(name)
+        b.node_of[b.full[root]] = root
+    _check_output(root)
+    return build_graph_from(b, root, wrt)
+
+
+def _output_symbol(name: str, value: sp.Basic, namer: Namer) -> sp.Basic:
+    if name in namer.taken:
+        name = namer.fresh().name
+    else:
+        namer.named(name)
+    return sp.MatrixSymbol(name, *value.shape) if is_matrix(value) else sp.Symbol(name, real=True)
+
+
+def graph_of_expr(expr, wrt=None, granularity: str = "op", output="L") -> Graph:
+    """A matrix graph when ``expr`` holds matrices, a scalar graph otherwise."""
+    if has_matrices(expr):
+        return build_matrix_graph(expr, wrt, granularity, output)
+    return build_from_expr(expr, wrt=wrt, granularity=granularity, output=output)
+
+
+def graph_of_assignments(assignments, wrt=None, granularity: str = "op") -> Graph:
+    """A matrix graph when any assignment holds matrices, a scalar graph otherwise."""
+    assignments = list(assignments)
+    if any(has_matrices(rhs) or isinstance(name, sp.MatrixSymbol) for name, rhs in assignments):
+        return build_matrix_assignments(assignments, wrt, granularity)
+    return build_from_assignments(assignments, wrt=wrt, granularity=granularity)
