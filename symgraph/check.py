@@ -9,6 +9,10 @@ domain, with
 - ``sympy.diff`` of the whole expression, where that is affordable (small
   graphs: SymPy's recursion would overflow on deep ones).
 
+A matrix gradient is checked entry by entry on small shapes (symbolic sizes
+such as ``n`` get small random values): central differences of every entry,
+and the scalar core on the expression expanded into its entries.
+
 Examples
 --------
 >>> import sympy as sp
@@ -30,6 +34,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from .api import gradient
 from .compile import compile_gradient
 from .errors import CheckError, EvaluationError, NoRuleError
 from .forward import expressions_function, forward_function, values_in_order
@@ -41,6 +46,7 @@ TOLERANCES = {
     "central-difference": (1e-5, 1e-6),
     "complex-step": (1e-9, 1e-12),
     "sympy.diff": (1e-9, 1e-12),
+    "scalar core (expanded)": (1e-9, 1e-12),
 }
 RELATIVE_FLOOR = 1e-6  # partials smaller than this (times 1 + |f|) count as absolute
 SYMPY_DIFF_MAX_NODES = 300  # beyond this, sympy.diff is slow and recurses deeply
@@ -137,6 +143,9 @@ def check(
     EvaluationError
         When no point inside the function's domain could be found.
     """
+    if grad.graph.has_matrices:
+        report = _check_matrices(grad, at, points, np.random.default_rng(seed))
+        return report.raise_if_failed() if raise_on_failure else report
     f = compile_gradient(grad)
     value_of = _value_function(grad, f.args)
     if at is not None:
@@ -291,3 +300,127 @@ def _sympy_diff(grad: Gradient, symbols, args):
     derivatives = [sp.diff(grad.expr, w) for w in grad.wrt]
     fn = expressions_function(derivatives, symbols, name="sympy_diff")
     return [np.broadcast_to(v, np.shape(args[0])) for v in fn(*args)]
+
+
+# --- matrix gradients ---
+
+EXPANDED_MAX_ENTRIES = 150  # the scalar core on expanded shapes, up to this many leaf entries
+MATRIX_SIZES = (2, 3)  # the values a symbolic size (n, d, h) takes when sampling
+
+
+def _check_matrices(grad: Gradient, at, points: int, rng: np.random.Generator) -> CheckReport:
+    f = compile_gradient(grad)
+    if at is not None:
+        samples = [values_in_order(f.args, at, {})]
+    else:
+        sizes = {d: int(rng.choice(MATRIX_SIZES)) for d in _size_symbols(f.args)}
+        samples = [_sample_matrices(f.args, sizes, rng) for _ in range(points)]
+    results = [f(*sample) for sample in samples]
+    for value, partials in results:
+        if not np.isfinite(value) or not all(np.all(np.isfinite(p)) for p in partials):
+            raise EvaluationError("the value or a partial is not finite at the sampled point")
+    value_of = lambda *a: f(*a)[0]  # noqa: E731 - the forward lines of the same code
+    positions = _positions(f.args, grad.wrt)
+    per_point = [_entry_differences(value_of, sample, positions) for sample in samples]
+    oracles = {"central-difference": _concatenate(per_point)}
+    notes: list[str] = []
+    shapes = [[np.shape(a) for a in sample] for sample in samples]
+    if all(sum(int(np.prod(s)) for s in shape) <= EXPANDED_MAX_ENTRIES for shape in shapes):
+        expanded = [_expanded_core(grad, f.args, sample) for sample in samples]
+        oracles["scalar core (expanded)"] = _concatenate(expanded)
+    else:
+        notes.append("scalar core skipped: too many entries to expand")
+    rows = []
+    for k, w in enumerate(grad.wrt):
+        analytic = np.concatenate([np.ravel(partials[k]) for _, partials in results])
+        scale = np.concatenate(
+            [np.full(np.size(partials[k]), 1.0 + abs(value)) for value, partials in results]
+        )
+        rows.append(_row(w, analytic, oracles, k, scale))
+    stacked = {s.name: np.array([sample[i] for sample in samples]) for i, s in enumerate(f.args)}
+    return CheckReport(rows, stacked, notes)
+
+
+def _size_symbols(args) -> list[sp.Symbol]:
+    found: dict[sp.Symbol, None] = {}
+    for a in args:
+        for d in getattr(a, "shape", ()):
+            if isinstance(d, sp.Symbol):
+                found[d] = None
+    return list(found)
+
+
+def _sample_matrices(args, sizes, rng) -> list:
+    sample = []
+    for a in args:
+        shape = tuple(int(sizes.get(d, d)) for d in getattr(a, "shape", ()))
+        sample.append(rng.uniform(-1.0, 1.0, size=shape) if shape else float(rng.uniform(-1, 1)))
+    return sample
+
+
+def _entry_differences(value_of, sample, positions) -> list:
+    """Central differences of every entry of every weight (with Richardson error)."""
+    estimates = []
+    for k in positions:
+        base = np.asarray(sample[k], dtype=float)
+        fine, error = np.zeros(base.size), np.zeros(base.size)
+        for i in range(base.size):
+            h = np.cbrt(np.finfo(float).eps) * max(1.0, abs(base.flat[i]))
+            one, two = (_entry_central(value_of, sample, k, i, step) for step in (h, 2 * h))
+            fine[i], error[i] = one, abs(two - one)
+        estimates.append(_Estimate(fine, error))
+    return estimates
+
+
+def _entry_central(value_of, sample, k, i, h):
+    def shifted(step):
+        moved = np.array(sample[k], dtype=float)
+        moved.flat[i] += step
+        return value_of(*[moved if j == k else a for j, a in enumerate(sample)])
+
+    return (shifted(h) - shifted(-h)) / (2 * h)
+
+
+def _concatenate(per_point: list[list]) -> list:
+    """Per weight, the estimates of all points in one flat array (errors kept)."""
+    joined = []
+    for k in range(len(per_point[0])):
+        parts = [point[k] for point in per_point]
+        errors = [np.broadcast_to(getattr(p, "error", 0.0), np.shape(p)) for p in parts]
+        joined.append(_Estimate(np.concatenate(parts), np.concatenate(errors)))
+    return joined
+
+
+def _expanded_core(grad: Gradient, args, sample) -> list:
+    """The scalar core's gradient of the expression written out entry by entry."""
+    sizes: dict[sp.Symbol, int] = {}
+    for a, value in zip(args, sample, strict=True):
+        for d, n in zip(getattr(a, "shape", ()), np.shape(value), strict=False):
+            if isinstance(d, sp.Symbol):
+                sizes[d] = n
+    entries, values, explicit = {}, {}, {}
+    for a, value in zip(args, sample, strict=True):
+        if not isinstance(a, sp.MatrixSymbol):
+            entries[a], values[a.name] = [a], value
+            continue
+        concrete = a.xreplace(sizes)
+        rows, cols = np.shape(value)
+        names = (f"{a.name}[{i},{j}]" for i in range(rows) for j in range(cols))
+        symbols = [sp.Symbol(name, real=True) for name in names]
+        explicit[concrete] = sp.ImmutableMatrix(rows, cols, symbols)
+        entries[a] = symbols
+        values.update((s.name, float(v)) for s, v in zip(symbols, np.ravel(value), strict=True))
+    constant = (sp.OneMatrix, sp.ZeroMatrix, sp.Identity)  # 1 bᵀ in a batch layer
+    scalar = grad.expr.xreplace(sizes).xreplace(explicit)
+    scalar = scalar.replace(lambda e: isinstance(e, constant), lambda e: e.as_explicit()).doit()
+    if getattr(scalar, "is_Matrix", False):
+        scalar = scalar[0, 0]
+    weights = [s for w in grad.wrt for s in entries[w]]
+    f = gradient(scalar, wrt=weights).lambdify()
+    _, partials = f(**values)
+    flat, start = [], 0
+    for w in grad.wrt:
+        count = len(entries[w])
+        flat.append(np.array([float(p) for p in partials[start : start + count]]))
+        start += count
+    return flat

@@ -28,7 +28,7 @@ from __future__ import annotations
 import builtins
 import functools
 import linecache
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from itertools import count
 
 import numpy
@@ -214,12 +214,11 @@ def make_function(
     inputs: Sequence[sp.Symbol],
     outputs: Sequence[sp.Basic],
     name: str = "generated",
-    sizes: Mapping[sp.Symbol, tuple[sp.Basic, int]] | None = None,
 ) -> GeneratedFunction:
     """Compile ``t_k = expr_k`` lines, then ``return outputs``, into one function.
 
-    ``sizes`` maps a dimension symbol (``n``) to ``(input, axis)``: the code
-    reads it from that input's shape (``a0.shape[0]``).
+    A symbolic size (``n`` in ``MatrixSymbol("X", n, d)``) is read from the
+    first input that has it (``a0.shape[0]``).
 
     Warnings from NumPy (overflow, a branch of ``select`` outside its domain)
     are silenced inside the function: results carry ``nan``/``inf`` instead,
@@ -238,7 +237,7 @@ def make_function(
     assignments = _schedule(assignments, outputs, uses)
     names: dict[sp.Basic, str] = {s: f"a{k}" for k, s in enumerate(inputs)}
     names.update((target, f"t{k}") for k, (target, _) in enumerate(assignments, start=1))
-    for size, (array, axis) in (sizes or {}).items():
+    for size, (array, axis) in matrix_sizes(inputs).items():
         names[size] = f"{names[array]}.shape[{axis}]"
     printer = _Printer(names)
     for target, source in alias.items():
@@ -264,6 +263,16 @@ def make_function(
             return raw(*args)
 
     return GeneratedFunction(run, source, inputs)
+
+
+def matrix_sizes(inputs: Sequence[sp.Basic]) -> dict[sp.Symbol, tuple[sp.Basic, int]]:
+    """size symbol (``n``) -> (the first input with that size, axis)."""
+    sizes: dict[sp.Symbol, tuple[sp.Basic, int]] = {}
+    for symbol in inputs:
+        for axis, d in enumerate(getattr(symbol, "shape", ())):
+            if isinstance(d, sp.Symbol):
+                sizes.setdefault(d, (symbol, axis))
+    return sizes
 
 
 def _live(assignments, outputs):

@@ -129,16 +129,6 @@ def check_shapes(args, values, shapes) -> list:
     return checked
 
 
-def matrix_sizes(args) -> dict:
-    """size symbol (``n``) -> (first argument with that size, axis)."""
-    sizes: dict[sp.Symbol, tuple[sp.Basic, int]] = {}
-    for symbol in args:
-        for axis, d in enumerate(getattr(symbol, "shape", ())):
-            if isinstance(d, sp.Symbol):
-                sizes.setdefault(d, (symbol, axis))
-    return sizes
-
-
 def argument_order(grad: Gradient) -> list[sp.Symbol]:
     """Inputs sorted by name, then the weights in ``wrt`` order."""
     weights = set(grad.wrt)
@@ -154,7 +144,7 @@ def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient
     if grad.graph.has_matrices:  # the graph's lines, matrix products with @
         outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
         assignments = forward_assignments(grad.graph, needed_only=True) + list(grad.equations)
-        fn = make_function(assignments, args, outputs, "value_and_grad", matrix_sizes(args))
+        fn = make_function(assignments, args, outputs, name="value_and_grad")
         shapes = {s: tuple(sp.sympify(d) for d in getattr(s, "shape", ())) for s in args}
         return CompiledGradient(fn, args, grad.wrt, shapes)
     if grad.simplified and not _has_piecewise(grad):

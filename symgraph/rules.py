@@ -120,7 +120,10 @@ def whole_partial(op: sp.Basic, symbol: sp.Symbol) -> sp.Basic:
     """
     if not isinstance(op, sp.Expr):  # a comparison or logic: piecewise constant
         return sp.S.Zero
-    partial = op.diff(symbol)
+    try:
+        partial = op.diff(symbol)
+    except (NotImplementedError, TypeError, ValueError) as err:  # Trace, ...: no rule in SymPy
+        raise NoRuleError(f"SymPy cannot differentiate {op} with respect to {symbol}") from err
     if partial.has(sp.Derivative):
         raise NoRuleError(f"SymPy cannot differentiate {op} with respect to {symbol}")
     return partial
