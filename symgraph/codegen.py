@@ -80,6 +80,12 @@ class _Printer(_BasePrinter):
     def _print_HadamardProduct(self, expr):
         return "(" + "*".join(self.text(a) for a in expr.args) + ")"
 
+    def _print_HadamardPower(self, expr):
+        return f"{self.text(expr.base)}**{self.text(expr.exp)}"
+
+    def _print_MatPow(self, expr):
+        return f"numpy.linalg.matrix_power({self.text(expr.base)}, {self.text(expr.exp)})"
+
     def _print_Transpose(self, expr):
         return f"{self.text(expr.arg)}.T"
 
@@ -165,7 +171,7 @@ class _Printer(_BasePrinter):
 
 _MATRIX_PRINTED = {
     "MatMul", "MatAdd", "HadamardProduct", "Transpose", "ElementwiseApplyFunction",
-    "Inverse", "Identity", "OneMatrix", "ZeroMatrix",
+    "Inverse", "Identity", "OneMatrix", "ZeroMatrix", "HadamardPower", "MatPow",
 }  # fmt: skip
 
 

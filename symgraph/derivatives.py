@@ -34,7 +34,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import sympy as sp
 
 from .backward import backward
-from .build import GraphBuilder, Namer, _as_expr, build_from_expr
+from .build import GraphBuilder, Namer, _as_expr, _leaf_symbols, build_from_expr
 from .errors import GraphError
 from .forward import forward_assignments
 from .gradient import Gradient
@@ -63,7 +63,7 @@ class AdjointNode(sp.Symbol):
 
 
 def gradient_assignments(
-    grad: Gradient,
+    grad: Gradient, reserved: Iterable[str] = ()
 ) -> tuple[list[tuple[sp.Basic, sp.Basic]], dict[sp.Basic, sp.Basic]]:
     """The gradient as named assignments: the forward nodes, then the δ-equations.
 
@@ -73,6 +73,13 @@ def gradient_assignments(
     Constant adjoints (``δ_L = 1``) are written inline, not as nodes.  The
     weights stay the weights, and the graph of these assignments computes
     every gradient component as a named node.
+
+    Parameters
+    ----------
+    grad : Gradient
+    reserved : iterable of str
+        Names that must stay free for symbols still to come (an HVP's
+        directions): an intermediate node with such a name is renamed.
 
     Returns
     -------
@@ -95,23 +102,29 @@ def gradient_assignments(
     g_w
     """
     graph = grad.graph
-    assignments = list(forward_assignments(graph, needed_only=True))
-    taken = {n.name for n in graph.nx}
+    reserved = set(reserved)
+    taken = {n.name for n in graph.nx} | reserved
     rename: dict[sp.Basic, sp.Basic] = {}
+    assignments = []
+    for node, op in forward_assignments(graph, needed_only=True):
+        if node.name in reserved:  # v1 = w*x, while the user calls a direction v1
+            rename[node] = _renamed(node, _fresh_name(node.name, taken))
+        assignments.append((rename.get(node, node), op.xreplace(rename) if rename else op))
     for lhs, rhs in grad.equations:  # children before parents: one pass
         rhs = rhs.xreplace(rename) if rename else rhs
         if not rhs.free_symbols:  # δ_L = 1, or a 0: inline, never a node
             rename[lhs] = rhs
             continue
-        node = _adjoint_node(lhs, taken)
+        node = _adjoint_node(lhs, taken, rename)
         rename[lhs] = node
         assignments.append((node, rhs))
     return assignments, {w: rename.get(d, d) for w, d in grad.adjoints.items()}
 
 
-def _adjoint_node(adjoint: sp.Basic, taken: set[str]) -> sp.Basic:
+def _adjoint_node(adjoint: sp.Basic, taken: set[str], rename: Mapping) -> sp.Basic:
     """A fresh node symbol for the value of ``adjoint`` (matrix-shaped for a matrix δ)."""
     node = getattr(adjoint, "node", None)
+    node = rename.get(node, node) if node is not None else None
     base = node.name if node is not None else adjoint.name[len("delta_") :]
     name = _fresh_name(f"g_{base}", taken)
     if isinstance(adjoint, sp.MatrixSymbol):
@@ -121,9 +134,15 @@ def _adjoint_node(adjoint: sp.Basic, taken: set[str]) -> sp.Basic:
 
 def _fresh_name(name: str, taken: set[str]) -> str:
     while name in taken:
-        name = "g" + name
+        name += "_"
     taken.add(name)
     return name
+
+
+def _renamed(node: sp.Basic, name: str) -> sp.Basic:
+    if isinstance(node, sp.MatrixSymbol):
+        return sp.MatrixSymbol(name, *node.shape)
+    return sp.Symbol(name, **node.assumptions0)
 
 
 def _build(assignments: Sequence[tuple[sp.Basic, sp.Basic]], wrt: Sequence[sp.Basic]):
@@ -238,7 +257,7 @@ def _directions(vector, wrt: Sequence[sp.Basic]) -> dict[sp.Basic, sp.Basic]:
 # --- the public functions --------------------------------------------------------
 
 
-def jacobian(exprs, wrt: Iterable[sp.Symbol], granularity: str = "op") -> sp.ImmutableMatrix:
+def jacobian(exprs, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") -> sp.ImmutableMatrix:
     """The Jacobian ∂exprs_i/∂w_j: one reverse pass per output over one shared graph.
 
     Every output is a root of one DiGraph (equal subexpressions are one node),
@@ -249,8 +268,8 @@ def jacobian(exprs, wrt: Iterable[sp.Symbol], granularity: str = "op") -> sp.Imm
     ----------
     exprs : sequence of Expr, row or column Matrix, or one Expr
         The outputs.
-    wrt : iterable of Symbol
-        The weights, in column order.
+    wrt : iterable of Symbol, or None
+        The weights, in column order; None: all free symbols sorted by name.
     granularity : {"op", "fine"}
         How finely the graph is cut; the Jacobian is the same either way.
 
@@ -278,12 +297,10 @@ def jacobian(exprs, wrt: Iterable[sp.Symbol], granularity: str = "op") -> sp.Imm
     [cos(t), -r*sin(t)],
     [sin(t),  r*cos(t)]])
     """
-    wrt = _check_weights(wrt)
     outputs = [_as_expr(e, f"output {k}") for k, e in enumerate(_outputs(exprs))]
-    names = {w.name for w in wrt}
-    for e in outputs:
-        names |= {s.name for s in e.free_symbols}
-    b = GraphBuilder(granularity, Namer(names), wrt)
+    leaves = _leaf_symbols(outputs)  # iteratively: free_symbols recurses
+    wrt = _check_weights(leaves if wrt is None else wrt)
+    b = GraphBuilder(granularity, Namer(s.name for s in [*leaves, *wrt]), wrt)
     for w in wrt:
         b.leaf(w)
     roots = [b.add(e) for e in outputs]
@@ -403,12 +420,11 @@ def hvp(expr, wrt: Iterable[sp.Symbol] | None, vector, granularity: str = "op") 
     """
     graph = _forward_graph(expr, wrt, granularity)
     directions = _directions(vector, graph.wrt)
-    taken = {n.name for n in graph.nx}
-    for v in directions.values():
-        taken |= {s.name for s in v.free_symbols}
-    _check_direction_names(graph, directions)
-    assignments, component = gradient_assignments(backward(graph))
-    taken |= {target.name for target, _ in assignments}
+    symbols = set().union(*(v.free_symbols for v in directions.values()))
+    _check_direction_names(graph, symbols)
+    names = {s.name for s in symbols}
+    assignments, component = gradient_assignments(backward(graph), reserved=names)
+    taken = names | {n.name for n in graph.nx} | {target.name for target, _ in assignments}
     terms = []
     for w in graph.wrt:
         g, v = component[w], directions[w]
@@ -422,17 +438,20 @@ def hvp(expr, wrt: Iterable[sp.Symbol] | None, vector, granularity: str = "op") 
     return backward(_view(b, s, graph.wrt))
 
 
-def _check_direction_names(graph: Graph, directions: Mapping) -> None:
-    """A direction symbol must not share a name with a different symbol of the graph."""
-    by_name = {n.name: n for n in graph.nx}
-    for v in directions.values():
-        for s in v.free_symbols:
-            other = by_name.get(s.name)
-            if other is not None and other != s:
-                raise GraphError(
-                    f"the direction symbol {s} has the name of another node of the graph "
-                    f"({other!r}, assumptions {other.assumptions0}); give it another name"
-                )
+def _check_direction_names(graph: Graph, symbols: Iterable[sp.Symbol]) -> None:
+    """A direction symbol must not share its name with a different leaf of the graph.
+
+    (The same symbol is fine: a direction may be an input.  An intermediate
+    node of that name is renamed by :func:`gradient_assignments`.)
+    """
+    leaves = {n.name: n for n in graph.leaves}
+    for s in symbols:
+        other = leaves.get(s.name)
+        if other is not None and other != s:
+            raise GraphError(
+                f"the direction symbol {s} has the name of a different symbol of the "
+                f"expression ({other!r}, assumptions {other.assumptions0}); rename one of them"
+            )
 
 
 __all__ = ["AdjointNode", "gradient_assignments", "hessian", "hvp", "jacobian"]

@@ -31,7 +31,14 @@ from sympy.printing.precedence import PRECEDENCE
 
 from .errors import GraphError
 
-__all__ = ["FrobeniusNorm", "LogSumExp", "Softmax", "SumEntries", "expand_explicit"]
+__all__ = [
+    "FrobeniusNorm",
+    "LogSumExp",
+    "Softmax",
+    "SumEntries",
+    "evaluate_explicit",
+    "expand_explicit",
+]
 
 
 def _matrix_operand(arg, name: str) -> sp.Basic:
@@ -283,7 +290,25 @@ def expand_explicit(expr: sp.Basic) -> sp.Basic:
     """
     expr = _sympify(expr)
     entries = {s: s.as_explicit() for s in expr.atoms(sp.MatrixSymbol) if _is_concrete(s.shape)}
-    value = expr.xreplace(entries).doit()
+    return evaluate_explicit(expr.xreplace(entries))
+
+
+def evaluate_explicit(expr: sp.Basic) -> sp.Basic:
+    """Evaluate an expression whose matrices are all explicit (or concrete constants).
+
+    ``doit`` alone leaves ``OneMatrix(2, 1)``, ``c*Matrix(...)`` and entrywise
+    powers unevaluated: every matrix part is made explicit first, bottom up.
+
+    >>> import sympy as sp
+    >>> evaluate_explicit(SumEntries(sp.HadamardPower(sp.ImmutableMatrix([[1, 2]]), 2)))
+    5
+    """
+
+    def explicit_ready(e: sp.Basic) -> bool:
+        return isinstance(e, sp.MatrixExpr) and _is_concrete(e.shape) and not e.has(sp.MatrixSymbol)
+
+    value = expr.replace(explicit_ready, lambda e: e.as_explicit())
+    value = value.doit()
     if getattr(value, "is_Matrix", False) and not _is_explicit(value):
         value = value.as_explicit()
     return value

@@ -80,6 +80,8 @@ def _leaves_and_dimensions(roots: Iterable[sp.Basic]) -> tuple[list[sp.Basic], s
             leaves[e] = None
         elif is_matrix(e) and not e.args:
             continue
+        elif isinstance(e, sp.Lambda):  # an entrywise function: its variable is bound
+            stack.extend(e.free_symbols)
         elif is_matrix(e) and not isinstance(e, sp.MatrixExpr):  # an explicit Matrix
             stack.extend(e.free_symbols)
         else:
@@ -171,6 +173,7 @@ class MatrixGraphBuilder:
         self.g = nx.DiGraph()
         self.node_of: dict[sp.Basic, sp.Basic] = {}  # full expression -> node
         self.full: dict[sp.Basic, sp.Basic] = {}  # node -> full expression
+        self.node_of_op: dict[sp.Basic, sp.Basic] = {}  # local operation -> node
 
     def is_value(self, e: sp.Basic) -> bool:
         """Does ``e`` depend on a leaf (not only on sizes like ``n``)?"""
@@ -188,6 +191,36 @@ class MatrixGraphBuilder:
             self.node_of[symbol] = symbol
         return symbol
 
+    def node_in(self, a: sp.Basic) -> sp.Basic | None:
+        """The node ``a`` is, or whose transpose it is (transposes are views, not nodes)."""
+        if a in self.full:
+            return a
+        if isinstance(a, sp.Transpose) and a.arg in self.full:
+            return a.arg
+        return None
+
+    def shared_transpose(self, op: sp.Basic) -> sp.Basic | None:
+        """An existing node holding ``opᵀ``, found one level deep.
+
+        SymPy writes ``(W x - y)ᵀ`` as ``xᵀWᵀ - yᵀ``; computing it again would
+        double the work, so ``W x - y`` becomes that node's transpose.
+        """
+
+        def t(a):
+            if isinstance(a, sp.Transpose) and a.arg in self.full:
+                return a.arg
+            return a.T if is_matrix(a) else a
+
+        if isinstance(op, sp.MatMul):
+            key = sp.MatMul(*(t(a) for a in reversed(op.args)))
+        elif isinstance(op, (sp.MatAdd, sp.HadamardProduct)):
+            key = op.func(*(t(a) for a in op.args))
+        elif isinstance(op, ElementwiseApplyFunction):
+            key = ElementwiseApplyFunction(op.function, t(op.expr))
+        else:
+            return None
+        return self.node_of_op.get(key)
+
     def _symbol_for(self, e: sp.Basic, node) -> sp.Basic:
         if node is not None:
             return node
@@ -199,17 +232,13 @@ class MatrixGraphBuilder:
         full = substitute(op, {s: self.full[s] for s in operands})
         if node is None and full in self.node_of:
             return self.node_of[full]
-        if node is None and is_matrix(full) and not isinstance(op, sp.Transpose):
-            # SymPy writes (W x - y)ᵀ as xᵀWᵀ - yᵀ: computing it again would double the work
-            transposed = self.node_of.get(_transposed(full))
-            if transposed is not None:
-                return self.operation(transposed.T, [transposed])
         node = self._symbol_for(op, node)
         if shape_of(node) != shape_of(op):
             raise GraphError(f"{node} has shape {shape_of(node)}, its value {op} {shape_of(op)}")
         self.g.add_node(node, op=op, expr=full, role="intermediate", shape=shape_of(op))
         self.full[node] = full
         self.node_of.setdefault(full, node)
+        self.node_of_op.setdefault(op, node)
         self._add_edges(node, op, operands)
         return node
 
@@ -259,12 +288,20 @@ class MatrixGraphBuilder:
             for k in slots:
                 args[k] = local[args[k]]
             op = _rebuild(e, args)
-            operands = list(dict.fromkeys(args[k] for k in slots if args[k] in self.full))
-            local[e] = self.operation(op, operands, node if e is expr else None)
+            named = node if e is expr else None
+            shared = self.shared_transpose(op) if named is None else None
+            if isinstance(e, sp.Transpose) and named is None:
+                local[e] = args[0].T  # a view of its operand: no node of its own
+            elif shared is not None:
+                local[e] = shared.T
+            else:
+                found = (self.node_in(args[k]) for k in slots)
+                operands = list(dict.fromkeys(n for n in found if n is not None))
+                local[e] = self.operation(op, operands, named)
         result = local[expr]
-        if node is not None and result != node:  # a leaf or an existing node, renamed
-            operands = [result] if result in self.full else []
-            result = self.operation(result, operands, node)
+        if node is not None and result != node:  # a leaf, a view or an existing node, renamed
+            inner = self.node_in(result)
+            result = self.operation(result, [inner] if inner is not None else [], node)
         return result
 
 
@@ -272,13 +309,6 @@ def _rebuild(e: sp.Basic, args: list) -> sp.Basic:
     if isinstance(e, ElementwiseApplyFunction):
         return ElementwiseApplyFunction(args[0], args[1])
     return e.func(*args)
-
-
-def _transposed(e: sp.Basic) -> sp.Basic:
-    try:
-        return sp.Transpose(e).doit(deep=False)
-    except Exception:  # noqa: BLE001 - no canonical transpose: no sharing, still right
-        return None
 
 
 def _zero_like(e: sp.Basic) -> sp.Basic:

@@ -179,3 +179,12 @@ def _matpow(op, index, adjoint):
     k = int(exponent)
     terms = [base.T**j * adjoint * base.T ** (k - 1 - j) for j in range(k)]
     return sp.MatAdd(*terms).doit()
+
+
+@register_vjp(sp.HadamardPower)
+def _hadamard_power(op, index, adjoint):
+    """``A∘p`` (entrywise power): δ ⊙ p A∘(p-1); the exponent must be a constant."""
+    base, exponent = op.args
+    if index == 1:
+        raise NoRuleError(f"no rule for a weight in the exponent of {op}")
+    return HadamardProduct(adjoint, exponent * sp.HadamardPower(base, exponent - 1)).doit()
