@@ -10,6 +10,7 @@ x*cos(w*x)
 from . import nn
 from .api import gradient
 from .check import CheckReport, check
+from .derivatives import hessian, hvp, jacobian
 from .errors import (
     CheckError,
     EvaluationError,
@@ -49,6 +50,9 @@ __all__ = [
     "to_graphml",
     "to_json",
     "gradient",
+    "hessian",
+    "hvp",
+    "jacobian",
     "nn",
     "register_rule",
 ]

@@ -25,7 +25,7 @@ from sympy.core.function import ArgumentIndexError
 from .errors import GraphError, NoRuleError
 from .graph import Graph
 from .rules import has_rule, local_partial, rebuild, slots, whole_partial
-from .substitute import EVALUATED_DEPTH, substitute
+from .substitute import EVALUATED_DEPTH, contains, substitute
 
 GRANULARITIES = ("op", "fine", "named")  # "named": a node per named intermediate only
 
@@ -33,8 +33,9 @@ GRANULARITIES = ("op", "fine", "named")  # "named": a node per named intermediat
 class Namer:
     """Deterministic fresh node names (v1, v2, ...) that avoid the user's names."""
 
-    def __init__(self, taken: Iterable[str], prefix: str = "v"):
+    def __init__(self, taken: Iterable[str], prefix: str = "v", reserved: Iterable[str] = ()):
         self.taken = set(taken)
+        self.reserved = set(reserved)  # names the user assigns later: never generated
         self.prefix = prefix
         self.count = 0
 
@@ -42,7 +43,7 @@ class Namer:
         while True:
             self.count += 1
             name = f"{self.prefix}{self.count}"
-            if name not in self.taken:
+            if name not in self.taken and name not in self.reserved:
                 self.taken.add(name)
                 return sp.Symbol(name, real=True)
 
@@ -56,7 +57,7 @@ class Namer:
 
 def _as_expr(expr: object, what: str) -> sp.Basic:
     if isinstance(expr, sp.Basic):
-        if expr.has(sp.MatrixSymbol) or getattr(expr, "is_Matrix", False):
+        if getattr(expr, "is_Matrix", False) or contains(expr, sp.MatrixSymbol):
             raise GraphError(
                 f"{what} holds matrices; build it with sg.Graph.from_expr / "
                 "from_assignments or sg.gradient, which make matrix nodes"
@@ -319,7 +320,7 @@ def build_from_assignments(assignments, wrt=None, granularity: str = "op") -> Gr
     leaves = [s for s in _leaf_symbols(rhs for _, rhs in assignments) if s not in all_names]
     wrt = _check_wrt(leaves if wrt is None else wrt)
     _check_names([*leaves, *wrt, *names])
-    namer = Namer(str(s) for s in [*leaves, *wrt])
+    namer = Namer((str(s) for s in [*leaves, *wrt]), reserved=(str(s) for s in names))
     b = GraphBuilder(granularity, namer, wrt, exprs_are_full=False)
     defined: set[sp.Symbol] = set()
     root = None

@@ -23,7 +23,10 @@ Examples
 from __future__ import annotations
 
 import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
 
+from .adjoint import is_adjoint
 from .errors import GraphError, SymgraphError
 from .gradient import Gradient
 
@@ -31,9 +34,63 @@ FORMS = ("closed", "structured")
 ENVIRONMENTS = ("align", "align*", "aligned", None)
 
 
+class PaperLatexPrinter(LatexPrinter):
+    """SymPy's LaTeX, with matrices in a paper's notation.
+
+    ``^{\\top}``, ``\\odot``, ``\\operatorname{tr}``; a function applied
+    entrywise to a node is written as if on a number: ``\\tanh(Z_1)``,
+    ``1 - \\tanh^2(Z_1)``.
+    """
+
+    def _print_Transpose(self, expr):
+        base = self._print(expr.arg)
+        if not isinstance(expr.arg, sp.MatrixSymbol):
+            base = rf"\left({base}\right)"
+        return rf"{base}^{{\top}}"
+
+    def _print_HadamardProduct(self, expr):
+        return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"] - 1) for a in expr.args)
+
+    def _print_OneMatrix(self, expr):
+        return r"\mathbf{1}"
+
+    def _print_Trace(self, expr):
+        return rf"\operatorname{{tr}}\left({self._print(expr.arg)}\right)"
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        u = sp.Dummy("u")
+        body = expr.function(u)
+        argument = self._print(expr.expr)
+        if isinstance(body, sp.Function) and body.args == (u,):  # tanh(z), applied entrywise
+            name = type(body).__name__
+            head = f"\\{name}" if name in LATEX_FUNCTIONS else f"\\operatorname{{{name}}}"
+            return f"{head}\\left({argument}\\right)"
+        if isinstance(expr.expr, sp.MatrixSymbol):  # 1 - tanh(Z1)**2, entrywise
+            written = self._print(body.xreplace({u: sp.Symbol(expr.expr.name)}))
+            return rf"\left({written}\right)"
+        placeholder = sp.Symbol("PLACEHOLDER")  # [1 - tanh(·)**2](W x), entrywise
+        inner = self._print(body.xreplace({u: placeholder})).replace("PLACEHOLDER", "\\cdot")
+        return f"\\left[{inner}\\right]\\left({argument}\\right)"
+
+
+LATEX_FUNCTIONS = ("tanh", "exp", "log", "sin", "cos", "sinh", "cosh")
+
+
+def latex_of(expr: sp.Basic) -> str:
+    r"""LaTeX of one expression (scalar or matrix) in a paper's notation.
+
+    >>> import sympy as sp
+    >>> W, x = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1)
+    >>> d = sp.MatrixSymbol("delta", 2, 1)
+    >>> latex_of(sp.HadamardProduct(d, W * x) * x.T)
+    '\\left(W x \\odot \\delta\\right) x^{\\top}'
+    """
+    return PaperLatexPrinter().doprint(expr)
+
+
 def _tex(expr: sp.Basic) -> str:
     try:
-        return sp.latex(expr)
+        return latex_of(expr)
     except RecursionError as err:
         raise SymgraphError(
             "this closed form is too deep to print; use form='structured', "
@@ -80,9 +137,17 @@ def _structured_lines(grad: Gradient) -> list[str]:
         if graph.nx.nodes[n]["op"] is not None
     ]
     weights = set(grad.adjoints.values())  # printed below as ∂L/∂w, not twice
-    lines += [f"{_tex(lhs)} &= {_tex(rhs)}" for lhs, rhs in grad.equations if lhs not in weights]
+    alias: dict[sp.Basic, sp.Basic] = {}  # δ_v = δ_Z1 (a sum passes its δ on): write δ_Z1
+    for lhs, rhs in grad.equations:
+        if is_adjoint(rhs) and lhs not in weights:
+            alias[lhs] = alias.get(rhs, rhs)
+        elif lhs not in weights:
+            lines.append(f"{_tex(lhs)} &= {_tex(rhs.xreplace(alias))}")
     structured = grad.structured
-    lines += [f"{partial_symbol(grad.output, w)} &= {_tex(structured[w])}" for w in grad.wrt]
+    lines += [
+        f"{partial_symbol(grad.output, w)} &= {_tex(structured[w].xreplace(alias))}"
+        for w in grad.wrt
+    ]
     return lines
 
 

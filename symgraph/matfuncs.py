@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import sympy as sp
 from sympy.core.sympify import _sympify
-from sympy.printing.precedence import PRECEDENCE
 
 from .errors import GraphError
 
@@ -145,7 +144,9 @@ class SumEntries(_MatrixScalar):
         return sp.Add(*arg)
 
     def _latex(self, printer):
-        body = printer.parenthesize(self.arg, PRECEDENCE["Mul"], strict=True)
+        body = printer._print(self.arg)
+        if not isinstance(self.arg, (sp.MatrixSymbol, sp.MatMul, sp.Transpose)):
+            body = rf"\left({body}\right)"  # 1ᵀ (R ⊙ R), 1ᵀ (a + b)
         rows, cols = self.arg.shape
         if cols == 1:  # a column vector: 1ᵀ v
             return rf"\mathbf{{1}}^{{\top}} {body}"

@@ -24,10 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import sympy as sp
-from sympy.printing.latex import LatexPrinter
-from sympy.printing.precedence import PRECEDENCE
 
 from .errors import GraphError
+from .latex import latex_of
 from .matrix_build import expression_vjp, is_matrix
 
 
@@ -68,37 +67,6 @@ def _tidy(e: sp.Basic) -> sp.Basic:
         return e
 
 
-class _MatrixLatexPrinter(LatexPrinter):
-    """Paper notation: ``^{\\top}``, ``\\odot``, ``\\operatorname{tr}``, ``tanh(z)`` entrywise."""
-
-    def _print_Transpose(self, expr):
-        base = self._print(expr.arg)
-        if not isinstance(expr.arg, sp.MatrixSymbol):
-            base = rf"\left({base}\right)"
-        return rf"{base}^{{\top}}"
-
-    def _print_HadamardProduct(self, expr):
-        return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"] - 1) for a in expr.args)
-
-    def _print_Trace(self, expr):
-        return rf"\operatorname{{tr}}\left({self._print(expr.arg)}\right)"
-
-    def _print_ElementwiseApplyFunction(self, expr):
-        u = sp.Dummy("u")
-        body = expr.function(u)
-        argument = self._print(expr.expr)
-        if isinstance(body, sp.Function) and body.args == (u,):  # tanh(z), applied entrywise
-            name = type(body).__name__
-            head = f"\\{name}" if name in LATEX_FUNCTIONS else f"\\operatorname{{{name}}}"
-            return f"{head}\\left({argument}\\right)"
-        placeholder = sp.Symbol("PLACEHOLDER")  # 1 - tanh(·)**2, applied entrywise
-        inner = self._print(body.xreplace({u: placeholder})).replace("PLACEHOLDER", "\\cdot")
-        return f"\\left[{inner}\\right]\\left({argument}\\right)"
-
-
-LATEX_FUNCTIONS = ("tanh", "exp", "log", "sin", "cos", "sinh", "cosh")
-
-
 def matrix_latex(expr: sp.Basic) -> str:
     r"""LaTeX of a matrix expression in a paper's notation.
 
@@ -108,13 +76,13 @@ def matrix_latex(expr: sp.Basic) -> str:
     >>> matrix_latex(sp.HadamardProduct(d, W * x) * x.T)
     '\\left(W x \\odot \\delta\\right) x^{\\top}'
     """
-    return _MatrixLatexPrinter().doprint(expr)
+    return latex_of(expr)
 
 
 def gradient_latex_matrix(grads: dict, output: str = "L") -> str:
     r"""``\frac{\partial L}{\partial W} &= ...`` for each weight, in an ``align`` environment."""
     lines = [
-        rf"\frac{{\partial {output}}}{{\partial {sp.latex(w)}}} &= {matrix_latex(g)}"
+        rf"\frac{{\partial {output}}}{{\partial {latex_of(w)}}} &= {latex_of(g)}"
         for w, g in grads.items()
     ]
     return "\\begin{align}\n" + " \\\\\n".join(lines) + "\n\\end{align}"

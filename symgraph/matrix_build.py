@@ -39,7 +39,7 @@ from .errors import GraphError, NoRuleError
 from .graph import Graph
 from .matrix_rules import has_vjp, matrix_vjp
 from .rules import local_partial, whole_partial
-from .substitute import substitute
+from .substitute import contains, substitute
 
 GRANULARITIES = ("op", "named")
 
@@ -51,7 +51,7 @@ def is_matrix(e: sp.Basic) -> bool:
 
 def has_matrices(expr: object) -> bool:
     """True when ``expr`` is a matrix or holds a ``MatrixSymbol`` (a matrix graph)."""
-    return isinstance(expr, sp.Basic) and (is_matrix(expr) or expr.has(sp.MatrixSymbol))
+    return isinstance(expr, sp.Basic) and (is_matrix(expr) or contains(expr, sp.MatrixSymbol))
 
 
 def shape_of(e: sp.Basic) -> tuple:
@@ -370,7 +370,7 @@ def build_matrix_assignments(assignments, wrt=None, granularity="op", single=Fal
     leaves, dims = _leaves_and_dimensions(rhs for _, rhs in assignments)
     leaves = [s for s in leaves if s not in set(names)]
     wrt = _check_wrt(wrt, leaves)
-    namer = Namer(str(s) for s in [*leaves, *wrt])
+    namer = Namer((str(s) for s in [*leaves, *wrt]), reserved=[] if single else map(str, names))
     b = MatrixGraphBuilder(namer, wrt, dims)
     root = None
     defined: set = set()

@@ -62,3 +62,25 @@ def _unevaluated(func, args):
         return func(*args, evaluate=False)
     except TypeError:  # a constructor without the flag (ExprCondPair, Tuple...)
         return func(*args)
+
+
+def contains(expr: sp.Basic, *classes: type) -> bool:
+    """Whether ``expr`` holds an instance of ``classes``, each shared part visited once.
+
+    ``expr.has`` walks the expression as a tree: exponential on closed forms
+    whose parts are shared many times over.
+
+    >>> import sympy as sp
+    >>> contains(sp.sin(sp.MatrixSymbol("W", 2, 2)[0, 0]), sp.MatrixSymbol)
+    True
+    """
+    seen: set[int] = set()
+    stack = [expr]
+    while stack:
+        e = stack.pop()
+        if isinstance(e, classes):
+            return True
+        if id(e) not in seen:
+            seen.add(id(e))
+            stack.extend(e.args)
+    return False
