@@ -598,6 +598,16 @@ def part_speed(s: Settings) -> None:
     )
 
 
+# --- part 4: matrix nodes (bench/matrix_network.py) ---------------------------------
+
+
+def part_matrix(s: Settings, quick: bool) -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import matrix_network
+
+    matrix_network.run(repeats=s.repeats, quick=quick)
+
+
 # --- main -----------------------------------------------------------------------------
 
 
@@ -630,6 +640,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     part_chain(s)
     part_network(s)
     part_speed(s)
+    part_matrix(s, quick=args.quick)
     log(f"done in {time.perf_counter() - start:.0f} s")
 
 
