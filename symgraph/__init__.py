@@ -7,7 +7,7 @@
 x*cos(w*x)
 """
 
-from . import nn
+from . import layers, nn
 from .api import gradient
 from .check import CheckReport, check
 from .derivatives import hessian, hvp, jacobian
@@ -53,6 +53,7 @@ __all__ = [
     "hessian",
     "hvp",
     "jacobian",
+    "layers",
     "nn",
     "register_rule",
 ]

@@ -67,6 +67,9 @@ class _Printer(_BasePrinter):
     def _print_MatrixSymbol(self, expr):
         return self._print_Symbol(expr)
 
+    def _print_Dummy(self, expr):  # the variable of an entrywise function: u
+        return self._print_Symbol(expr)
+
     # Matrix operations print as NumPy array operations, one call for the whole batch.
     def _print_MatMul(self, expr):
         scalars = [self.text(a) for a in expr.args if not a.is_Matrix]

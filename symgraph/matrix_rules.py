@@ -126,7 +126,7 @@ def _hadamard(op, index, adjoint):
 
 @register_vjp(ElementwiseApplyFunction)
 def _elementwise(op, index, adjoint):
-    u = sp.Dummy("u")
+    u = sp.Dummy("u", real=True)
     derivative = sp.Lambda(u, op.function(u).diff(u))
     return HadamardProduct(adjoint, ElementwiseApplyFunction(derivative, op.expr)).doit()
 

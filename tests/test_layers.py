@@ -19,14 +19,6 @@ from symgraph.matfuncs import SumEntries
 
 n_, d_, h_ = sp.symbols("n d h", integer=True, positive=True)
 
-# The generated code prints the placeholder of an entrywise Max/Heaviside by its
-# Dummy name (codegen's _Printer has no _print_Dummy): relu and the logits form
-# of the cross-entropy do not compile yet.  strict: a fix makes these fail, so
-# the marks get removed.
-CODEGEN_DUMMY = pytest.mark.xfail(
-    raises=NameError, strict=True, reason="codegen prints an entrywise Max's placeholder by name"
-)
-
 
 @pytest.fixture
 def rng():
@@ -117,7 +109,7 @@ def matrix_gradients(n, d, widths, activations, loss, reduction):
 ACTIVATIONS = [
     "tanh",
     "sigmoid",
-    pytest.param("relu", marks=CODEGEN_DUMMY),
+    "relu",
     "softplus",
     "identity",
 ]
@@ -151,7 +143,6 @@ class TestSameAsScalarCore:
         for grad in matrix_gradients(3, 2, widths, acts, loss, reduction):
             assert_same_numbers(scalar, matrix_side(grad, arrays))
 
-    @CODEGEN_DUMMY
     def test_binary_cross_entropy_on_logits(self, rng):
         widths = [3, 1]
         arrays = random_arrays(rng, 3, 2, widths, "binary_cross_entropy")
