@@ -32,13 +32,16 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 import sympy as sp
+from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .backward import backward
-from .build import GraphBuilder, Namer, _as_expr, _leaf_symbols, build_from_expr
+from .build import GraphBuilder, Namer, _as_expr, _leaf_symbols
 from .errors import GraphError
 from .forward import forward_assignments
 from .gradient import Gradient
 from .graph import Graph
+from .matfuncs import expand_explicit
+from .matrix_build import MatrixGraphBuilder, graph_of_expr, has_matrices, leaves_and_sizes
 
 
 class AdjointNode(sp.Symbol):
@@ -152,9 +155,12 @@ def _build(assignments: Sequence[tuple[sp.Basic, sp.Basic]], wrt: Sequence[sp.Ba
     (``v7``) never takes a name that a later assignment needs.
     """
     names = {target.name for target, _ in assignments} | {w.name for w in wrt}
-    for _, rhs in assignments:
-        names |= {s.name for s in rhs.free_symbols}
-    b = GraphBuilder("op", Namer(names), wrt, exprs_are_full=False)
+    leaves, sizes = leaves_and_sizes(rhs for _, rhs in assignments)
+    names |= {s.name for s in leaves}
+    if any(isinstance(t, sp.MatrixSymbol) or has_matrices(rhs) for t, rhs in assignments):
+        b = MatrixGraphBuilder(Namer(names), wrt, sizes)
+    else:
+        b = GraphBuilder("op", Namer(names), wrt, exprs_are_full=False)
     for w in wrt:
         b.leaf(w)
     for target, rhs in assignments:
@@ -198,7 +204,7 @@ def _forward_graph(expr, wrt, granularity: str) -> Graph:
             "for several outputs use symgraph.derivatives.jacobian"
         )
     wrt = None if wrt is None else _check_weights(wrt)
-    return build_from_expr(expr, wrt=wrt, granularity=granularity)
+    return graph_of_expr(expr, wrt=wrt, granularity=granularity)
 
 
 def _outputs(exprs) -> list:
@@ -297,6 +303,8 @@ def jacobian(exprs, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") ->
     [cos(t), -r*sin(t)],
     [sin(t),  r*cos(t)]])
     """
+    if _holds_matrices(exprs) or any(isinstance(w, sp.MatrixSymbol) for w in wrt or ()):
+        return _matrix_jacobian(exprs, wrt)
     outputs = [_as_expr(e, f"output {k}") for k, e in enumerate(_outputs(exprs))]
     leaves = _leaf_symbols(outputs)  # iteratively: free_symbols recurses
     wrt = _check_weights(leaves if wrt is None else wrt)
@@ -357,6 +365,8 @@ def hessian(expr, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") -> s
     [   x*exp(b + w*x),   exp(b + w*x)]])
     """
     graph = _forward_graph(expr, wrt, granularity)
+    if any(isinstance(w, sp.MatrixSymbol) for w in graph.wrt):
+        return _hessian_through_directions(graph)
     grad = backward(graph)
     assignments, component = gradient_assignments(grad)
     b = _build(assignments, graph.wrt)
@@ -429,13 +439,81 @@ def hvp(expr, wrt: Iterable[sp.Symbol] | None, vector, granularity: str = "op") 
     for w in graph.wrt:
         g, v = component[w], directions[w]
         if isinstance(w, sp.MatrixSymbol):  # ⟨G, V⟩ = trace(Gᵀ V)
-            terms.append(sp.Trace(g.T * v) if g != 0 else sp.S.Zero)
+            terms.append(sp.S.Zero if getattr(g, "is_ZeroMatrix", False) else sp.Trace(g.T * v))
         else:
             terms.append(g * v)
     s = sp.Symbol(_fresh_name("s", taken), real=True)
     assignments.append((s, sp.Add(*terms)))
     b = _build(assignments, graph.wrt)
     return backward(_view(b, s, graph.wrt))
+
+
+def _holds_matrices(exprs) -> bool:
+    if isinstance(exprs, (list, tuple)):
+        return any(has_matrices(e) for e in exprs)
+    return has_matrices(exprs) and not isinstance(exprs, sp.MatrixBase)
+
+
+def _matrix_jacobian(exprs, wrt) -> sp.ImmutableMatrix:
+    """Rows: the outputs' entries (row-major); columns: the weights' entries.
+
+    Each output entry ``Y[i, j]`` is a root of one shared matrix graph, and one
+    reverse pass per root gives its row, matrix weights' columns row-major.
+    """
+    if isinstance(exprs, (list, tuple)):
+        outputs = list(exprs)
+    else:
+        rows, cols = exprs.shape
+        if not (rows.is_Integer and cols.is_Integer):
+            raise GraphError(f"a Jacobian needs outputs of concrete shape, not {rows}×{cols}")
+        outputs = [MatrixElement(exprs, i, j) for i in range(rows) for j in range(cols)]
+    leaves, sizes = leaves_and_sizes(outputs)
+    wrt = _check_weights(leaves if wrt is None else wrt)
+    b = MatrixGraphBuilder(Namer(s.name for s in [*leaves, *wrt]), wrt, sizes)
+    for w in wrt:
+        b.leaf(w)
+    width = sum(len(_entries(w)) for w in wrt)
+    matrix = []
+    for root in (b.add(e) for e in outputs):
+        if root in b.g and b.g.nodes[root]["op"] is not None:
+            closed = backward(_view(b, root, wrt)).closed_forms()
+            matrix.append([e for w in wrt for e in _entries(closed[w])])
+        else:  # a constant output, or a weight itself
+            matrix.append([sp.S(int(root == w)) for w in wrt for _ in _entries(w)])
+    return sp.ImmutableMatrix(len(matrix), width, [e for row in matrix for e in row])
+
+
+def _hessian_through_directions(graph: Graph) -> sp.ImmutableMatrix:
+    """The Hessian over the entries of matrix weights (row-major, in ``wrt`` order).
+
+    One reverse-over-reverse pass (:func:`hvp`) with symbolic directions gives
+    ``H·V`` as matrix expressions, linear in ``V``; written out entry by
+    entry, their coefficients are the Hessian's rows.  Needs concrete shapes.
+    """
+    taken = {s.name for s in graph.leaves}
+    directions = []
+    for w in graph.wrt:
+        name = _fresh_name(f"V_{w.name}", taken)
+        if isinstance(w, sp.MatrixSymbol):
+            if not all(d.is_Integer for d in w.shape):
+                raise GraphError(
+                    f"the Hessian over the entries of {w} needs a concrete shape, not "
+                    f"{w.shape[0]}×{w.shape[1]}; hvp gives H·V for symbolic shapes"
+                )
+            directions.append(sp.MatrixSymbol(name, *w.shape))
+        else:
+            directions.append(sp.Symbol(name, real=True))
+    product = hvp(graph, graph.wrt, directions)
+    entries = [e for w in graph.wrt for e in _entries(product[w])]
+    variables = [e for v in directions for e in _entries(v)]
+    return sp.ImmutableMatrix(entries).jacobian(variables).as_immutable()
+
+
+def _entries(e: sp.Basic) -> list[sp.Basic]:
+    """A scalar, or a matrix expression's entries row by row."""
+    if not getattr(e, "is_Matrix", False):
+        return [e]
+    return list(expand_explicit(e))
 
 
 def _check_direction_names(graph: Graph, symbols: Iterable[sp.Symbol]) -> None:

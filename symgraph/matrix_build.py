@@ -17,10 +17,14 @@ build a matrix graph when matrices are present and a scalar one otherwise.
 Examples
 --------
 >>> import sympy as sp
->>> W, x = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1)
->>> g = graph_of_expr(sp.Trace((W*x).T * (W*x)), wrt=[W])
->>> [(str(n), g.nx.nodes[n]["shape"]) for n in g.topological_order()]
-[('W', (2, 3)), ('x', (3, 1)), ('v1', (2, 1)), ('v2', (1, 2)), ('v3', (1, 1)), ('L', ())]
+>>> W, x, y = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1), sp.MatrixSymbol("y", 2, 1)
+>>> g = graph_of_expr(sp.Trace((W*x - y).T * (W*x - y)), wrt=[W])
+>>> for n in g.topological_order()[3:]: print(n, "=", g.op(n), g.nx.nodes[n]["shape"])
+v1 = W*x (2, 1)
+v2 = -y (2, 1)
+v3 = v1 + v2 (2, 1)
+v4 = v3.T*v3 (1, 1)
+L = Trace(v4) ()
 >>> g.nx.edges[W, sp.MatrixSymbol("v1", 2, 1)]["vjp"]
 delta_v1*x.T
 """
@@ -61,8 +65,14 @@ def shape_of(e: sp.Basic) -> tuple:
 # --- the expression's own DAG ---
 
 
-def _leaves_and_dimensions(roots: Iterable[sp.Basic]) -> tuple[list[sp.Basic], set[sp.Symbol]]:
-    """Leaf symbols (scalar and matrix) and the symbols used only as dimensions."""
+def leaves_and_sizes(roots: Iterable[sp.Basic]) -> tuple[list[sp.Basic], set[sp.Symbol]]:
+    """Leaf symbols (scalar and matrix), sorted by name, and the symbols used as sizes.
+
+    >>> import sympy as sp
+    >>> n = sp.Symbol("n", integer=True)
+    >>> leaves_and_sizes([sp.Trace(sp.MatrixSymbol("X", n, n)) * sp.Symbol("c")])
+    ([X, c], {n})
+    """
     leaves: dict[sp.Basic, None] = {}
     dims: set[sp.Symbol] = set()
     seen: set[sp.Basic] = set()
@@ -114,7 +124,7 @@ def expression_vjp(op: sp.Basic, seed: sp.Basic, operands: Sequence[sp.Basic]) -
     >>> W, x = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1)
     >>> d = sp.MatrixSymbol("d", 2, 1)
     >>> expression_vjp((W*x).applyfunc(sp.exp), d, [W])[W]
-    (d.*(W*x).applyfunc(exp))*x.T
+    (HadamardProduct(Lambda(_u, exp(_u)).(W*x), d))*x.T
     """
     targets = set(operands)
     free = {}  # does this subexpression hold an operand?
@@ -212,7 +222,8 @@ class MatrixGraphBuilder:
             return a.T if is_matrix(a) else a
 
         if isinstance(op, sp.MatMul):
-            key = sp.MatMul(*(t(a) for a in reversed(op.args)))
+            scalars = [a for a in op.args if not is_matrix(a)]
+            key = sp.MatMul(*scalars, *(t(a) for a in reversed(op.args) if is_matrix(a)))
         elif isinstance(op, (sp.MatAdd, sp.HadamardProduct)):
             key = op.func(*(t(a) for a in op.args))
         elif isinstance(op, ElementwiseApplyFunction):
@@ -367,7 +378,7 @@ def build_matrix_assignments(assignments, wrt=None, granularity="op", single=Fal
             raise GraphError(f"an assignment's target must be a Symbol or MatrixSymbol: {name!r}")
     if len(set(map(str, names))) != len(names):
         raise GraphError("a name is assigned twice; each intermediate needs its own name")
-    leaves, dims = _leaves_and_dimensions(rhs for _, rhs in assignments)
+    leaves, dims = leaves_and_sizes(rhs for _, rhs in assignments)
     leaves = [s for s in leaves if s not in set(names)]
     wrt = _check_wrt(wrt, leaves)
     namer = Namer((str(s) for s in [*leaves, *wrt]), reserved=[] if single else map(str, names))
@@ -377,7 +388,7 @@ def build_matrix_assignments(assignments, wrt=None, granularity="op", single=Fal
     for name, rhs in assignments:
         if not isinstance(rhs, sp.Basic):
             raise GraphError(f"the right side of {name} must be a SymPy expression")
-        for s in _leaves_and_dimensions([rhs])[0]:
+        for s in leaves_and_sizes([rhs])[0]:
             if s in set(names) and s not in defined:
                 raise GraphError(f"{name} uses {s} before {s} is assigned")
         if single:
@@ -387,7 +398,7 @@ def build_matrix_assignments(assignments, wrt=None, granularity="op", single=Fal
             if shape_of(name) != shape_of(rhs):
                 raise GraphError(f"{name} has shape {shape_of(name)} but {rhs} has {shape_of(rhs)}")
         if granularity == "named" and not single:
-            operands = [s if s in b.full else b.leaf(s) for s in _leaves_and_dimensions([rhs])[0]]
+            operands = [s if s in b.full else b.leaf(s) for s in leaves_and_sizes([rhs])[0]]
             root = b.operation(rhs, operands, name)
         else:
             root = b.add(rhs, name)

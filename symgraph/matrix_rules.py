@@ -188,3 +188,14 @@ def _hadamard_power(op, index, adjoint):
     if index == 1:
         raise NoRuleError(f"no rule for a weight in the exponent of {op}")
     return HadamardProduct(adjoint, exponent * sp.HadamardPower(base, exponent - 1)).doit()
+
+
+@register_vjp(sp.matrices.expressions.matexpr.MatrixElement)
+def _matrix_element(op, index, adjoint):
+    """``M[i, j]``: the adjoint at entry (i, j), zero elsewhere (concrete shapes only)."""
+    matrix, i, j = op.args
+    rows, cols = matrix.shape
+    if index != 0 or not (rows.is_Integer and cols.is_Integer and i.is_Integer and j.is_Integer):
+        raise NoRuleError(f"{op}: an entry of a matrix of symbolic shape has no rule")
+    unit = sp.ImmutableMatrix(int(rows), int(cols), lambda r, c: int(r == i and c == j))
+    return adjoint * unit

@@ -492,3 +492,76 @@ def test_jacobian_equals_sympy_jacobian(exprs):
     theirs = sp.Matrix(exprs).jacobian(symbols)
     mine = values_at(ours, symbols, columns).real
     _usable_compare(mine, values_at(theirs, symbols, columns))
+
+
+# --- matrix weights and matrix outputs ---
+
+
+class TestMatrices:
+    W, x, y = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1), sp.MatrixSymbol("y", 2, 1)
+    V = sp.MatrixSymbol("V", 2, 3)
+
+    def loss(self):
+        r = (self.W * self.x).applyfunc(sp.tanh) - self.y
+        return sp.Trace(r.T * r)
+
+    def point(self, seed=1):
+        rng = np.random.default_rng(seed)
+        return dict(W=rng.normal(size=(2, 3)), x=rng.normal(size=(3, 1)), y=rng.normal(size=(2, 1)))
+
+    def gradient_differences(self, at, direction, eps=1e-6):
+        """Central differences of the compiled gradient along a direction (an HVP oracle)."""
+        f = sg.gradient(self.loss(), wrt=[self.W]).lambdify()
+        up = f(**{**at, "W": at["W"] + eps * direction})[1][0]
+        down = f(**{**at, "W": at["W"] - eps * direction})[1][0]
+        return (up - down) / (2 * eps)
+
+    def test_hvp_of_a_matrix_weight_is_w_shaped_and_matches_differences(self):
+        hv = sg.hvp(self.loss(), [self.W], [self.V])
+        assert hv[self.W].shape == (2, 3)
+        at = self.point()
+        direction = np.random.default_rng(2).normal(size=(2, 3))
+        _, (ours,) = hv.lambdify()(**at, V=direction)
+        np.testing.assert_allclose(ours, self.gradient_differences(at, direction), atol=1e-7)
+        assert sg.check(hv).ok
+
+    def test_hessian_over_matrix_entries_matches_differences_and_is_symmetric(self):
+        H = sg.hessian(self.loss(), [self.W])
+        assert H.shape == (6, 6)
+        at = self.point(3)
+        values = {}
+        for name, symbol in (("W", self.W), ("x", self.x), ("y", self.y)):
+            for (i, j), v in np.ndenumerate(at[name]):
+                values[symbol[i, j]] = v
+        ours = np.array(H.xreplace(values).evalf(), dtype=float)
+        np.testing.assert_allclose(ours, ours.T, atol=1e-12)
+        for k in range(6):
+            unit = np.zeros(6)
+            unit[k] = 1.0
+            column = self.gradient_differences(at, unit.reshape(2, 3)).ravel()
+            np.testing.assert_allclose(ours[:, k], column, atol=1e-7)
+
+    def test_hessian_of_a_matrix_weight_needs_concrete_shapes(self):
+        n = sp.Symbol("n", integer=True, positive=True)
+        A = sp.MatrixSymbol("A", n, n)
+        with pytest.raises(GraphError, match="concrete shape"):
+            sg.hessian(sp.Trace(A * A.T), [A])
+
+    def test_hessian_of_a_quadratic_form_is_the_matrix_cookbook_one(self):
+        """L = xᵀ A x: H = A + Aᵀ (Matrix Cookbook (81))."""
+        A = sp.MatrixSymbol("A", 3, 3)
+        H = sg.hessian(sp.Trace(self.x.T * A * self.x), [self.x])
+        expected = (A + A.T).as_explicit()
+        assert sp.simplify(H - expected) == sp.zeros(3, 3)
+
+    def test_jacobian_of_a_vector_output(self):
+        y = (self.W * self.x).applyfunc(sp.tanh)
+        ours = sg.jacobian(y, [self.x])
+        theirs = y.as_explicit().jacobian(list(self.x.as_explicit()))
+        assert ours.shape == (2, 3)
+        assert sp.simplify(ours - theirs) == sp.zeros(2, 3)
+        by_weight = sg.jacobian(y, [self.W])
+        assert by_weight.shape == (2, 6)
+        assert sp.simplify(by_weight - y.as_explicit().jacobian(list(self.W.as_explicit()))) == (
+            sp.zeros(2, 6)
+        )
