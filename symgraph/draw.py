@@ -27,6 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import sympy as sp
 
 from .errors import SymgraphError
@@ -41,6 +42,13 @@ def _quote(text: str) -> str:
 
 
 def _number(value: Any) -> str:
+    """A number to 4 digits; a small array in full, a large one by its shape and norm."""
+    array = np.asarray(value) if not isinstance(value, sp.Basic) else None
+    if array is not None and array.size > 1:
+        if array.size <= 4:
+            return np.array2string(array, precision=3, separator=", ").replace("\n", "")
+        rows, cols = (array.shape + (1,))[:2] if array.ndim < 2 else array.shape[-2:]
+        return f"{rows}×{cols}, ‖·‖ {np.linalg.norm(array):.4g}"
     try:
         return f"{float(value):.4g}"
     except (TypeError, ValueError):
@@ -56,6 +64,10 @@ def _value_of(expr: sp.Basic, values: Mapping[Any, Any]) -> str:
         return f" = {_number(expr.xreplace(point))}"
     except (KeyError, TypeError, ValueError):  # a symbol without a value, or an array
         return ""
+
+
+def _delta(node: sp.Basic) -> str:
+    return f"δ_{node}"
 
 
 def to_dot(
@@ -94,6 +106,8 @@ def to_dot(
         label = [str(node) if data["op"] is None else f"{node} = {data['op']}"]
         if data["op"] is None:
             label.append(data["role"])
+        if data.get("shape"):
+            label.append("×".join(map(str, data["shape"])))
         if values is not None and node in values:
             label.append(f"value {_number(values[node])}")
         if adjoints is not None and node in adjoints:
@@ -109,6 +123,8 @@ def to_dot(
         lines.append(f"  {{ rank=same; {names} }}")
     for operand, result, data in graph.nx.edges(data=True):
         partial = "no rule" if data["partial"] is None else str(data["partial"])
+        if data.get("vjp") is not None:  # a matrix edge: the operand's share of δ_result
+            partial = f"{_delta(result)} ↦ {data['vjp']}"
         if values is not None and data["partial"] is not None:
             partial += _value_of(data["partial"], values)
         color = ', color="#c0392b", penwidth=2' if {operand, result} <= on_path else ""

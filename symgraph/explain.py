@@ -234,7 +234,9 @@ def explain(
     Raises
     ------
     GraphError
-        When ``weight`` is not a weight of ``grad``, or ``max_paths`` is negative.
+        When ``weight`` is not a weight of ``grad``, ``max_paths`` is negative,
+        or the graph has matrix nodes (its edges carry vector-Jacobian
+        products, not numbers to multiply along a path).
     EvaluationError
         When ``at`` misses a value or names an unknown symbol.
 
@@ -251,6 +253,11 @@ def explain(
     w → v1 → v2 → L   x*cos(v1)
     w → v4 → L   v4
     """
+    if grad.graph.has_matrices:
+        raise GraphError(
+            "explain walks scalar chain-rule paths; a graph with matrix nodes backpropagates "
+            "vector-Jacobian products: read grad.equations or grad.latex(form='structured')"
+        )
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 0:
         raise GraphError(f"max_paths must be a non-negative integer, not {max_paths!r}")
     graph = grad.graph

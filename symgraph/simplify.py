@@ -97,6 +97,8 @@ def simplify_gradient(
 
 
 def _simplify_one(expr, symbols, strategy: str, budget: float) -> sp.Basic:
+    if getattr(expr, "is_Matrix", False):
+        return expr  # SymPy's simplifiers are scalar; backprop's matrix form is kept
     size, depth = tree_shape(expr, FAST_MAX_NODES)
     if size > FAST_MAX_NODES or depth > EVALUATED_DEPTH:
         return expr  # SymPy's rewriters recurse through every level

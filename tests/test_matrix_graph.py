@@ -282,3 +282,40 @@ def test_random_matrix_expressions_agree_with_differences_and_the_scalar_core(lo
     report = sg.check(grad, points=2, seed=1)
     assert report.ok, f"{loss}\n{report}"
     assert "scalar core (expanded)" in report.rows[0].methods
+
+
+class TestLaterStages:
+    def grad(self):
+        return sg.gradient(tanh_layer_loss(), wrt=[W])
+
+    def test_drawing_shows_shapes_shares_and_array_values(self):
+        from symgraph.compile import values_at
+        from symgraph.draw import to_dot
+
+        grad = self.grad()
+        at = dict(W=np.ones((2, 3)), x=np.ones((3, 1)), y=np.zeros((2, 1)))
+        dot = to_dot(grad.graph, *values_at(grad, **at))
+        assert "2×3" in dot and "3×1" in dot
+        product = next(c for c in grad.graph.nx.successors(W) if grad.graph.op(c) == W * x)
+        assert f"δ_{product} ↦ delta_{product}*x.T" in dot
+        assert "[[1., 1., 1.]," in dot or "2×3, ‖·‖" in dot  # W's value: small arrays in full
+
+    def test_explain_refuses_matrix_graphs_and_points_to_the_equations(self):
+        with pytest.raises(GraphError, match="structured"):
+            sg.explain(self.grad(), "W")
+
+    def test_simplify_keeps_the_matrix_form(self):
+        grad = self.grad()
+        assert grad.simplify()[W] == grad[W]
+
+    def test_structured_latex_names_the_deltas_and_compiles(self, tmp_path):
+        from oracles import compile_latex
+
+        from symgraph.latex import latex_document
+
+        steps, weights = batch_network()
+        grad = sg.Graph.from_assignments(steps, wrt=weights, granularity="named").backward()
+        text = grad.latex(form="structured")
+        assert r"\frac{\partial L}{\partial W_{1}} &= \delta_{Z_{1}}^{\top} X" in text
+        assert r"\delta_{Z_{1}} &= \left(1 - \tanh^{2}{\left(Z_{1} \right)}\right) \odot" in text
+        compile_latex(latex_document(text), tmp_path)
