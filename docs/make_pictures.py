@@ -8,6 +8,7 @@ from pathlib import Path
 import sympy as sp
 
 import symgraph as sg
+from symgraph import layers
 from symgraph.compile import values_at
 from symgraph.draw import render, to_dot
 from symgraph.nn import as_assignments, input_symbols
@@ -33,4 +34,9 @@ render(to_dot(sg.Graph.from_assignments(steps, params, "named")), OUT / "mlp.svg
 # granularity.md (tracing): w*x + w*x as written
 tw, tx = sg.Value(1.5, name="w"), sg.Value(2.0, name="x")
 render(to_dot((tw * tx + tw * tx).graph), OUT / "traced.svg")
+# matrices.md: a 2-layer network over a batch, one node per named matrix step
+n, d, h = sp.symbols("n d h", integer=True, positive=True)
+net = layers.mlp(layers.input_matrix(n, d), [h, 1], ["tanh", "identity"])
+batch = sg.Graph.from_assignments(net.with_loss("squared_error"), net.params, "named")
+render(to_dot(batch, highlight=net.params[0]), OUT / "matrix_mlp.svg")
 print("wrote", ", ".join(sorted(p.name for p in OUT.glob("*.svg"))))

@@ -32,6 +32,7 @@ import sympy as sp
 
 from .errors import SymgraphError
 from .graph import Graph
+from .latex import paper_text
 
 FILL = {"weight": "#fde2b8", "input": "#d7e8fb", "output": "#d5f0d5", "intermediate": "#ffffff"}
 FORMATS = ("svg", "png", "pdf")
@@ -64,10 +65,6 @@ def _value_of(expr: sp.Basic, values: Mapping[Any, Any]) -> str:
         return f" = {_number(expr.xreplace(point))}"
     except (KeyError, TypeError, ValueError):  # a symbol without a value, or an array
         return ""
-
-
-def _delta(node: sp.Basic) -> str:
-    return f"δ_{node}"
 
 
 def to_dot(
@@ -103,7 +100,7 @@ def to_dot(
     ]
     for node in graph.topological_order():
         data = graph.nx.nodes[node]
-        label = [str(node) if data["op"] is None else f"{node} = {data['op']}"]
+        label = [str(node) if data["op"] is None else f"{node} = {paper_text(data['op'])}"]
         if data["op"] is None:
             label.append(data["role"])
         if data.get("shape"):
@@ -122,9 +119,9 @@ def to_dot(
         names = " ".join(_quote(str(n)) for n in generation)
         lines.append(f"  {{ rank=same; {names} }}")
     for operand, result, data in graph.nx.edges(data=True):
-        partial = "no rule" if data["partial"] is None else str(data["partial"])
+        partial = "no rule" if data["partial"] is None else paper_text(data["partial"])
         if data.get("vjp") is not None:  # a matrix edge: the operand's share of δ_result
-            partial = f"{_delta(result)} ↦ {data['vjp']}"
+            partial = f"δ_{result} ↦ {paper_text(data['vjp'])}"
         if values is not None and data["partial"] is not None:
             partial += _value_of(data["partial"], values)
         color = ', color="#c0392b", penwidth=2' if {operand, result} <= on_path else ""

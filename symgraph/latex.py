@@ -25,6 +25,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
 
 from .adjoint import is_adjoint
 from .errors import GraphError, SymgraphError
@@ -74,6 +75,45 @@ class PaperLatexPrinter(LatexPrinter):
 
 
 LATEX_FUNCTIONS = ("tanh", "exp", "log", "sin", "cos", "sinh", "cosh")
+
+
+class PaperTextPrinter(StrPrinter):
+    """Plain text in a paper's notation: ``Xᵀ``, ``⊙``, ``tanh(Z1)`` entrywise, ``1``."""
+
+    def _print_Transpose(self, expr):
+        base = self._print(expr.arg)
+        return f"{base}ᵀ" if isinstance(expr.arg, sp.MatrixSymbol) else f"({base})ᵀ"
+
+    def _print_HadamardProduct(self, expr):
+        return " ⊙ ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+
+    def _print_OneMatrix(self, expr):
+        return "1"
+
+    def _print_AdjointSymbol(self, expr):
+        return f"δ_{expr.node_name}"
+
+    _print_MatrixAdjoint = _print_AdjointSymbol
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        u = sp.Dummy("u")
+        body = expr.function(u)
+        if isinstance(body, sp.Function) and body.args == (u,):
+            return f"{type(body).__name__}({self._print(expr.expr)})"
+        if isinstance(expr.expr, sp.MatrixSymbol):
+            return f"({self._print(body.xreplace({u: sp.Symbol(expr.expr.name)}))})"
+        return f"[{self._print(body.xreplace({u: sp.Symbol('·')}))}]({self._print(expr.expr)})"
+
+
+def paper_text(expr: sp.Basic) -> str:
+    """One expression as plain text in a paper's notation (drawings' labels).
+
+    >>> import sympy as sp
+    >>> Z = sp.MatrixSymbol("Z", 2, 2)
+    >>> paper_text(sp.HadamardProduct(Z.applyfunc(sp.tanh), Z.T))
+    'tanh(Z) ⊙ Zᵀ'
+    """
+    return PaperTextPrinter().doprint(expr)
 
 
 def latex_of(expr: sp.Basic) -> str:

@@ -297,7 +297,7 @@ class TestLaterStages:
         dot = to_dot(grad.graph, *values_at(grad, **at))
         assert "2×3" in dot and "3×1" in dot
         product = next(c for c in grad.graph.nx.successors(W) if grad.graph.op(c) == W * x)
-        assert f"δ_{product} ↦ delta_{product}*x.T" in dot
+        assert f"δ_{product} ↦ δ_{product}*xᵀ" in dot
         assert "[[1., 1., 1.]," in dot or "2×3, ‖·‖" in dot  # W's value: small arrays in full
 
     def test_explain_refuses_matrix_graphs_and_points_to_the_equations(self):
