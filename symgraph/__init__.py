@@ -23,7 +23,7 @@ from .explain import Walkthrough, explain
 from .gradient import Gradient
 from .graph import Graph
 from .io import from_json, load_json, save_dot, save_graphml, save_json, to_graphml, to_json
-from .rules import register_rule
+from .rules import register_rule, register_vjp
 from .trace import Value
 
 __version__ = "0.1.0"
@@ -56,4 +56,5 @@ __all__ = [
     "layers",
     "nn",
     "register_rule",
+    "register_vjp",
 ]

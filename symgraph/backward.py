@@ -82,7 +82,7 @@ def backward(graph: Graph) -> Gradient:
             partial = edge["partial"]
             if partial is None:
                 op = graph.nx.nodes[child]["op"]
-                register = "matrix_rules.register_vjp" if "vjp" in edge else "register_rule"
+                register = "register_vjp" if "vjp" in edge else "register_rule"
                 raise NoRuleError(
                     f"cannot differentiate node {child} = {op} with respect to {node}: "
                     f"no derivative rule for {type(op).__name__}; "

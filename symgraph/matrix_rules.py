@@ -1,12 +1,13 @@
-"""Vector-Jacobian product rules for matrix operations (issue 4, first step).
+"""The vector-Jacobian product rules of the matrix operations.
 
 A VJP rule sends the adjoint of an operation's result back to one operand:
 ``vjp(op, index, adjoint)`` returns ``Σ adjoint ⊙ ∂op/∂operand`` as a matrix
 expression of the operand's shape, never a 4-index tensor.  With these,
 ``∂L/∂W = δ xᵀ`` comes out the way papers write it.
 
-The rules live in one table keyed by SymPy matrix class, looked up along the
-class's MRO like the scalar rules (:mod:`symgraph.rules`).
+They are registered in the one registry (:mod:`symgraph.rules`, with
+:func:`~symgraph.rules.register_vjp`), looked up along the class's MRO like
+the scalar rules.
 
 Examples
 --------
@@ -20,8 +21,6 @@ W.T*delta
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import sympy as sp
 from sympy.matrices.expressions import (
@@ -37,53 +36,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .errors import NoRuleError
 from .matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries
-
-VJP = Callable[[sp.Basic, int, sp.Basic], sp.Basic]
-_VJP: dict[type, VJP] = {}
-
-
-def register_vjp(cls: type, rule: VJP | None = None):
-    """Register ``rule(op, index, adjoint) -> operand adjoint`` for a matrix class."""
-    if rule is None:
-        return lambda fn: register_vjp(cls, fn)
-    _VJP[cls] = rule
-    return rule
-
-
-def _find_vjp(op: sp.Basic) -> VJP | None:
-    """The rule registered for ``op``'s class or its nearest base class."""
-    for klass in type(op).__mro__:
-        if klass in _VJP:
-            return _VJP[klass]
-    return None
-
-
-def has_vjp(op: sp.Basic) -> bool:
-    """Whether a VJP rule is registered along the MRO of ``op``'s class.
-
-    Scalar-valued matrix functions (``Trace``, ``SumEntries``...) have one too,
-    so this, not the result's shape, says whether to use :func:`matrix_vjp`.
-
-    >>> import sympy as sp
-    >>> X = sp.MatrixSymbol("X", 2, 2)
-    >>> has_vjp(sp.Trace(X)), has_vjp(SumEntries(X)), has_vjp(sp.sin(sp.Symbol("x")))
-    (True, True, False)
-    """
-    return _find_vjp(op) is not None
-
-
-def matrix_vjp(op: sp.Basic, index: int, adjoint: sp.Basic) -> sp.Basic:
-    """The adjoint of ``op.args[index]`` given the adjoint of ``op``.
-
-    Raises
-    ------
-    NoRuleError
-        When no rule is registered for ``op``'s class.
-    """
-    rule = _find_vjp(op)
-    if rule is None:
-        raise NoRuleError(f"no vector-Jacobian rule for {type(op).__name__} (in {op})")
-    return rule(op, index, adjoint)
+from .rules import _VJP, has_vjp, matrix_vjp, register_vjp  # noqa: F401 - re-exported
 
 
 def _is_scalar(e: sp.Basic) -> bool:

@@ -1,7 +1,14 @@
-"""The one registry of local derivative rules, keyed by SymPy class.
+"""The one registry of derivative rules, keyed by SymPy class: two kinds of rule.
 
-A rule answers: how does a node's local operation ``op`` change with one of
-its operand slots?  ``rule(op, index)`` returns ``∂op/∂slots(op)[index]`` as a
+- Local partials (scalar operations), :func:`register_rule`.
+- Vector-Jacobian products (matrix operations), :func:`register_vjp`:
+  ``vjp(op, index, adjoint)`` sends the δ of a matrix result back to one
+  operand as a matrix of the operand's shape (``δ xᵀ``), never a 4-index
+  tensor.  The matrix operations' own rules are written in
+  :mod:`symgraph.matrix_rules`.
+
+A local-partial rule answers: how does a node's local operation ``op`` change
+with one of its operand slots?  ``rule(op, index)`` returns ``∂op/∂slots(op)[index]`` as a
 SymPy expression in the same symbols as ``op``.  Lookup walks the class's
 ``__mro__`` (a subclass inherits its parent's rule); any SymPy ``Function``
 without an explicit rule falls back on its own ``fdiff``; anything else raises
@@ -58,6 +65,63 @@ def register_rule(cls: type, rule: Rule | None = None):
         return lambda fn: register_rule(cls, fn)
     _RULES[cls] = rule
     return rule
+
+
+# --- vector-Jacobian products (matrix operations) ----------------------------
+
+VJP = Callable[[sp.Basic, int, sp.Basic], sp.Basic]
+_VJP: dict[type, VJP] = {}
+
+
+def register_vjp(cls: type, rule: VJP | None = None):
+    """Register ``rule(op, index, adjoint) -> operand adjoint`` for a matrix operation.
+
+    The rule returns the share of ``adjoint`` (the δ of the result) that goes
+    to ``op.args[index]``, as a matrix expression of that operand's shape
+    (``δ xᵀ`` for ``W`` in ``W x``).  The matrix operations' own rules are in
+    :mod:`symgraph.matrix_rules`; usable as a decorator, like :func:`register_rule`.
+    """
+    if rule is None:
+        return lambda fn: register_vjp(cls, fn)
+    _VJP[cls] = rule
+    return rule
+
+
+def _find_vjp(op: sp.Basic) -> VJP | None:
+    """The rule registered for ``op``'s class or its nearest base class."""
+    for klass in type(op).__mro__:
+        if klass in _VJP:
+            return _VJP[klass]
+    return None
+
+
+def has_vjp(op: sp.Basic) -> bool:
+    """Whether a VJP rule is registered along the MRO of ``op``'s class.
+
+    Scalar-valued matrix functions (``Trace``, ``SumEntries``...) have one too,
+    so this, not the result's shape, says whether to use :func:`matrix_vjp`.
+
+    >>> import sympy as sp
+    >>> import symgraph.matrix_rules  # registers the matrix operations' rules
+    >>> X = sp.MatrixSymbol("X", 2, 2)
+    >>> has_vjp(sp.Trace(X)), has_vjp(sp.sin(sp.Symbol("x")))
+    (True, False)
+    """
+    return _find_vjp(op) is not None
+
+
+def matrix_vjp(op: sp.Basic, index: int, adjoint: sp.Basic) -> sp.Basic:
+    """The adjoint of ``op.args[index]`` given the adjoint of ``op``.
+
+    Raises
+    ------
+    NoRuleError
+        When no rule is registered for ``op``'s class.
+    """
+    rule = _find_vjp(op)
+    if rule is None:
+        raise NoRuleError(f"no vector-Jacobian rule for {type(op).__name__} (in {op})")
+    return rule(op, index, adjoint)
 
 
 def find_rule(cls: type) -> Rule | None:
