@@ -10,7 +10,8 @@ import numpy as np
 import sympy as sp
 
 import symgraph as sg
-from symgraph.derivatives import hessian, hvp
+
+hessian, hvp = sg.hessian, sg.hvp
 
 # Four labelled points (x1, x2, label ±1) and an L2 penalty.
 data = [(0.5, 1.0, 1), (-1.0, 0.3, -1), (1.5, -0.5, 1), (-0.2, -1.2, -1)]
