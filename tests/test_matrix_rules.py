@@ -71,6 +71,9 @@ CASES = [
     ("trace", sp.Trace(X * Y), [X, Y], 0, ()),
     ("determinant", sp.Determinant(X), [X], 0, (X,)),
     ("inverse", sp.Inverse(X), [X], 0, (X,)),
+    ("matrix power X**3", sp.MatPow(X, 3), [X], 0, ()),
+    ("entrywise power C∘3", sp.HadamardPower(C, 3), [C], 0, ()),
+    ("entry A[1, 0]", A[1, 0], [A], 0, ()),
 ]
 
 
