@@ -73,9 +73,26 @@ class _Printer(_BasePrinter):
     # Matrix operations print as NumPy array operations, one call for the whole batch.
     def _print_MatMul(self, expr):
         scalars = [self.text(a) for a in expr.args if not a.is_Matrix]
-        matrices = [self.text(a) for a in expr.args if a.is_Matrix]
-        product = matrices[0] if len(matrices) == 1 else "(" + " @ ".join(matrices) + ")"
+        factors = [a for a in expr.args if a.is_Matrix]
+        product = self._ones_product(factors)
+        if product is None:
+            matrices = [self.text(a) for a in factors]
+            product = matrices[0] if len(matrices) == 1 else "(" + " @ ".join(matrices) + ")"
         return "(" + "*".join([*scalars, product]) + ")" if scalars else product
+
+    def _ones_product(self, factors) -> str | None:
+        """``1 bᵀ`` broadcasts, ``1ᵀ M`` and ``M 1`` sum: no product with a matrix of ones."""
+        if len(factors) != 2 or not any(isinstance(f, sp.OneMatrix) for f in factors):
+            return None
+        left, right = factors
+        if isinstance(left, sp.OneMatrix) and left.cols == 1:  # 1 bᵀ: b's row, repeated
+            shape = f"({self.text(left.rows)}, {self.text(right.cols)})"
+            return f"numpy.broadcast_to({self.text(right)}, {shape})"
+        if isinstance(left, sp.OneMatrix) and left.rows == 1:  # 1ᵀ M: column sums
+            return f"{self.text(right)}.sum(axis=0, keepdims=True)"
+        if isinstance(right, sp.OneMatrix) and right.cols == 1:  # M 1: row sums
+            return f"{self.text(left)}.sum(axis=1, keepdims=True)"
+        return None
 
     def _print_MatAdd(self, expr):
         return "(" + " + ".join(self.text(a) for a in expr.args) + ")"

@@ -123,8 +123,8 @@ def expression_vjp(op: sp.Basic, seed: sp.Basic, operands: Sequence[sp.Basic]) -
     >>> import sympy as sp
     >>> W, x = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1)
     >>> d = sp.MatrixSymbol("d", 2, 1)
-    >>> expression_vjp((W*x).applyfunc(sp.exp), d, [W])[W]
-    (HadamardProduct(Lambda(_u, exp(_u)).(W*x), d))*x.T
+    >>> expression_vjp(W*x + W*x, d, [W, x])
+    {W: 2*d*x.T, x: 2*W.T*d}
     """
     targets = set(operands)
     free = {}  # does this subexpression hold an operand?
@@ -273,7 +273,10 @@ class MatrixGraphBuilder:
             return
         for s in operands:
             share = shares.get(s)
-            share = _tidy(share) if share is not None else _zero_like(s)
+            if share is None:
+                share = _zero_like(s)
+            else:  # tanh'(Z) = 1 - A⊙A: the node A, computed once, not tanh(Z) again
+                share = _tidy(share.xreplace({op: node}) if share.has(op) else share)
             self.g.add_edge(s, node, vjp=share, partial=None)
 
     def add(self, expr: sp.Basic, node=None) -> sp.Basic:

@@ -79,9 +79,22 @@ def _hadamard(op, index, adjoint):
 
 @register_vjp(ElementwiseApplyFunction)
 def _elementwise(op, index, adjoint):
+    """``f(Z)`` entrywise: δ ⊙ f'(Z), written in f's own value when it can be.
+
+    ``tanh' = 1 - tanh²`` becomes ``(1 - A⊙A)`` of the result ``A`` (a graph
+    puts the result's node there), so compiled code reuses ``A`` instead of
+    computing ``tanh(Z)`` again, as backpropagation by hand does.
+    """
     u = sp.Dummy("u", real=True)
-    derivative = sp.Lambda(u, op.function(u).diff(u))
-    return HadamardProduct(adjoint, ElementwiseApplyFunction(derivative, op.expr)).doit()
+    value = op.function(u)
+    derivative = value.diff(u)
+    t = sp.Dummy("t", real=True)
+    in_value = derivative.subs(value, t) if isinstance(value, sp.Function) else derivative
+    if u not in in_value.free_symbols and t in in_value.free_symbols:
+        # no doit: it would fold the two entrywise functions back into tanh'(Z)
+        return HadamardProduct(adjoint, ElementwiseApplyFunction(sp.Lambda(t, in_value), op))
+    factor = ElementwiseApplyFunction(sp.Lambda(u, derivative), op.expr)
+    return HadamardProduct(adjoint, factor).doit()
 
 
 @register_vjp(Trace)

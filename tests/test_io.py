@@ -11,10 +11,15 @@ import pytest
 import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from sympy.matrices.expressions.matexpr import MatrixElement
 
 import symgraph as sg
+from symgraph import layers
+from symgraph.adjoint import MatrixAdjoint, adjoint_of
 from symgraph.backward import AdjointSymbol
 from symgraph.io import (
+    _MATRIX_CLASS_LIST,
     MAX_DEPTH,
     from_json,
     load_json,
@@ -24,6 +29,7 @@ from symgraph.io import (
     to_graphml,
     to_json,
 )
+from symgraph.matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries
 
 w, x, b, y = SYMBOLS = sp.symbols("w x b y", real=True)
 p = sp.Symbol("p", positive=True)
@@ -40,6 +46,10 @@ def same(a, b, seen=None):
         seen.add((id(u), id(v)))
         if type(u) is not type(v) or (u is None) != (v is None):
             return False
+        if not isinstance(u, sp.Basic):  # None, a function class (tanh of tanh.(X))
+            if u is not v:
+                return False
+            continue
         if isinstance(u, sp.Symbol):
             if (u.name, u.assumptions0) != (v.name, v.assumptions0):
                 return False
@@ -257,7 +267,13 @@ class TestHostile:
             {"f": "__class__", "a": [0]},
             {"f": "Symbol", "a": []},
             {"f": "Function", "a": []},
-            {"f": "Lambda", "a": [0, 0]},
+            {"f": "Lambda", "a": [7, 0]},  # Lambda(2, w): 2 is no variable
+            {"fn": "tanh"},  # a function class is not an expression
+            {"fn": "Add"},
+            {"fn": CODE},
+            {"f": "MatMul", "a": [0, 1]},  # no matrix factor
+            {"f": "Identity", "a": [5]},  # sin(v1) rows
+            {"f": "ZeroMatrix", "a": [7, 11]},  # cos(v1) columns
             {"n": CODE},
             {"n": "1e3"},
             {"n": "1/0"},
@@ -371,3 +387,385 @@ class TestExport:
         g = sg.Graph.from_expr(sp.sin(w * x), wrt=[w])
         save_dot(g, tmp_path / "g.dot", highlight=w)
         assert (tmp_path / "g.dot").read_text() == to_dot(g, highlight=w) + "\n"
+
+
+# --- matrix graphs ----------------------------------------------------------------
+
+N = sp.Symbol("N", integer=True, positive=True)  # the batch size
+A3, V3 = sp.MatrixSymbol("A", 3, 3), sp.MatrixSymbol("V", 3, 1)
+T = sp.Dummy("t", real=True)
+C3 = sp.ImmutableMatrix([[1, 2, 0], [0, sp.Rational(1, 2), w], [sp.pi, 0, sp.Float("0.25")]])
+
+
+MATRIX_EXPRESSIONS = [
+    sp.Trace(A3 * C3) + sp.log(sp.Determinant(A3)) + sp.Trace(sp.Inverse(A3)),
+    sp.Trace(sp.MatPow(A3, 2) + sp.Identity(3)),
+    sp.MatAdd(sp.HadamardProduct(A3.T, A3), sp.ZeroMatrix(3, 3), evaluate=False),
+    SumEntries(sp.HadamardPower(A3, 3)) + FrobeniusNorm(A3),
+    SumEntries(sp.HadamardPower(2, A3)),  # 2 to the power of each entry
+    LogSumExp(Softmax(A3 * V3)) + (A3 * V3)[1, 0],
+    (MatrixElement(C3, N, 1) + (A3 * V3)[1, 0]) * sp.OneMatrix(1, 1),
+    sp.MatMul(2, N, A3, evaluate=False),  # two scalar factors, kept apart
+    sp.Basic.__new__(ElementwiseApplyFunction, sp.tanh, A3),  # a function class
+    ElementwiseApplyFunction(sp.Lambda(T, sp.exp(-(T**2))), A3),  # a Dummy with assumptions
+    A3.applyfunc(lambda t: sp.Max(0, t) + sp.Heaviside(t)),
+    C3 * V3 + sp.OneMatrix(3, 1),
+]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20240611)
+
+
+def batch_graph():
+    """The brief's example: a tanh layer over a batch, mean squared error."""
+    X, W, B, Y = (
+        sp.MatrixSymbol("X", N, 3),
+        sp.MatrixSymbol("W", 2, 3),
+        sp.MatrixSymbol("b", 2, 1),
+        sp.MatrixSymbol("y", N, 2),
+    )
+    R = (X * W.T + sp.OneMatrix(N, 1) * B.T).applyfunc(sp.tanh) - Y
+    return sg.Graph.from_expr(SumEntries(sp.HadamardProduct(R, R)) / N, wrt=[W, B])
+
+
+def network_graph(activations=("tanh", "identity"), loss="squared_error", granularity="named"):
+    """A 3-4-2 network from symgraph.layers, its layers named Z1, A1, Z2, A2."""
+    net = layers.mlp(layers.input_matrix(N, 3), [4, 2], list(activations))
+    steps = net.with_loss(loss)
+    return sg.Graph.from_assignments(steps, wrt=net.params, granularity=granularity)
+
+
+MATRIX_GRAPHS = {
+    "batch": batch_graph,
+    "network": network_graph,
+    "network-op": lambda: network_graph(granularity="op"),
+    "network-sigmoid-bce": lambda: network_graph(("relu", "sigmoid"), "binary_cross_entropy"),
+    "network-softmax": lambda: network_graph(("softplus", "identity"), "softmax_cross_entropy"),
+}
+
+
+def assert_same_matrix_graph(g, h):
+    """Everything equal: node symbols (class, shape), data in order, edges with their vjp."""
+    assert_same_graph(g, h)
+    for a, c in zip(g.nx.nodes, h.nx.nodes, strict=True):
+        assert type(c) is type(a) and c == a
+        assert list(h.nx.nodes[c].items()) == list(g.nx.nodes[a].items())
+        shape = h.nx.nodes[c]["shape"]
+        assert isinstance(shape, tuple)
+        assert [type(d) for d in shape] == [type(d) for d in g.nx.nodes[a]["shape"]]
+    assert list(h.nx.edges) == list(g.nx.edges)
+    seen: set = set()
+    for edge, data in g.nx.edges.items():
+        assert list(h.nx.edges[edge].items()) == list(data.items())
+        assert same(h.nx.edges[edge].get("vjp"), data.get("vjp"), seen)
+
+
+def random_arrays(graph, rng, n=5):
+    """An array for each leaf, of its shape with the batch size N = n."""
+    arrays = {}
+    for node, data in graph.nx.nodes(data=True):
+        if data["op"] is None:
+            shape = tuple(int(d.subs(N, n)) for d in data["shape"])
+            arrays[node.name] = rng.uniform(0.1, 0.9, size=shape)
+    return arrays
+
+
+def assert_same_numbers(g, h, rng):
+    arrays = random_arrays(g, rng)
+    value_g, grads_g = g.backward().lambdify()(**arrays)
+    value_h, grads_h = h.backward().lambdify()(**arrays)
+    assert np.isfinite(value_g) and value_h == value_g
+    assert len(grads_h) == len(grads_g) == len(g.wrt)
+    for a, c in zip(grads_g, grads_h, strict=True):
+        assert np.array_equal(a, c)
+
+
+def through_an_edge(expr):
+    """``expr`` saved and loaded as the vjp of an edge of a small matrix graph."""
+    g = batch_graph()
+    edge = next(iter(g.nx.edges))
+    g.nx.edges[edge]["vjp"] = expr
+    return from_json(to_json(g)).nx.edges[edge]["vjp"]
+
+
+def _matrix_document(**changes):
+    W, V = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("V", 3, 2)
+    data = json.loads(to_json(sg.Graph.from_expr(sp.Trace(W * V), wrt=[W])))
+    data.update(changes)
+    return data
+
+
+class TestMatrixRoundTrip:
+    @pytest.mark.parametrize("name", list(MATRIX_GRAPHS))
+    def test_same_graph_gradient_and_numbers(self, name, rng):
+        g = MATRIX_GRAPHS[name]()
+        h = from_json(to_json(g))
+        assert_same_matrix_graph(g, h)
+        grad_g, grad_h = g.backward(), h.backward()
+        assert grad_h.equations == grad_g.equations  # the δ-equations, exactly
+        assert str(grad_h.equations) == str(grad_g.equations)
+        for weight in g.wrt:
+            assert grad_h.structured[weight] == grad_g.structured[weight]
+        assert_same_numbers(g, h, rng)
+
+    def test_symbols_table(self):
+        data = json.loads(to_json(batch_graph()))
+        X = data["symbols"]["X"]
+        assert (X["name"], X["class"]) == ("X", "MatrixSymbol")
+        assert [data["exprs"][k] for k in X["shape"]] == [{"s": "N"}, {"n": "3"}]
+        assert data["symbols"]["N"]["assumptions"] == {"integer": True, "positive": True}
+        assert data["symbols"]["delta_v3"]["class"] == "MatrixAdjoint"
+        assert data["symbols"]["delta_v8"] == {"name": "delta_v8", "class": "AdjointSymbol"}
+        dummies = [s for s in data["symbols"].values() if s.get("class") == "Dummy"]
+        assert dummies and all(type(s["dummy_index"]) is int for s in dummies)
+        v1 = next(node for node in data["nodes"] if node["id"] == "v1")
+        assert [data["exprs"][k] for k in v1["shape"]] == [{"s": "N"}, {"n": "2"}]
+        edge = next(e for e in data["edges"] if (e["source"], e["target"]) == ("W", "v2"))
+        assert edge["partial"] is None and data["exprs"][edge["vjp"]]["f"] == "MatMul"
+
+    def test_matrix_adjoint_in_a_vjp_survives(self):
+        g = batch_graph()
+        h = from_json(to_json(g))
+        W, v2 = h.wrt[0], h.node_named("v2")
+        vjp = h.nx.edges[W, v2]["vjp"]
+        (delta,) = (a for a in vjp.atoms(sp.MatrixSymbol) if isinstance(a, MatrixAdjoint))
+        assert delta == adjoint_of(v2) and delta.shape == (N, 2) and delta.node_name == "v2"
+        assert vjp == g.nx.edges[W, v2]["vjp"]
+
+    def test_lambda_dummy_comes_back_equal(self):
+        g = network_graph()
+        h = from_json(to_json(g))
+        A1 = h.node_named("A1")
+        op = h.nx.nodes[A1]["op"]
+        assert isinstance(op, ElementwiseApplyFunction) and isinstance(op.function, sp.Lambda)
+        assert op == g.nx.nodes[A1]["op"]  # the same Dummy: same name and dummy_index
+        (u,) = op.function.variables
+        (original,) = g.nx.nodes[A1]["op"].function.variables
+        assert isinstance(u, sp.Dummy) and u.dummy_index == original.dummy_index
+        assert u.assumptions0 == original.assumptions0
+
+    def test_shapes_keep_python_integers(self):
+        g = batch_graph()
+        v1 = g.node_named("v1")
+        g.nx.nodes[v1]["shape"] = (N, 2)  # a builder may write plain ints
+        h = from_json(to_json(g))
+        assert h.nx.nodes[v1]["shape"] == (N, 2)
+        assert type(h.nx.nodes[v1]["shape"][1]) is int
+        assert type(g.nx.nodes[g.wrt[0]]["shape"][0]) is type(h.nx.nodes[h.wrt[0]]["shape"][0])
+
+    @pytest.mark.parametrize("expr", MATRIX_EXPRESSIONS, ids=lambda e: type(e).__name__)
+    def test_each_matrix_class(self, expr):
+        back = through_an_edge(expr)
+        assert back == expr and same(back, expr)
+        assert str(back) == str(expr)
+
+    def test_every_matrix_class_is_tried(self):
+        seen, stack = set(), list(MATRIX_EXPRESSIONS)
+        while stack:
+            e = stack.pop()
+            seen.add(type(e))
+            stack.extend(e.args if isinstance(e, sp.Basic) else ())
+        assert set(_MATRIX_CLASS_LIST) <= seen
+
+    def test_identity_function(self):
+        identity = ElementwiseApplyFunction(sp.S.IdentityFunction, A3)
+        assert through_an_edge(identity) == identity
+
+    @pytest.mark.parametrize("make", [lambda: sg.Graph.from_expr(sp.tanh(w * x + b)), batch_graph])
+    def test_gradient_graphs_with_adjoint_nodes(self, make):
+        """The graph of a gradient's assignments: nodes g_v1 (AdjointNode or MatrixSymbol)."""
+        from symgraph.derivatives import AdjointNode, gradient_assignments
+
+        g = make()
+        steps, grads = gradient_assignments(g.backward())
+        total = sp.Add(*(SumEntries(d) if d.is_Matrix else d for d in grads.values()))
+        graph = sg.Graph.from_assignments([*steps, (sp.Symbol("S", real=True), total)])
+        loaded = from_json(to_json(graph))
+        assert_same_graph(graph, loaded)
+        assert [type(node) for node in loaded.nx] == [type(node) for node in graph.nx]
+        assert any(isinstance(node, AdjointNode) for node in loaded.nx)
+
+    def test_save_and_load_a_file(self, tmp_path):
+        g = network_graph()
+        save_json(g, tmp_path / "net.json")
+        assert_same_matrix_graph(g, load_json(tmp_path / "net.json"))
+
+    def test_graphml(self, tmp_path):
+        g = batch_graph()
+        save_graphml(g, tmp_path / "g.graphml")
+        for h in (nx.read_graphml(tmp_path / "g.graphml"), nx.parse_graphml(to_graphml(g))):
+            assert set(h.nodes) == {str(node) for node in g.nx}
+            for node, data in g.nx.nodes(data=True):
+                expected = {k: "" if v is None else str(v) for k, v in data.items()}
+                assert h.nodes[str(node)] == expected
+            assert h.nodes["X"]["shape"] == "(N, 3)" and h.nodes["L"]["shape"] == "()"
+            for s, t, data in g.nx.edges(data=True):
+                assert h.edges[str(s), str(t)] == {
+                    k: "" if v is None else str(v) for k, v in data.items()
+                }
+            assert h.edges["W", "v2"]["vjp"] == "delta_v2.T*X"
+            assert (h.graph["output"], h.graph["wrt"]) == ("L", "W b")
+
+
+class TestMatrixRefusedToSave:
+    def test_symbol_of_another_class(self):
+        class Custom(sp.Symbol):
+            pass
+
+        g = sg.Graph.from_expr(sp.sin(w * x), wrt=[w])
+        g.nx.edges[w, g.node_named("v1")]["partial"] = Custom("W1_1_1")
+        with pytest.raises(sg.GraphError, match="class Custom"):
+            to_json(g)
+
+    def test_undefined_function_entrywise(self):
+        f = sp.Function("f")
+        with pytest.raises(sg.GraphError, match="function f"):
+            through_an_edge(sp.Basic.__new__(ElementwiseApplyFunction, f, A3))
+
+    def test_shape_that_is_not_a_size(self):
+        g = batch_graph()
+        g.nx.nodes[g.node_named("v1")]["shape"] = (N, 2.5)
+        with pytest.raises(sg.GraphError, match="not a size"):
+            to_json(g)
+
+
+class TestMatrixHostile:
+    @pytest.mark.parametrize(
+        ("dimension", "message"),
+        [
+            ({"n": "-1"}, "dimension"),
+            ({"n": str(2**31)}, "dimension"),
+            ({"n": "9" * 5000}, "dimension"),
+            ({"n": "3/2"}, "dimension"),
+            ({"fl": "2.0", "prec": 53}, "dimension"),
+            ({"c": "oo"}, "dimension"),
+            ({"c": "I"}, "dimension"),
+            ({"s": "m"}, "dimension"),  # m is declared integer=False below
+            ({"s": "k"}, "dimension"),  # k is negative
+            ({"s": "V"}, "no earlier expression|dimension"),
+        ],
+    )
+    def test_bad_matrix_shapes(self, dimension, message):
+        data = _matrix_document()
+        data["symbols"]["m"] = {"name": "m", "assumptions": {"integer": False}}
+        data["symbols"]["k"] = {"name": "k", "assumptions": {"integer": True, "negative": True}}
+        data["exprs"][data["symbols"]["W"]["shape"][0]] = dimension
+        with pytest.raises(sg.GraphError, match=message):
+            from_json(json.dumps(data))
+
+    @pytest.mark.parametrize(
+        "shape", [[0], [0, 1, 2], "2x3", [0, -1], [0, 10_000], [0, "1"], [0, None], {"rows": 2}]
+    )
+    def test_malformed_matrix_shapes(self, shape):
+        data = _matrix_document()
+        data["symbols"]["W"]["shape"] = shape
+        with pytest.raises(sg.GraphError):
+            from_json(json.dumps(data))
+
+    def test_shape_names_a_later_expression(self):
+        data = _matrix_document()
+        data["exprs"].append({"n": "2"})
+        data["symbols"]["W"]["shape"][0] = len(data["exprs"]) - 1
+        with pytest.raises(sg.GraphError, match="no earlier expression"):
+            from_json(json.dumps(data))
+
+    @pytest.mark.parametrize(
+        "entry",
+        [
+            {"name": "W", "class": CODE, "shape": [0, 1]},
+            {"name": "W", "class": ["MatrixSymbol"], "shape": [0, 1]},
+            {"name": "W", "class": "Symbol", "shape": [0, 1]},
+            {"name": "W", "class": "MatrixSymbol", "shape": [0, 1], "assumptions": {}},
+            {"name": "W", "class": "MatrixAdjoint", "shape": [0, 1]},  # not delta_...
+            {"name": "W", "class": "Dummy", "dummy_index": -1},
+            {"name": "W", "class": "Dummy", "dummy_index": 2**70},
+            {"name": "W", "class": "Dummy", "dummy_index": "1"},
+            {"name": "W", "class": "AdjointNode"},  # not g_...
+            {"name": "W", "class": "AdjointSymbol", "shape": [0, 1]},
+        ],
+    )
+    def test_bad_symbol_entries(self, entry):
+        data = _matrix_document()
+        data["symbols"]["W"] = entry
+        with pytest.raises(sg.GraphError):
+            from_json(json.dumps(data))
+
+    @pytest.mark.parametrize(
+        "shape",
+        [
+            [{"int": -1}, {"int": 3}],
+            [{"int": 3}, {"int": 2}],  # not W's shape
+            [{"int": 2}, {"int": True}],
+            [{"int": 2}, {"eval": CODE}],
+            [{"int": 2}, CODE],
+            [],  # W is a matrix
+        ],
+    )
+    def test_bad_node_shapes(self, marker, shape):
+        data = _matrix_document()
+        raw = json.dumps(shape).replace("{marker}", str(marker))
+        node = next(node for node in data["nodes"] if node["id"] == "W")
+        node["shape"] = json.loads(raw)
+        with pytest.raises(sg.GraphError):
+            from_json(json.dumps(data))
+
+    def test_scalar_node_with_a_matrix_shape(self):
+        data = _matrix_document()
+        node = next(node for node in data["nodes"] if node["id"] == "L")
+        node["shape"] = [{"int": 2}, {"int": 3}]
+        with pytest.raises(sg.GraphError, match="not its symbol's"):
+            from_json(json.dumps(data))
+
+    @pytest.mark.parametrize(
+        "entries",
+        [
+            [{"f": "HadamardPower", "a": ["big", "big"]}],  # SymPy would compute big**big
+            [{"f": "ElementwiseApplyFunction", "a": ["tanh", "two"]}],  # not a matrix
+            [{"f": "ElementwiseApplyFunction", "a": ["two", "W"]}],  # 2 is no function
+            [{"f": "ElementwiseApplyFunction", "a": ["atan2", "W"]}],  # not unary
+            [{"f": "Add", "a": ["tanh", "two"]}],  # a function class as an argument
+            [{"f": "Tuple", "a": ["two"]}, {"f": "ImmutableDenseMatrix", "a": ["two", "two", -1]}],
+            [{"f": "Tuple", "a": []}, {"f": "ImmutableDenseMatrix", "a": ["big", "big", -1]}],
+            [{"f": "Tuple", "a": ["W"]}, {"f": "ImmutableDenseMatrix", "a": ["one", "one", -1]}],
+            [{"f": "MatMul", "a": ["W", "W"]}],  # 2×3 times 2×3
+            [{"f": "MatAdd", "a": ["W", "two"]}],
+            [{"f": "Trace", "a": ["W"]}],  # not square
+            [{"f": "Lambda", "a": ["two", "W"]}],
+            [{"f": "MatrixElement", "a": ["two", "one", "one"]}],
+            [{"f": "OneMatrix", "a": ["big", "one"]}],
+            [{"f": "Softmax", "a": ["W"]}],  # not a vector
+            [{"f": "SumEntries", "a": ["two"]}],
+        ],
+    )
+    def test_bad_matrix_expressions(self, entries):
+        data = _matrix_document()
+        names = {"W": {"s": "W"}, "two": {"n": "2"}, "one": {"n": "1"}, "big": {"n": "9" * 40}}
+        names |= {"tanh": {"fn": "tanh"}, "atan2": {"fn": "atan2"}}
+        for name, entry in names.items():
+            data["exprs"].append(entry)
+            names[name] = len(data["exprs"]) - 1
+        for entry in entries:  # a name, or -1 for the entry before
+            args = [names[a] if isinstance(a, str) else len(data["exprs"]) + a for a in entry["a"]]
+            data["exprs"].append({**entry, "a": args})
+        data["nodes"][-1]["op"] = len(data["exprs"]) - 1
+        with pytest.raises(sg.GraphError):
+            from_json(json.dumps(data))
+
+    def test_scalar_factors_are_not_multiplied_out(self):
+        """MatMul(2**(10**30), 2**(10**30), W): SymPy's constructor would compute the power."""
+        data = _matrix_document()
+        start = len(data["exprs"])
+        data["exprs"] += [
+            {"n": "2"},
+            {"n": "1" + "0" * 30},
+            {"f": "Pow", "a": [start, start + 1]},
+            {"s": "W"},
+            {"f": "MatMul", "a": [start + 2, start + 2, start + 3]},
+        ]
+        edge = data["edges"][0]
+        edge["vjp"] = len(data["exprs"]) - 1
+        h = from_json(json.dumps(data))
+        vjp = h.nx.edges[h.node_named(edge["source"]), h.node_named(edge["target"])]["vjp"]
+        assert isinstance(vjp, sp.MatMul) and len(vjp.args) == 3

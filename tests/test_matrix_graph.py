@@ -317,5 +317,5 @@ class TestLaterStages:
         grad = sg.Graph.from_assignments(steps, wrt=weights, granularity="named").backward()
         text = grad.latex(form="structured")
         assert r"\frac{\partial L}{\partial W_{1}} &= \delta_{Z_{1}}^{\top} X" in text
-        assert r"\delta_{Z_{1}} &= \left(1 - \tanh^{2}{\left(Z_{1} \right)}\right) \odot" in text
+        assert r"\delta_{Z_{1}} &= \left(1 - A_{1}^{2}\right) \odot \delta_{A_{1}}" in text
         compile_latex(latex_document(text), tmp_path)
