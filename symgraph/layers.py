@@ -52,7 +52,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .errors import GraphError
 from .matfuncs import SumEntries
-from .nn import ACTIVATIONS, Activation, activation
+from .nn import ACTIVATIONS, Activation, activation, chosen
 
 Size = int | sp.Expr
 MatrixLoss = Callable[..., sp.Expr]
@@ -490,14 +490,7 @@ LOSSES: dict[str, MatrixLoss] = {
 
 
 def _loss(loss: str | MatrixLoss) -> MatrixLoss:
-    if callable(loss):
-        return loss
-    try:
-        return LOSSES[loss]
-    except KeyError:
-        raise GraphError(
-            f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)} or pass a callable"
-        ) from None
+    return chosen(LOSSES, loss, "loss")
 
 
 # --- one call, as in symgraph.nn ---

@@ -194,14 +194,22 @@ def activation(name: str | Activation) -> Activation:
     >>> activation("sigmoid")(sp.Symbol("z"))
     1/(1 + exp(-z))
     """
-    if callable(name):
-        return name
+    return chosen(ACTIVATIONS, name, "activation")
+
+
+def chosen(table: dict, key, what: str):
+    """``key`` itself when it is a callable, else ``table[key]``; a clear error otherwise.
+
+    >>> chosen({"a": abs}, "a", "function")(-2)
+    2
+    """
+    if callable(key):
+        return key
     try:
-        return ACTIVATIONS[name]
-    except KeyError:
+        return table[key]
+    except (KeyError, TypeError):
         raise GraphError(
-            f"unknown activation {name!r}; "
-            f"choose one of {', '.join(ACTIVATIONS)} or pass a callable"
+            f"unknown {what} {key!r}; choose one of {', '.join(table)} or pass a callable"
         ) from None
 
 
@@ -424,14 +432,7 @@ def _same_length(outputs, targets) -> None:
 
 
 def _loss(loss: str | LossFn) -> LossFn:
-    if callable(loss):
-        return loss
-    try:
-        return LOSSES[loss]
-    except KeyError:
-        raise GraphError(
-            f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)} or pass a callable"
-        ) from None
+    return chosen(LOSSES, loss, "loss")
 
 
 # --- the two granularities ---

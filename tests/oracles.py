@@ -77,3 +77,16 @@ def compile_latex(document: str, directory) -> None:
     )
     assert result.returncode == 0, result.stdout[-3000:]
     assert (directory / "doc.pdf").stat().st_size > 0
+
+
+def matrix_value(expr, values):
+    """A matrix (or scalar) expression at explicit values, by SymPy's own arithmetic."""
+    value = expr.xreplace(values).doit()
+    if getattr(value, "is_Matrix", False):
+        return np.array(sp.Matrix(value).evalf(), dtype=float)
+    return float(value)
+
+
+def inner(a, b):
+    """⟨a, b⟩ = Σ a_ij b_ij: how a VJP meets a direction."""
+    return float(np.sum(np.asarray(a, dtype=float) * np.asarray(b, dtype=float)))

@@ -11,6 +11,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from oracles import inner, matrix_value
 from sympy.matrices.expressions.matexpr import MatrixElement
 from sympy.printing.numpy import NumPyPrinter
 
@@ -21,18 +22,6 @@ from symgraph.matrix import matrix_gradient, matrix_latex
 from symgraph.matrix_rules import has_vjp, matrix_vjp
 
 n = sp.Symbol("n", integer=True, positive=True)
-
-
-def numeric(expr, values):
-    """A matrix (or scalar) expression at explicit values, by SymPy's own arithmetic."""
-    value = expr.xreplace(values).doit()
-    if getattr(value, "is_Matrix", False):
-        return np.array(sp.Matrix(value).evalf(), dtype=float)
-    return float(value)
-
-
-def inner(a, b):
-    return float(np.sum(np.asarray(a, dtype=float) * np.asarray(b, dtype=float)))
 
 
 def check_rule(op, values, rng):
@@ -46,12 +35,12 @@ def check_rule(op, values, rng):
         )
     else:
         adjoint, adjoint_value = sp.Symbol("g"), sp.Float(rng.uniform(0.5, 1.5))
-    analytic = numeric(matrix_vjp(op, 0, adjoint), {**values, adjoint: adjoint_value})
+    analytic = matrix_value(matrix_vjp(op, 0, adjoint), {**values, adjoint: adjoint_value})
     assert analytic.shape == target.shape
 
     def probe(step):
         shifted = {**values, target: values[target] + step * direction}
-        return inner(np.array(adjoint_value, dtype=float), numeric(op, shifted))
+        return inner(np.array(adjoint_value, dtype=float), matrix_value(op, shifted))
 
     h = 1e-6
     finite = (probe(h) - probe(-h)) / (2 * h)
@@ -252,8 +241,8 @@ def central_differences(loss, weight, values):
     for i, j in np.ndindex(*weight.shape):
         step = sp.zeros(*weight.shape)
         step[i, j] = h
-        up = numeric(loss, {**values, weight: values[weight] + step})
-        down = numeric(loss, {**values, weight: values[weight] - step})
+        up = matrix_value(loss, {**values, weight: values[weight] + step})
+        down = matrix_value(loss, {**values, weight: values[weight] - step})
         grad[i, j] = (up - down) / (2 * h)
     return grad
 
@@ -287,7 +276,7 @@ def test_matrix_gradient_through_the_new_functions(name):
     values = numbers([W, x, y], np.random.default_rng(5))
     grad = matrix_gradient(loss, [W])[W]
     assert grad.shape == W.shape
-    ours = numeric(grad, values)
-    np.testing.assert_allclose(ours, numeric(expected, values), rtol=1e-10)
+    ours = matrix_value(grad, values)
+    np.testing.assert_allclose(ours, matrix_value(expected, values), rtol=1e-10)
     np.testing.assert_allclose(ours, central_differences(loss, W, values), rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(ours, scalar_core(loss, W, values), rtol=1e-9, atol=1e-12)

@@ -3,24 +3,13 @@
 import numpy as np
 import pytest
 import sympy as sp
+from oracles import inner, matrix_value
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symgraph.errors import NoRuleError
 from symgraph.matrix_rules import matrix_vjp
 
 RNG = np.random.default_rng(0)
-
-
-def numeric(expr, values):
-    """A matrix (or scalar) expression at explicit values, by SymPy's own arithmetic."""
-    value = expr.xreplace(values).doit()
-    if getattr(value, "is_Matrix", False):
-        return np.array(sp.Matrix(value).evalf(), dtype=float)
-    return float(value)
-
-
-def inner(a, b):
-    return float(np.sum(np.asarray(a) * np.asarray(b)))
 
 
 def random_matrix(shape, positive_definite=False):
@@ -37,14 +26,14 @@ def check_rule(op, symbols, index, shapes, definite=()):
     out_shape = op.shape if getattr(op, "is_Matrix", False) else None
     adjoint_value = random_matrix(out_shape) if out_shape else sp.Float(RNG.uniform(0.5, 1.5))
     adjoint = sp.MatrixSymbol("D", *out_shape) if out_shape else sp.Symbol("g")
-    analytic = numeric(matrix_vjp(op, index, adjoint), {**values, adjoint: adjoint_value})
+    analytic = matrix_value(matrix_vjp(op, index, adjoint), {**values, adjoint: adjoint_value})
     h = 1e-6
 
     def probe(step):
         shifted = {**values, target: values[target] + step * direction}
         return inner(
             np.array(adjoint_value.evalf() if out_shape else adjoint_value, dtype=float),
-            numeric(op, shifted),
+            matrix_value(op, shifted),
         )
 
     finite = (probe(h) - probe(-h)) / (2 * h)
