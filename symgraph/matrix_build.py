@@ -254,30 +254,8 @@ class MatrixGraphBuilder:
         return node
 
     def _add_edges(self, node, op, operands) -> None:
-        scalar = not is_matrix(op) and not has_vjp(op) and not any(map(is_matrix, operands))
-        if scalar:  # a scalar operation: the local partial on the edge, as in scalar graphs
-            for s in operands:
-                try:
-                    partial = whole_partial(op, s)
-                except NoRuleError:
-                    partial = None
-                if partial is not None and not isinstance(op, (sp.Add, sp.Mul, sp.Pow)):
-                    partial = partial.xreplace({op: node})  # tanh' = 1 - a**2
-                self.g.add_edge(s, node, partial=partial)
-            return
-        try:
-            shares = expression_vjp(op, adjoint_of(node), operands)
-        except NoRuleError:
-            for s in operands:  # backward names the node if a weight's path needs it
-                self.g.add_edge(s, node, vjp=None, partial=None)
-            return
-        for s in operands:
-            share = shares.get(s)
-            if share is None:
-                share = _zero_like(s)
-            else:  # tanh'(Z) = 1 - A⊙A: the node A, computed once, not tanh(Z) again
-                share = _tidy(share.xreplace({op: node}) if share.has(op) else share)
-            self.g.add_edge(s, node, vjp=share, partial=None)
+        for operand, data in matrix_edges(node, op, operands):
+            self.g.add_edge(operand, node, **data)
 
     def add(self, expr: sp.Basic, node=None) -> sp.Basic:
         """The node computing ``expr``; with ``node`` (a reserved name) a new node of that name."""
@@ -317,6 +295,39 @@ class MatrixGraphBuilder:
             inner = self.node_in(result)
             result = self.operation(result, [inner] if inner is not None else [], node)
         return result
+
+
+def matrix_edges(node, op, operands) -> list[tuple[sp.Basic, dict]]:
+    """The in-edges of ``node = op``: ``partial`` for a scalar operation, else ``vjp``.
+
+    ``op`` may be one operation or several nested ones (a named step, a fused
+    node); a VJP is each operand's share of ``δ_node``, in ``δ_node``.
+    """
+    scalar = not is_matrix(op) and not has_vjp(op) and not any(map(is_matrix, operands))
+    if scalar:  # the local partial on the edge, as in scalar graphs
+        edges = []
+        for s in operands:
+            try:
+                partial = whole_partial(op, s)
+            except NoRuleError:
+                partial = None
+            if partial is not None and not isinstance(op, (sp.Add, sp.Mul, sp.Pow)):
+                partial = partial.xreplace({op: node})  # tanh' = 1 - a**2
+            edges.append((s, {"partial": partial}))
+        return edges
+    try:
+        shares = expression_vjp(op, adjoint_of(node), operands)
+    except NoRuleError:  # backward names the node if a weight's path needs it
+        return [(s, {"vjp": None, "partial": None}) for s in operands]
+    edges = []
+    for s in operands:
+        share = shares.get(s)
+        if share is None:
+            share = _zero_like(s)
+        else:  # tanh'(Z) = 1 - A⊙A: the node A, computed once, not tanh(Z) again
+            share = _tidy(share.xreplace({op: node}) if share.has(op) else share)
+        edges.append((s, {"vjp": share, "partial": None}))
+    return edges
 
 
 def _rebuild(e: sp.Basic, args: list) -> sp.Basic:

@@ -26,9 +26,11 @@ from collections.abc import Iterable
 import networkx as nx
 import sympy as sp
 
+from .adjoint import adjoint_of
 from .build import GraphBuilder, Namer
 from .errors import GraphError, NoRuleError
 from .graph import Graph
+from .matrix_build import MatrixGraphBuilder, leaves_and_sizes, matrix_edges
 from .rules import whole_partial
 from .substitute import substitute
 
@@ -72,7 +74,10 @@ def coarsen(graph: Graph, nodes: Iterable[sp.Symbol], name: str | sp.Symbol | No
     g.remove_nodes_from(members - {top})
     g.remove_edges_from(list(g.in_edges(top)))
     g.nodes[top]["op"] = op
-    for operand in operands:
+    if graph.has_matrices:  # vector-Jacobian products of the fused expression
+        for operand, data in matrix_edges(top, op, operands):
+            g.add_edge(operand, top, **data)
+    for operand in operands if not graph.has_matrices else ():
         try:  # in the node's own value where it appears: tanh' = 1 - a**2
             partial = whole_partial(op, operand).xreplace({op: top})
         except NoRuleError:  # backward names the node, if a weight's path needs it
@@ -82,7 +87,7 @@ def coarsen(graph: Graph, nodes: Iterable[sp.Symbol], name: str | sp.Symbol | No
         raise GraphError("fusing these nodes would make a cycle: a path leaves the set and returns")
     result = Graph(g, graph.output, graph.wrt)
     if name is not None and str(name) != top.name:
-        result = _renamed(result, top, sp.Symbol(str(name), real=True))
+        result = _renamed(result, top, str(name))
     return result
 
 
@@ -95,12 +100,19 @@ def refine(graph: Graph, node: sp.Symbol) -> Graph:
     if node not in graph.nx or graph.nx.nodes[node]["op"] is None:
         raise GraphError(f"{node} is not an operation node of this graph")
     op = graph.nx.nodes[node]["op"]
-    builder = GraphBuilder("op", Namer(n.name for n in graph.nx), graph.wrt, exprs_are_full=False)
+    namer = Namer(n.name for n in graph.nx)
+    if graph.has_matrices:
+        sizes = leaves_and_sizes(graph.leaves)[1]
+        builder = MatrixGraphBuilder(namer, graph.wrt, sizes)
+    else:
+        builder = GraphBuilder("op", namer, graph.wrt, exprs_are_full=False)
     builder.g = graph.nx.copy()
     builder.g.remove_edges_from(list(builder.g.in_edges(node)))
     for n in graph.topological_order():  # the real depths: deep nodes stay unevaluated
         builder.full[n] = builder.g.nodes[n]["expr"]
-        builder.depth[n] = 1 + max((builder.depth[p] for p in graph.nx.predecessors(n)), default=-1)
+        if not graph.has_matrices:
+            parents = graph.nx.predecessors(n)
+            builder.depth[n] = 1 + max((builder.depth[p] for p in parents), default=-1)
     keep_role = builder.g.nodes[node]["role"]
     builder.full.pop(node)
     builder.add(op, node)
@@ -108,14 +120,20 @@ def refine(graph: Graph, node: sp.Symbol) -> Graph:
     return Graph(builder.g, graph.output, graph.wrt)
 
 
-def _renamed(graph: Graph, old: sp.Symbol, new: sp.Symbol) -> Graph:
-    if new in graph.nx or any(n.name == new.name for n in graph.nx):
-        raise GraphError(f"the name {new} is already used by another node")
+def _renamed(graph: Graph, old: sp.Basic, name: str) -> Graph:
+    if any(n.name == name for n in graph.nx):
+        raise GraphError(f"the name {name} is already used by another node")
+    if isinstance(old, sp.MatrixSymbol):
+        new = sp.MatrixSymbol(name, *old.shape)
+    else:
+        new = sp.Symbol(name, real=True)
+    names = {old: new, adjoint_of(old): adjoint_of(new)}  # a VJP into it is written in δ_old
     g = nx.relabel_nodes(graph.nx, {old: new}, copy=True)
     for child in [new, *g.successors(new)]:  # every expression that names the node
-        g.nodes[child]["op"] = g.nodes[child]["op"].xreplace({old: new})
+        g.nodes[child]["op"] = g.nodes[child]["op"].xreplace(names)
         for _, _, data in g.in_edges(child, data=True):
-            if data["partial"] is not None:
-                data["partial"] = data["partial"].xreplace({old: new})
+            for key in ("partial", "vjp"):
+                if data.get(key) is not None:
+                    data[key] = data[key].xreplace(names)
     output = new if graph.output == old else graph.output
     return Graph(g, output, graph.wrt)

@@ -319,3 +319,43 @@ class TestLaterStages:
         assert r"\frac{\partial L}{\partial W_{1}} &= \delta_{Z_{1}}^{\top} X" in text
         assert r"\delta_{Z_{1}} &= \left(1 - A_{1}^{2}\right) \odot \delta_{A_{1}}" in text
         compile_latex(latex_document(text), tmp_path)
+
+
+class TestGranularity:
+    def numbers(self, grad, seed=0):
+        rng = np.random.default_rng(seed)
+        at = dict(W=rng.normal(size=(2, 3)), x=rng.normal(size=(3, 1)), y=rng.normal(size=(2, 1)))
+        value, (g,) = grad.lambdify()(**at)
+        return value, g
+
+    def test_coarsen_a_layer_and_refine_it_again_keep_the_gradient(self):
+        g = sg.Graph.from_expr(tanh_layer_loss(), wrt=[W])
+        product = next(c for c in g.nx.successors(W) if g.op(c) == W * x)
+        (activation,) = g.nx.successors(product)
+        layer = g.coarsen([product, activation], name="a")
+        a = layer.node_named("a")
+        assert isinstance(a, sp.MatrixSymbol) and a.shape == (2, 1)
+        assert isinstance(layer.op(a), ElementwiseApplyFunction)
+        assert layer.nx.edges[W, a]["vjp"].shape == (2, 3)
+        refined = layer.refine(a)
+        assert refined.size["nodes"] == g.size["nodes"]
+        reference = self.numbers(g.backward())
+        for graph in (layer, refined):
+            value, grad = self.numbers(graph.backward())
+            assert value == pytest.approx(reference[0], rel=1e-12)
+            np.testing.assert_allclose(grad, reference[1], rtol=1e-12)
+        assert sg.check(layer.backward()).ok
+
+    def test_named_and_op_granularity_agree(self):
+        steps, weights = batch_network()
+        rng = np.random.default_rng(4)
+        at = dict(X=rng.normal(size=(5, 3)), Y=rng.normal(size=(5, 1)))
+        at.update(W1=rng.normal(size=(4, 3)), b1=rng.normal(size=(4, 1)))
+        at.update(w2=rng.normal(size=(4, 1)))
+        results = []
+        for granularity in ("op", "named"):
+            f = sg.Graph.from_assignments(steps, weights, granularity).backward().lambdify()
+            results.append(f(**at))
+        assert results[0][0] == pytest.approx(results[1][0], rel=1e-12)
+        for a, b in zip(results[0][1], results[1][1], strict=True):
+            np.testing.assert_allclose(a, b, rtol=1e-10)
