@@ -14,6 +14,14 @@ Conditions (only inside ``Piecewise`` and ``where``)
     comparisons ``< <= > >=``, ``==`` and ``!=`` (as SymPy ``Eq`` and ``Ne``,
     also written ``Eq(a, b)``, ``Ne(a, b)``), chained comparisons, ``True``,
     ``False``, and combinations with ``and``/``&``, ``or``/``|``, ``not``/``~``.
+Matrices (only with declared matrix names: ``matrices={"W": (2, 3), "X": ("n", "d")}``)
+    declared names are ``MatrixSymbol`` s (size names are positive integer
+    symbols, also usable as numbers: ``trace(R.T @ R)/n``); ``A @ B`` and
+    ``A * B`` are matrix products, ``A.T`` the transpose (the only attribute
+    allowed), ``+ -`` and scalar ``*``/``/`` work on matrices; the functions of
+    :data:`MATRIX_FUNCTIONS` (``trace det inv sum norm logsumexp softmax
+    hadamard``); every function of :data:`FUNCTIONS` applied to one matrix acts
+    entrywise (``tanh(W @ x)``). Shapes are checked as the text is built.
 Limits
     at most 100,000 characters, 50,000 nodes, nesting depth 200 (a chain of
     ``+``/``-`` or of ``*``/``/`` counts as one level), integer literals of at most
@@ -42,18 +50,22 @@ import math
 import re
 import unicodedata
 import warnings
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from types import MappingProxyType
 
 import sympy as sp
 
 from .errors import ParseError
+from .matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries
 
 __all__ = [
     "CONSTANTS",
     "FUNCTIONS",
+    "MATRIX_FUNCTIONS",
     "parse_assignments",
     "parse_expr",
+    "parse_matrices",
     "parse_point",
     "parse_symbols",
 ]
@@ -67,6 +79,8 @@ MAX_POWER_BITS = 10_000
 MAX_TOTAL_POWER_BITS = 100_000
 MAX_ROOT_BITS = 256
 MAX_GAMMA_ARG = 10_000
+MAX_MATRICES = 1000
+MAX_MATRIX_SIZE = 100_000
 
 _INT_LIMIT = 10**MAX_INT_DIGITS
 
@@ -135,12 +149,85 @@ FUNCTIONS: MappingProxyType[str, tuple[tuple[int, int | None], _F]] = MappingPro
     }
 )
 
+
+def _is_matrix(e: object) -> bool:
+    return bool(getattr(e, "is_Matrix", False))
+
+
+def _shape(e: sp.Basic) -> str:
+    """``2x3`` for a matrix (as declared), ``a scalar`` otherwise."""
+    if not _is_matrix(e):
+        return "a scalar"
+    rows, cols = e.shape
+    return f"{rows}x{cols}"
+
+
+def _matrix_arg(name: str, a: sp.Basic) -> sp.Basic:
+    if not _is_matrix(a):
+        raise _error(f"{name}() takes a matrix, not the scalar {a}")
+    return a
+
+
+def _square(name: str, a: sp.Basic) -> sp.Basic:
+    rows, cols = _matrix_arg(name, a).shape
+    if rows != cols:
+        raise _error(f"{name}() takes a square matrix, not a {_shape(a)} one")
+    return a
+
+
+def _vector(name: str, a: sp.Basic) -> sp.Basic:
+    rows, cols = _matrix_arg(name, a).shape
+    if rows != 1 and cols != 1:
+        raise _error(f"{name}() takes a vector (nx1 or 1xn), not a {_shape(a)} matrix")
+    return a
+
+
+def _hadamard(*args: sp.Basic) -> sp.Basic:
+    for a in args:
+        _matrix_arg("hadamard", a)
+    for a in args[1:]:
+        if a.shape != args[0].shape:
+            raise _error(f"hadamard() of different shapes: {_shape(args[0])} and {_shape(a)}")
+    return sp.HadamardProduct(*args)
+
+
+#: Functions of whole matrices, only with declared matrices: name -> (argument counts, builder).
+MATRIX_FUNCTIONS: MappingProxyType[str, tuple[tuple[int, int | None], _F]] = MappingProxyType(
+    {
+        "trace": (_ONE, lambda a: sp.Trace(_square("trace", a))),
+        "det": (_ONE, lambda a: sp.Determinant(_square("det", a))),
+        "inv": (_ONE, lambda a: sp.Inverse(_square("inv", a))),
+        "sum": (_ONE, lambda a: SumEntries(_matrix_arg("sum", a))),
+        "norm": (_ONE, lambda a: FrobeniusNorm(_matrix_arg("norm", a))),
+        "logsumexp": (_ONE, lambda a: LogSumExp(_vector("logsumexp", a))),
+        "softmax": (_ONE, lambda a: Softmax(_vector("softmax", a))),
+        "hadamard": ((2, None), _hadamard),
+    }
+)
+
+
+def _entrywise(function: _F, a: sp.Basic) -> sp.Basic:
+    """``a.applyfunc(f)``: the SymPy class itself when it is one, else a Lambda."""
+    u = sp.Dummy("u", real=True)
+    body = function(u)
+    if isinstance(body, sp.Function) and body.args == (u,):
+        return a.applyfunc(type(body))
+    return a.applyfunc(sp.Lambda(u, body))
+
+
+def _no_matrices(what: str, args: Iterable) -> None:
+    for a in args:
+        if _is_matrix(a):
+            raise _error(f"{what} takes scalars, not the {_shape(a)} matrix {a}")
+
+
 # Functions with their own syntax, and those allowed only as conditions.
 _SPECIAL = ("Piecewise", "where")
 _CONDITION_FUNCTIONS: dict[str, _F] = {"Eq": sp.Eq, "Ne": sp.Ne}
 # Roots go through the same size guard as ``**``.
 _ROOTS = {"sqrt": sp.Rational(1, 2), "cbrt": sp.Rational(1, 3)}
 _ALL_NAMES = sorted([*FUNCTIONS, *_SPECIAL, *_CONDITION_FUNCTIONS])
+_ALL_MATRIX_NAMES = sorted([*_ALL_NAMES, *MATRIX_FUNCTIONS])
 
 _EXPR, _COND, _PAIR = "expression", "condition", "pair"
 
@@ -361,12 +448,134 @@ def _number_bits(expr: sp.Basic) -> float:
     return bits
 
 
+@dataclass
+class _Matrices:
+    """Declared matrices by name, and the size symbols their shapes use."""
+
+    names: dict[str, sp.MatrixSymbol] = field(default_factory=dict)
+    sizes: dict[str, sp.Symbol] = field(default_factory=dict)
+
+
+_DIGITS = re.compile(r"[0-9]{1,9}")
+
+
+def _dimension(value: object, what: str, table: _Matrices) -> sp.Basic:
+    """A matrix dimension: a positive int, or a size name (a positive integer symbol)."""
+    if isinstance(value, sp.Integer):
+        value = int(value)
+    if isinstance(value, sp.Symbol):
+        value = value.name
+    if isinstance(value, bool) or not isinstance(value, (int, str)):
+        raise _error(f"{what} must be a positive int or a size name, got {value!r}")
+    if isinstance(value, int):
+        if not 1 <= value <= MAX_MATRIX_SIZE:
+            raise _error(f"{what} must be between 1 and {MAX_MATRIX_SIZE}, got {value}")
+        return sp.Integer(value)
+    if _DIGITS.fullmatch(value):
+        return _dimension(int(value), what, table)
+    name = _identifier(value, f"{what}: size name")
+    if name in _ALL_MATRIX_NAMES:
+        raise _error(f"{what}: size name {name!r} is a function name")
+    if name in table.names:
+        raise _error(f"{what}: {name!r} is both a matrix and a size name")
+    return table.sizes.setdefault(name, sp.Symbol(name, integer=True, positive=True))
+
+
+def _matrix_table(matrices: object) -> _Matrices:
+    """Check ``{name: (rows, cols)}`` (or ``{name: MatrixSymbol}``): declared matrices."""
+    if not isinstance(matrices, Mapping):
+        raise _error(f"matrices must be a dict name -> (rows, cols), got {type(matrices).__name__}")
+    if len(matrices) > MAX_MATRICES:
+        raise _error(f"too many matrices: {len(matrices)} (at most {MAX_MATRICES})")
+    table = _Matrices()
+    for name, shape in matrices.items():
+        clean = _identifier(name, "matrix name")
+        if clean in _ALL_MATRIX_NAMES:
+            raise _error(f"matrix name {clean!r} is a function name; choose another name")
+        if clean in table.names or clean in table.sizes:
+            raise _error(f"matrix name {clean!r} declared twice or also used as a size name")
+        if isinstance(shape, sp.MatrixSymbol):
+            if shape.name != clean:
+                raise _error(f"matrix {clean!r} is declared as MatrixSymbol {shape.name!r}")
+            shape = shape.shape
+        if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+            raise _error(f"matrix {clean!r}: the shape must be (rows, cols), got {shape!r}")
+        table.names[clean] = None  # reserved while its sizes are read
+        rows = _dimension(shape[0], f"matrix {clean!r}: rows", table)
+        cols = _dimension(shape[1], f"matrix {clean!r}: columns", table)
+        table.names[clean] = sp.MatrixSymbol(clean, rows, cols)
+    return table
+
+
+def parse_matrices(declarations: Iterable[str]) -> dict[str, tuple[int | str, int | str]]:
+    """Parse declarations such as ``["W=2x3", "X=nxd"]`` into ``{name: (rows, cols)}``.
+
+    Parameters
+    ----------
+    declarations : iterable of str
+        Each ``NAME=ROWSxCOLS``; a size is a positive integer or a size name
+        (a plain identifier without ``x``, e.g. ``n``, ``d``). ``×`` may be
+        written for ``x``.
+
+    Returns
+    -------
+    dict of str to (int or str, int or str)
+        Ready for ``parse_expr(text, matrices=...)``.
+
+    Raises
+    ------
+    ParseError
+        For a malformed declaration, a bad size, or a name given twice.
+
+    Examples
+    --------
+    >>> parse_matrices(["W=2x3", "X=nxd"])
+    {'W': (2, 3), 'X': ('n', 'd')}
+    >>> parse_matrices(["W=2"])
+    Traceback (most recent call last):
+        ...
+    symgraph.errors.ParseError: matrix declaration 'W=2' is not NAME=ROWSxCOLS (e.g. W=2x3 or X=nxd)
+    """
+    if isinstance(declarations, (str, bytes)):
+        raise _error("declarations must be a list of 'NAME=ROWSxCOLS', not a single str")
+    found: dict[str, tuple[int | str, int | str]] = {}
+    for item in declarations:
+        if not isinstance(item, str):
+            raise _error(f"a matrix declaration must be a str, got {type(item).__name__}")
+        if len(item) > 200:
+            raise _error(f"matrix declaration too long ({len(item)} characters)")
+        name, sep, shape = item.partition("=")
+        parts = [part.strip() for part in shape.replace("×", "x").split("x")]
+        if not sep or len(parts) != 2 or not all(parts):
+            raise _error(f"matrix declaration {item!r} is not NAME=ROWSxCOLS (e.g. W=2x3 or X=nxd)")
+        clean = name.strip()
+        if clean in found:
+            raise _error(f"matrix {clean!r} declared twice")
+        dims = tuple(int(p) if _DIGITS.fullmatch(p) else p for p in parts)
+        found[clean] = dims
+        _matrix_table({clean: dims})  # check names and sizes now, for a precise message
+    if len(found) > MAX_MATRICES:
+        raise _error(f"too many matrices: {len(found)} (at most {MAX_MATRICES})")
+    _matrix_table(found)
+    return found
+
+
+def _scalar_result(expr: sp.Basic, where: str = "the expression") -> sp.Basic:
+    if _is_matrix(expr):
+        raise _error(
+            f"{where} is a {_shape(expr)} matrix; a loss must be a scalar: "
+            "reduce it with trace(...) or sum(...)"
+        )
+    return expr
+
+
 class _Builder:
     """Turn a whitelisted ``ast`` tree into SymPy, iteratively and in post-order."""
 
-    def __init__(self, source: _Source):
+    def __init__(self, source: _Source, matrices: _Matrices | None = None):
         self.source = source
         self.power_bits = 0.0
+        self.matrices = matrices  # None: scalar syntax only
 
     def build(self, root: ast.AST) -> sp.Expr:
         results: list = []
@@ -420,6 +629,10 @@ class _Builder:
             return function, [(value, _COND) for value in node.values]
         if isinstance(node, ast.Call):
             return self.call(node, ctx)
+        if isinstance(node, ast.Attribute) and node.attr == "T" and self.matrices is not None:
+            if ctx != _EXPR:
+                raise src.refuse("expected a condition (a comparison or True)", node)
+            return self.transpose, [(node.value, _EXPR)]
         if isinstance(node, ast.Tuple) and ctx == _PAIR:
             if len(node.elts) != 2:
                 raise src.refuse("a Piecewise piece must be a pair (expression, condition)", node)
@@ -455,7 +668,51 @@ class _Builder:
             raise self.source.refuse("names starting with '_' are not allowed", node)
         if name in CONSTANTS:
             return CONSTANTS[name]
+        if self.matrices is not None:
+            known = self.matrices.names.get(name, self.matrices.sizes.get(name))
+            if known is not None:
+                return known
         return sp.Symbol(name, real=True)
+
+    def transpose(self, a: sp.Basic) -> sp.Basic:
+        if not _is_matrix(a):
+            raise _error(f"'.T' needs a matrix, not the scalar {a}")
+        return a.T
+
+    def matmul(self, a: sp.Basic, b: sp.Basic) -> sp.Basic:
+        if not (_is_matrix(a) and _is_matrix(b)):
+            raise _error(f"'@' needs matrices on both sides, not {_shape(a)} @ {_shape(b)}")
+        return self.product(a, b)
+
+    @staticmethod
+    def product(a: sp.Basic, b: sp.Basic) -> sp.Basic:
+        if _is_matrix(a) and _is_matrix(b) and a.shape[1] != b.shape[0]:
+            raise _error(
+                f"shapes do not match in the product {a} * {b}: {_shape(a)} times {_shape(b)}"
+            )
+        return a * b
+
+    def matrix_sum(self, terms: Sequence[sp.Basic], inverse: Sequence[bool]) -> sp.Basic:
+        first = next(t for t in terms if _is_matrix(t))
+        for t in terms:
+            if not _is_matrix(t):
+                raise _error(f"cannot add the scalar {t} to the {_shape(first)} matrix {first}")
+            if t.shape != first.shape:
+                raise _error(
+                    f"shapes do not match in a sum: {first} is {_shape(first)}, {t} is {_shape(t)}"
+                )
+        result = -terms[0] if inverse[0] else terms[0]
+        for t, neg in zip(terms[1:], inverse[1:], strict=True):
+            result = result - t if neg else result + t
+        return result
+
+    def matrix_product(self, factors: Sequence[sp.Basic], inverse: Sequence[bool]) -> sp.Basic:
+        result = factors[0]
+        for f, inv in zip(factors[1:], inverse[1:], strict=True):
+            if inv and _is_matrix(f):
+                raise _error(f"cannot divide by the matrix {f} (use inv({f}))")
+            result = result / f if inv else self.product(result, f)
+        return result
 
     def binop(self, node: ast.BinOp, ctx: str) -> tuple[Callable, list]:
         src, op = self.source, type(node.op)
@@ -469,6 +726,8 @@ class _Builder:
             raise src.refuse("'^' is not a power here (use ** for powers)", node)
         if op is ast.Pow:
             return self.power, [(node.left, _EXPR), (node.right, _EXPR)]
+        if op is ast.MatMult and self.matrices is not None:
+            return self.matmul, [(node.left, _EXPR), (node.right, _EXPR)]
         group = _group(node)
         if group < 0:
             symbol = _BINOP_SYMBOLS.get(op, op.__name__)
@@ -486,16 +745,25 @@ class _Builder:
         if group == 0:
 
             def combine(*terms):
+                if any(map(_is_matrix, terms)):
+                    return self.matrix_sum(terms, inverse)
                 return sp.Add(*[-t if neg else t for t, neg in zip(terms, inverse, strict=True)])
         else:
 
             def combine(*factors):
+                if any(map(_is_matrix, factors)):
+                    return self.matrix_product(factors, inverse)
                 pairs = zip(factors, inverse, strict=True)
                 return sp.Mul(*[1 / f if inv else f for f, inv in pairs])
 
         return combine, [(operand, _EXPR) for operand in operands]
 
     def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
+        if _is_matrix(base) or _is_matrix(exponent):
+            raise _error(
+                "'**' of a matrix is not supported (use hadamard(A, A) for entrywise "
+                "squares, A @ A for products)"
+            )
         if exponent.is_Rational:
             bits = _number_bits(base)
             if bits:
@@ -541,6 +809,7 @@ class _Builder:
             relations.append(relation)
 
         def combine(*operands):
+            _no_matrices("a comparison", operands)
             pairs = zip(relations, operands, operands[1:], strict=False)
             return sp.And(*[relation(a, b) for relation, a, b in pairs])
 
@@ -563,7 +832,12 @@ class _Builder:
             if function is None:
                 raise src.refuse("expected a condition (a comparison or True)", node)
             self.check_count(node, name, count, (2, 2))
-            return function, [(arg, _EXPR) for arg in args]
+
+            def condition(a, b, function=function):
+                _no_matrices(f"{name}()", (a, b))
+                return function(a, b)
+
+            return condition, [(arg, _EXPR) for arg in args]
         if name in _CONDITION_FUNCTIONS:
             raise src.refuse(f"{name}() is only allowed in Piecewise/where conditions", node)
         if name == "Piecewise":
@@ -571,22 +845,37 @@ class _Builder:
             for arg in args:
                 if not isinstance(arg, ast.Tuple):
                     raise src.refuse("Piecewise takes pairs (expression, condition)", arg)
-            return (lambda *pieces: sp.Piecewise(*pieces)), [(arg, _PAIR) for arg in args]
+
+            def piecewise(*pieces):
+                _no_matrices("Piecewise", [expr for expr, _ in pieces])
+                return sp.Piecewise(*pieces)
+
+            return piecewise, [(arg, _PAIR) for arg in args]
         if name == "where":
             self.check_count(node, name, count, (3, 3))
             children = [(args[0], _COND), (args[1], _EXPR), (args[2], _EXPR)]
-            return (lambda cond, a, b: sp.Piecewise((a, cond), (b, True))), children
+
+            def where(cond, a, b):
+                _no_matrices("where()", (a, b))
+                return sp.Piecewise((a, cond), (b, True))
+
+            return where, children
+        if self.matrices is not None and name in MATRIX_FUNCTIONS:
+            counts, function = MATRIX_FUNCTIONS[name]
+            self.check_count(node, name, count, counts)
+            return function, [(arg, _EXPR) for arg in args]
         entry = FUNCTIONS.get(name)
         if entry is None:
-            close = difflib.get_close_matches(name, _ALL_NAMES, n=3)
-            hint = (
-                f"did you mean {', '.join(close)}?" if close else "allowed: " + " ".join(_ALL_NAMES)
-            )
+            names = _ALL_NAMES if self.matrices is None else _ALL_MATRIX_NAMES
+            close = difflib.get_close_matches(name, names, n=3)
+            hint = f"did you mean {', '.join(close)}?" if close else "allowed: " + " ".join(names)
             raise _error(f"unknown function {name!r} at {src.where(node)}; {hint}")
         counts, function = entry
         self.check_count(node, name, count, counts)
+        if self.matrices is not None:
+            return self.entrywise(name, function), [(arg, _EXPR) for arg in args]
         if name in ("gamma", "loggamma"):
-            function = self.guard_gamma(function, node)
+            function = self.guard_gamma(function, name)
         elif name in _ROOTS:
             root = _ROOTS[name]
 
@@ -594,6 +883,26 @@ class _Builder:
                 return self.power(x, root)
 
         return function, [(arg, _EXPR) for arg in args]
+
+    def entrywise(self, name: str, function: _F) -> _F:
+        """``function`` on scalars; on one matrix, applied to each entry."""
+        scalar = function
+        if name in _ROOTS:
+            root = _ROOTS[name]
+            scalar = lambda x: self.power(x, root)  # noqa: E731
+        elif name in ("gamma", "loggamma"):
+            scalar = self.guard_gamma(function, name)
+
+        def apply(*args: sp.Basic) -> sp.Basic:
+            if not any(map(_is_matrix, args)):
+                return scalar(*args)
+            if len(args) != 1:
+                raise _error(
+                    f"{name}() applies entrywise to one matrix, not to {len(args)} arguments"
+                )
+            return _entrywise(function, args[0])
+
+        return apply
 
     def check_count(self, node: ast.Call, name: str, count: int, counts) -> None:
         low, high = counts
@@ -607,12 +916,10 @@ class _Builder:
             plural = "" if wanted == "1" else "s"
             raise self.source.refuse(f"{name}() takes {wanted} argument{plural}, got {count}", node)
 
-    def guard_gamma(self, function: _F, node: ast.Call) -> _F:
+    def guard_gamma(self, function: _F, name: str) -> _F:
         def guarded(arg: sp.Expr) -> sp.Expr:
             if arg.is_Rational and abs(arg) > MAX_GAMMA_ARG:
-                raise self.source.refuse(
-                    f"{node.func.id}() of a number above {MAX_GAMMA_ARG} is too large", node
-                )
+                raise _error(f"{name}() of a number above {MAX_GAMMA_ARG} is too large")
             return function(arg)
 
         return guarded
@@ -656,7 +963,9 @@ def _describe_statement(text: str) -> str | None:
     return _STATEMENTS.get(kind, f"a {kind.__name__.lower()} statement")
 
 
-def _expression(text: str, source: _Source, budget: int) -> tuple[sp.Expr, int]:
+def _expression(
+    text: str, source: _Source, budget: int, matrices: _Matrices | None = None
+) -> tuple[sp.Expr, int]:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -669,10 +978,12 @@ def _expression(text: str, source: _Source, budget: int) -> tuple[sp.Expr, int]:
     except (ValueError, RecursionError, MemoryError):
         tree = _parse_tree(text, source, "eval")
     count = _measure(tree.body, source, budget)
-    return _Builder(source).build(tree.body), count
+    return _Builder(source, matrices).build(tree.body), count
 
 
-def parse_expr(text: str) -> sp.Expr:
+def parse_expr(
+    text: str, matrices: Mapping[str, tuple[int | str, int | str]] | None = None
+) -> sp.Expr:
     """Parse one mathematical expression, safely.
 
     Parameters
@@ -682,6 +993,12 @@ def parse_expr(text: str) -> sp.Expr:
         names, ``+ - * / **``, parentheses, the functions in :data:`FUNCTIONS`,
         ``Piecewise`` and ``where``. Every name that is not a function or
         ``pi``/``E`` becomes ``Symbol(name, real=True)``.
+    matrices : dict of str to (rows, cols), optional
+        Declared matrix names (see :func:`parse_matrices`): each becomes a
+        ``MatrixSymbol``; a size is a positive int or a size name (a positive
+        integer symbol). With it, the matrix syntax is accepted (``@``, ``.T``,
+        :data:`MATRIX_FUNCTIONS`, entrywise functions) and the result must be
+        a scalar.
 
     Returns
     -------
@@ -704,11 +1021,16 @@ def parse_expr(text: str) -> sp.Expr:
     Traceback (most recent call last):
         ...
     symgraph.errors.ParseError: '^' is not a power here (use ** for powers): '2^3' at column 1
+    >>> parse_expr("trace(W.T @ W) + norm(W @ x)", matrices={"W": (2, 3), "x": (3, 1)})
+    FrobeniusNorm(W*x) + Trace(W.T*W)
     """
+    table = None if matrices is None else _matrix_table(matrices)
     _check_text(text, "expression")
     stripped, line_shift, col_shift = _strip(text)
     source = _Source(stripped, line_shift, col_shift, lines=bool(line_shift))
-    expr, _ = _expression(stripped, source, MAX_NODES)
+    expr, _ = _expression(stripped, source, MAX_NODES, table)
+    if table is not None:
+        _scalar_result(expr)
     return expr
 
 
@@ -770,7 +1092,9 @@ def _identifier(name: object, what: str) -> str:
     return clean
 
 
-def parse_assignments(text: str) -> list[tuple[sp.Symbol, sp.Expr]]:
+def parse_assignments(
+    text: str, matrices: Mapping[str, tuple[int | str, int | str]] | None = None
+) -> list[tuple[sp.Symbol, sp.Expr]]:
     """Parse lines ``name = expression``: named intermediates, in order.
 
     Parameters
@@ -779,10 +1103,14 @@ def parse_assignments(text: str) -> list[tuple[sp.Symbol, sp.Expr]]:
         One assignment per line; blank lines and ``#`` comments are allowed.
         A later line may use earlier names, which stay symbols. A name cannot
         be assigned twice, be used before it is assigned, or use itself.
+    matrices : dict of str to (rows, cols), optional
+        Declared matrix names, as for :func:`parse_expr`. A name assigned a
+        matrix value becomes a ``MatrixSymbol`` of that shape; the last
+        assignment (the loss) must be a scalar.
 
     Returns
     -------
-    list of (sympy.Symbol, sympy.Expr)
+    list of (sympy.Symbol or sympy.MatrixSymbol, sympy.Expr)
         The assigned symbol (real) and its expression, in the order given.
 
     Raises
@@ -800,6 +1128,7 @@ def parse_assignments(text: str) -> list[tuple[sp.Symbol, sp.Expr]]:
     ... ''')
     [(z1, b + w*x), (a1, tanh(z1))]
     """
+    table = None if matrices is None else _matrix_table(matrices)
     _check_text(text, "assignments")
     pairs: list[tuple[sp.Symbol, sp.Expr]] = []
     assigned: dict[str, int] = {}
@@ -839,8 +1168,10 @@ def parse_assignments(text: str) -> list[tuple[sp.Symbol, sp.Expr]]:
             before = used[name]
             raise _error(f"{name!r} is assigned on line {lineno} but used before, on line {before}")
         budget -= _measure(statement.value, source, budget)
-        expr = _Builder(source).build(statement.value)
+        expr = _Builder(source, table).build(statement.value)
         symbol = sp.Symbol(name, real=True)
+        if table is not None:
+            symbol = _assigned_symbol(table, name, expr, lineno)
         if symbol in expr.free_symbols:
             raise _error(f"{name!r} is defined in terms of itself on line {lineno}")
         for free in expr.free_symbols:
@@ -849,7 +1180,33 @@ def parse_assignments(text: str) -> list[tuple[sp.Symbol, sp.Expr]]:
         pairs.append((symbol, expr))
     if not pairs:
         raise _error("no assignments found (expected lines 'name = expression')")
+    if table is not None:
+        symbol, expr = pairs[-1]
+        _scalar_result(expr, f"the last assignment, {symbol},")
     return pairs
+
+
+def _assigned_symbol(table: _Matrices, name: str, expr: sp.Basic, lineno: int) -> sp.Basic:
+    """The target of ``name = expr``: a MatrixSymbol of expr's shape when expr is a matrix."""
+    if name in table.sizes:
+        raise _error(f"{name!r} is a matrix size and cannot be assigned (line {lineno})")
+    if name in _ALL_MATRIX_NAMES:
+        raise _error(f"{name!r} is a function name and cannot be assigned (line {lineno})")
+    declared = table.names.get(name)
+    if not _is_matrix(expr):
+        if declared is not None:
+            raise _error(
+                f"{name!r} is declared {_shape(declared)} but line {lineno} gives it a scalar"
+            )
+        return sp.Symbol(name, real=True)
+    if declared is not None and declared.shape != expr.shape:
+        raise _error(
+            f"{name!r} is declared {_shape(declared)} but line {lineno} gives it a "
+            f"{_shape(expr)} matrix"
+        )
+    symbol = sp.MatrixSymbol(name, *expr.shape)
+    table.names[name] = symbol  # later lines use it as a matrix
+    return symbol
 
 
 def parse_point(text: str) -> dict[str, float]:
