@@ -1,5 +1,9 @@
 """The command line: ``symgraph grad|draw|explain EXPR --wrt W...`` (or ``--file model.txt``).
 
+``grad`` and ``draw`` take ``--matrix W=2x3 x=3x1 X=nxd``: those names are
+matrices (see :func:`symgraph.parse.parse_matrices`) and the gradient is
+printed in matrix form (``dL/dW = ...``).
+
 Text goes through :mod:`symgraph.parse` only (a whitelist; never ``eval``).
 Exit status: 0 success, 1 a cross-check failed, 2 refused input (one line on
 stderr, never a traceback).
@@ -29,8 +33,8 @@ from .compile import compile_gradient, values_at
 from .draw import render, to_dot
 from .errors import CheckError, SymgraphError
 from .graph import Graph
-from .latex import gradient_latex
-from .parse import parse_assignments, parse_expr, parse_point, parse_symbols
+from .latex import gradient_latex, paper_text
+from .parse import parse_assignments, parse_expr, parse_matrices, parse_point, parse_symbols
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_REFUSED = 0, 1, 2
 
@@ -52,12 +56,23 @@ def _add_source(command: argparse.ArgumentParser) -> None:
     command.add_argument("--granularity", choices=GRANULARITIES, default="op")
 
 
+def _add_matrices(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--matrix",
+        nargs="+",
+        metavar="NAME=RxC",
+        help="declare matrices, e.g. W=2x3 x=3x1 or X=nxd (size names n, d); "
+        "put the expression before this option",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symgraph", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"symgraph {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     grad = commands.add_parser("grad", help="closed-form partial derivatives by backpropagation")
     _add_source(grad)
+    _add_matrices(grad)
     grad.add_argument(
         "--simplify",
         nargs="?",
@@ -80,6 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     grad.add_argument("--python", action="store_true", help="print the generated NumPy code")
     draw = commands.add_parser("draw", help="draw the graph (DOT, SVG, PNG or PDF)")
     _add_source(draw)
+    _add_matrices(draw)
     draw.add_argument("-o", "--output", required=True, help="graph.svg, graph.png, graph.dot...")
     draw.add_argument("--at", metavar="POINT", help="x=1,w=0.5: show values and adjoints there")
     draw.add_argument("--highlight", metavar="W", help="draw this weight's paths to the output")
@@ -93,8 +109,32 @@ def build_parser() -> argparse.ArgumentParser:
 MAX_FILE_BYTES = 1_000_000
 
 
+def _matrices(args: argparse.Namespace) -> dict | None:
+    """The ``--matrix`` declarations, checked (None without the option)."""
+    declarations = getattr(args, "matrix", None)
+    if declarations is None:
+        return None
+    try:
+        return parse_matrices(declarations)
+    except SymgraphError as err:
+        if args.expr is None and args.file is None and "=" not in declarations[-1]:
+            raise SymgraphError(f"--matrix: {err} (put the expression before --matrix)") from None
+        raise SymgraphError(f"--matrix: {err}") from None
+
+
+def _weights(names: Sequence[str], known: dict[str, sp.Basic], sizes: set[str]) -> list:
+    """The ``--wrt`` names as the model's own symbols (a matrix name gives its MatrixSymbol)."""
+    wrt = []
+    for symbol in parse_symbols(names):
+        if symbol.name in sizes:
+            raise SymgraphError(f"--wrt: {symbol.name} is a matrix size, not a weight")
+        wrt.append(known.get(symbol.name, symbol))
+    return wrt
+
+
 def _graph(args: argparse.Namespace) -> Graph:
     """The graph of the command's model (expression or assignments file), weights checked."""
+    matrices = _matrices(args)
     if (args.expr is None) == (args.file is None):
         raise SymgraphError("give either an expression or --file, not both or neither")
     if args.file is not None:
@@ -105,29 +145,39 @@ def _graph(args: argparse.Namespace) -> Graph:
             raise SymgraphError(f"cannot read {args.file}: {err.strerror}") from None
         if len(text) > MAX_FILE_BYTES:
             raise SymgraphError(f"{args.file} is larger than {MAX_FILE_BYTES} bytes")
-        assignments = parse_assignments(text)
-        known = {s.name for _, rhs in assignments for s in rhs.free_symbols}
-        known -= {name.name for name, _ in assignments}
+        assignments = parse_assignments(text, matrices=matrices)
+        free = {s for _, rhs in assignments for s in rhs.free_symbols}
+        free -= {name for name, _ in assignments}
         build = lambda wrt: Graph.from_assignments(assignments, wrt, args.granularity)  # noqa: E731
     else:
-        expr = parse_expr(args.expr)
+        expr = parse_expr(args.expr, matrices=matrices)
         odd = [str(c) for c in (sp.zoo, sp.nan, sp.I, sp.oo) if expr.has(c)]
         if odd:  # 1/0 gives zoo, sqrt(-1) gives I: no real function to differentiate
             raise SymgraphError(f"{expr} is not a finite real function: it contains {odd[0]}")
-        known = {s.name for s in expr.free_symbols}
+        free = set(expr.free_symbols)
         build = lambda wrt: Graph.from_expr(expr, wrt, args.granularity)  # noqa: E731
+    sizes = {
+        d.name
+        for s in free
+        if isinstance(s, sp.MatrixSymbol)
+        for dim in s.shape
+        for d in sp.Tuple(dim).free_symbols
+    }
+    known = {s.name: s for s in free if isinstance(s, (sp.Symbol, sp.MatrixSymbol))}
+    if matrices is not None and args.granularity == "fine":
+        raise SymgraphError("--granularity fine is for scalar models; matrix graphs use op")
     wrt = None
     if args.wrt is not None:
-        wrt = parse_symbols(args.wrt)
+        wrt = _weights(args.wrt, known, sizes if matrices is not None else set())
         absent = [w.name for w in wrt if w.name not in known]
         if absent:
             raise SymgraphError(f"--wrt: {', '.join(absent)} does not appear in the expression")
     return build(wrt)
 
 
-def _print_size(graph: Graph) -> None:
+def _print_size(graph: Graph, matrices: bool = False) -> None:
     size = graph.size
-    print(f"expression: {graph.expr}")
+    print(f"expression: {paper_text(graph.expr) if matrices else graph.expr}")
     print(
         f"graph: {size['nodes']} nodes, {size['edges']} edges, {size['leaves']} leaves, "
         f"{size['operations']} operations, depth {size['depth']}"
@@ -136,6 +186,8 @@ def _print_size(graph: Graph) -> None:
 
 def _grad(args: argparse.Namespace) -> int:
     graph = _graph(args)
+    if args.matrix is not None:
+        return _grad_matrices(args, graph)
     _print_size(graph)
     grad = backward(graph)
     if args.simplify:
@@ -158,6 +210,29 @@ def _grad(args: argparse.Namespace) -> int:
     return status
 
 
+def _grad_matrices(args: argparse.Namespace, graph: Graph) -> int:
+    """``grad`` with ``--matrix``: the gradients in matrix form (kept as built)."""
+    _print_size(graph, matrices=True)
+    grad = backward(graph)  # --simplify keeps the matrix forms: nothing to do
+    if args.structured:
+        for lhs, rhs in grad.equations:
+            print(f"{paper_text(lhs)} = {paper_text(rhs)}")
+    for weight, expr in grad.closed_forms().items():
+        print(f"d{grad.output}/d{weight} = {paper_text(expr)}")
+    status = EXIT_OK
+    if args.check:
+        report = check(grad)
+        print(report)
+        status = EXIT_OK if report.ok else EXIT_CHECK_FAILED
+    if args.latex:
+        print(grad.latex())
+        if args.structured:
+            print(grad.latex(form="structured"))
+    if args.python:
+        print(compile_gradient(grad).source)
+    return status
+
+
 def _point(grad, text: str | None):
     if text is None:
         return None
@@ -170,12 +245,16 @@ def _point(grad, text: str | None):
 
 def _draw(args: argparse.Namespace) -> int:
     graph = _graph(args)
+    if args.matrix is not None and args.at is not None:
+        raise SymgraphError("--at is not supported with --matrix yet; draw without --at")
     grad = backward(graph)
     point = _point(grad, args.at)
     forward, delta = values_at(grad, point) if point is not None else (None, None)
     highlight = None
     if args.highlight is not None:
         (highlight,) = parse_symbols([args.highlight])
+        by_name = {str(node): node for node in graph.nx}
+        highlight = by_name.get(highlight.name, highlight)
         if highlight not in graph.nx:
             raise SymgraphError(f"--highlight: {highlight} is not a node of the graph")
     dot = to_dot(graph, forward, delta, highlight=highlight)
@@ -184,7 +263,7 @@ def _draw(args: argparse.Namespace) -> int:
             handle.write(dot + "\n")
     else:
         render(dot, args.output)
-    _print_size(graph)
+    _print_size(graph, matrices=args.matrix is not None)
     print(f"wrote {args.output}")
     return EXIT_OK
 

@@ -148,7 +148,10 @@ class Gradient(Mapping):
         return "$$" + self.latex(environment="aligned") + "$$"
 
     def __str__(self) -> str:
-        return "\n".join(f"d{self.output}/d{w} = {e}" for w, e in self.closed_forms().items())
+        from .latex import paper_text  # Xᵀ, ⊙, tanh(Z) entrywise; plain str for scalars
+
+        closed = self.closed_forms().items()
+        return "\n".join(f"d{self.output}/d{w} = {paper_text(e)}" for w, e in closed)
 
     def __repr__(self) -> str:
         return f"<Gradient of {self.output} wrt {', '.join(map(str, self.wrt))}>"

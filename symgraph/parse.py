@@ -456,7 +456,7 @@ class _Matrices:
     sizes: dict[str, sp.Symbol] = field(default_factory=dict)
 
 
-_DIGITS = re.compile(r"[0-9]{1,9}")
+_DIGITS = re.compile(r"[0-9]{1,50}")
 
 
 def _dimension(value: object, what: str, table: _Matrices) -> sp.Basic:
