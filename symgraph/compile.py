@@ -66,7 +66,8 @@ class CompiledGradient:
         if self._shapes is not None:
             ordered = check_shapes(self.args, ordered, self._shapes)
             value, *partials = self._fn(*ordered)
-            return _matrix_result(value), tuple(_matrix_result(p) for p in partials)
+            value = float(np.asarray(value, dtype=float).reshape(()))  # a 1×1 loss is a number
+            return value, tuple(_matrix_result(p) for p in partials)
         shape = np.broadcast_shapes(*(np.shape(a) for a in ordered))
         value, *partials = self._fn(*ordered)
         return _shaped(value, shape), tuple(_shaped(p, shape) for p in partials)

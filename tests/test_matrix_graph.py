@@ -359,3 +359,12 @@ class TestGranularity:
         assert results[0][0] == pytest.approx(results[1][0], rel=1e-12)
         for a, b in zip(results[0][1], results[1][1], strict=True):
             np.testing.assert_allclose(a, b, rtol=1e-10)
+
+
+def test_a_one_by_one_loss_is_a_number():
+    r = W * x - y
+    grad = sg.gradient(r.T * r, wrt=[W])  # (W x - y)ᵀ(W x - y), a 1×1 matrix
+    value, (g,) = grad.lambdify()(W=np.ones((2, 3)), x=np.ones((3, 1)), y=np.zeros((2, 1)))
+    assert isinstance(value, float) and value == 18.0
+    np.testing.assert_allclose(g, 2 * np.full((2, 1), 3.0) @ np.ones((1, 3)))
+    assert sg.check(grad).ok

@@ -11,12 +11,16 @@ import sympy as sp
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
 from symgraph.errors import ParseError
+from symgraph.matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries
 from symgraph.parse import (
     CONSTANTS,
     FUNCTIONS,
     parse_assignments,
     parse_expr,
+    parse_matrices,
     parse_point,
     parse_symbols,
 )
@@ -456,3 +460,166 @@ class TestParsePoint:
 
     def test_refuses_non_str(self):
         refused(parse_point, {"x": 1})
+
+
+class TestMatrices:
+    """Declared matrix names: MatrixSymbols, @, .T, matrix and entrywise functions."""
+
+    DECLARED = {"W": (2, 3), "x": (3, 1), "y": (2, 1), "A": (2, 2), "X": ("n", "d")}
+    W, xm, ym = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1), sp.MatrixSymbol("y", 2, 1)
+
+    def parse(self, text):
+        return parse_expr(text, matrices=self.DECLARED)
+
+    def test_declared_names_are_matrix_symbols_and_sizes_are_positive_integers(self):
+        expr = self.parse("trace(X.T @ X)/n")
+        n, d = sp.symbols("n d", integer=True, positive=True)
+        X = sp.MatrixSymbol("X", n, d)
+        assert expr == sp.Trace(X.T * X) / n
+        assert {s.name for s in expr.free_symbols} == {"X", "n", "d"}
+        assert all(s.is_integer and s.is_positive for s in expr.free_symbols if s.name in "nd")
+
+    def test_products_transpose_sum_and_scalars(self):
+        W, x, y = self.W, self.xm, self.ym
+        r = W * x - y
+        assert self.parse("trace((W @ x - y).T @ (W @ x - y))") == sp.Trace(r.T * r)
+        assert self.parse("trace((W*x - y).T * (W*x - y))") == sp.Trace(r.T * r)
+        assert self.parse("sum(2*W - W/2 + w*W)") == SumEntries(2 * W - W / 2 + w * W)
+        assert self.parse("sum(-W.T.T)") == SumEntries(-W)
+
+    @pytest.mark.parametrize(
+        ("text", "build"),
+        [
+            ("sum(W)", lambda W, x, y, A: SumEntries(W)),
+            ("norm(W @ x - y)", lambda W, x, y, A: FrobeniusNorm(W * x - y)),
+            ("logsumexp(W @ x)", lambda W, x, y, A: LogSumExp(W * x)),
+            ("sum(softmax(W @ x))", lambda W, x, y, A: SumEntries(Softmax(W * x))),
+            ("det(A) + trace(inv(A))", lambda W, x, y, A: sp.Determinant(A) + sp.Trace(A.inv())),
+            (
+                "sum(hadamard(W @ x, y))",
+                lambda W, x, y, A: SumEntries(sp.HadamardProduct(W * x, y)),
+            ),
+        ],
+    )
+    def test_matrix_functions(self, text, build):
+        A = sp.MatrixSymbol("A", 2, 2)
+        assert self.parse(text) == build(self.W, self.xm, self.ym, A)
+
+    @pytest.mark.parametrize("name", ["tanh", "exp", "sigmoid", "relu", "sqrt", "abs", "softplus"])
+    def test_scalar_functions_act_entrywise(self, name):
+        expr = self.parse(f"sum({name}(W @ x))")
+        (inner,) = expr.args
+        assert isinstance(inner, ElementwiseApplyFunction) and inner.expr == self.W * self.xm
+        u = sp.Symbol("u", real=True)
+        _, scalar = FUNCTIONS[name]
+        assert sp.simplify(inner.function(u) - scalar(u)) == 0
+
+    def test_entrywise_class_is_sympys_own(self):
+        r = (self.W * self.xm).applyfunc(sp.tanh) - self.ym
+        assert str(self.parse("trace((tanh(W @ x) - y).T @ (tanh(W @ x) - y))")) == str(
+            sp.Trace(r.T * r)
+        )
+
+    def test_scalar_syntax_is_unchanged(self):
+        assert self.parse("tanh(w*x + b)") == sp.tanh(w * x + b)
+        assert self.parse("where(w > 0, w, 0.1*w)") == parse_expr("where(w > 0, w, 0.1*w)")
+
+    @pytest.mark.parametrize(
+        ("text", "fragment"),
+        [
+            ("sum(W.__class__)", "attribute access is not allowed: 'W.__class__'"),
+            ("W.__class__", "attribute access"),
+            ("sum(W.shape)", "attribute access"),
+            ("sum(W.T())", "plain function names"),
+            ("w.T", "'.T' needs a matrix"),
+            ("sum(W @ y)", "shapes do not match in the product W * y: 2x3 times 2x1"),
+            ("sum(W * y)", "shapes do not match"),
+            ("sum(W + y)", "shapes do not match in a sum"),
+            ("sum(W + 1)", "cannot add the scalar 1"),
+            ("sum(W ** 2)", "'**' of a matrix"),
+            ("sum(x / W)", "cannot divide by the matrix W"),
+            ("w @ x", "'@' needs matrices"),
+            ("trace(W)", "square matrix, not a 2x3"),
+            ("trace(w)", "trace() takes a matrix, not the scalar w"),
+            ("logsumexp(W)", "takes a vector"),
+            ("sum(hadamard(W, A))", "different shapes"),
+            ("sum(max(W, 1))", "entrywise to one matrix"),
+            ("sum(where(w > 0, W, W))", "takes scalars"),
+            ("W @ x", "2x1 matrix; a loss must be a scalar: reduce it with trace(...) or sum(...)"),
+            ("x.T @ x", "trace(...)"),
+            ("summ(W)", "did you mean sum"),
+        ],
+    )
+    def test_refused(self, text, fragment):
+        assert fragment in refused(self.parse, text)
+
+    def test_without_declarations_matrix_syntax_stays_refused(self):
+        assert "'@'" in refused(parse_expr, "W @ x")
+        assert "attribute access" in refused(parse_expr, "W.T")
+        assert "unknown function 'trace'" in refused(parse_expr, "trace(W)")
+
+    @pytest.mark.parametrize(
+        ("matrices", "fragment"),
+        [
+            ({"W": (0, 3)}, "between 1 and"),
+            ({"W": (2, 3.5)}, "positive int or a size name"),
+            ({"W": (True, 3)}, "positive int"),
+            ({"W": (2,)}, "(rows, cols)"),
+            ({"W": ("n", "__class__")}, "'_'"),
+            ({"W": ("pi", 2)}, "constant"),
+            ({"n": ("n", 1)}, "both a matrix and a size"),
+            ({"exp": (2, 2)}, "function name"),
+            ({"_W": (2, 2)}, "'_'"),
+            ({"W x": (2, 2)}, "plain identifier"),
+            (["W"], "must be a dict"),
+        ],
+    )
+    def test_bad_declarations(self, matrices, fragment):
+        assert fragment in refused(parse_expr, "w", matrices)
+
+    def test_parse_matrices(self):
+        assert parse_matrices(["W=2x3", "X = n x d", "v=d×1"]) == {
+            "W": (2, 3),
+            "X": ("n", "d"),
+            "v": ("d", 1),
+        }
+
+    @pytest.mark.parametrize(
+        ("declarations", "fragment"),
+        [
+            (["W"], "not NAME=ROWSxCOLS"),
+            (["W=2x3x4"], "not NAME=ROWSxCOLS"),
+            (["W=2x"], "not NAME=ROWSxCOLS"),
+            (["W=2by3"], "not NAME=ROWSxCOLS"),
+            (["W=0x3"], "between 1 and"),
+            (["W=99999999999x3"], "between 1 and"),
+            (["W=-1x3"], "not a plain identifier"),
+            (["W=2x3", "W=3x3"], "declared twice"),
+            (["=2x3"], "plain identifier"),
+            (["W=nx__class__"], "'_'"),
+            ("W=2x3", "not a single str"),
+        ],
+    )
+    def test_parse_matrices_refusals(self, declarations, fragment):
+        assert fragment in refused(parse_matrices, declarations)
+
+    def test_assignments_with_matrices(self):
+        text = "Z = W @ x\nA1 = tanh(Z)\nR = A1 - y\nL = trace(R.T @ R)"
+        pairs = parse_assignments(text, self.DECLARED)
+        Z, A1, R = (sp.MatrixSymbol(name, 2, 1) for name in ("Z", "A1", "R"))
+        assert [lhs for lhs, _ in pairs] == [Z, A1, R, sp.Symbol("L", real=True)]
+        assert pairs[0][1] == self.W * self.xm and pairs[2][1] == A1 - self.ym
+        assert pairs[3][1] == sp.Trace(R.T * R)
+
+    @pytest.mark.parametrize(
+        ("text", "fragment"),
+        [
+            ("Z = W @ x", "the last assignment, Z, is a 2x1 matrix"),
+            ("A = W @ x\nL = sum(A)", "'A' is declared 2x2 but line 1 gives it a 2x1"),
+            ("W = w\nL = W", "declared 2x3 but line 1 gives it a scalar"),
+            ("n = 2\nL = n", "matrix size"),
+            ("Z = W @ x\nL = sum(Z @ Z)", "shapes do not match"),
+        ],
+    )
+    def test_assignments_refused(self, text, fragment):
+        assert fragment in refused(parse_assignments, text, self.DECLARED)
