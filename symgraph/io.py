@@ -85,7 +85,7 @@ from .adjoint import MatrixAdjoint
 from .backward import AdjointSymbol
 from .errors import GraphError
 from .graph import ROLES, Graph
-from .matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries
+from .matfuncs import FrobeniusNorm, LogSumExp, RowLogSumExp, RowSoftmax, Softmax, SumEntries
 
 FORMAT = "symgraph-graph"
 VERSION = 1
@@ -144,13 +144,15 @@ _MATRIX_CLASS_LIST = [
     sp.MatMul, sp.MatAdd, sp.Transpose, sp.HadamardProduct, sp.HadamardPower, sp.MatPow,
     ElementwiseApplyFunction, sp.Trace, sp.Determinant, sp.Inverse,
     sp.Identity, sp.OneMatrix, sp.ZeroMatrix, MatrixElement, sp.ImmutableDenseMatrix,
-    SumEntries, FrobeniusNorm, LogSumExp, Softmax, sp.Lambda, sp.Tuple,
+    SumEntries, FrobeniusNorm, LogSumExp, Softmax, RowLogSumExp, RowSoftmax,
+    sp.Lambda, sp.Tuple,
 ]  # fmt: skip
 #: The SymPy classes a file may name, by class name (``StrictGreaterThan`` for ``>``).
 CLASSES: dict[str, type] = {cls.__name__: cls for cls in _CLASS_LIST + _MATRIX_CLASS_LIST}
 _NO_EVALUATE_FLAG = (  # constructors without ``evaluate=``
     ExprCondPair, sp.Transpose, sp.HadamardPower, sp.Trace, sp.Determinant, sp.Inverse,
-    MatrixElement, SumEntries, FrobeniusNorm, LogSumExp, Softmax, sp.Lambda, sp.Tuple,
+    MatrixElement, SumEntries, FrobeniusNorm, LogSumExp, Softmax, RowLogSumExp, RowSoftmax,
+    sp.Lambda, sp.Tuple,
 )  # fmt: skip
 
 _INTEGER = re.compile(r"-?[0-9]+(/[0-9]+)?", re.ASCII)

@@ -51,7 +51,7 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .errors import GraphError
-from .matfuncs import SumEntries
+from .matfuncs import RowLogSumExp, SumEntries
 from .nn import ACTIVATIONS, Activation, activation, chosen
 
 Size = int | sp.Expr
@@ -452,21 +452,18 @@ def softmax_cross_entropy(
 
     Targets are one-hot rows or probabilities (each row sums to 1); the
     logits are the raw outputs of a last layer with the ``"identity"``
-    activation.  The row-wise log-sum-exp is ``1ᵀ log(exp(Z) 1)``, not
-    shifted by the row maximum: the value overflows for logits above about
-    700 (:func:`symgraph.nn.softmax_cross_entropy` is shifted).
+    activation.  The row-wise log-sum-exp (:class:`~symgraph.matfuncs.RowLogSumExp`)
+    is computed shifted by each row's maximum, so large logits stay finite;
+    its δ is the row-wise softmax.
 
     Examples
     --------
     >>> Z, Y = input_matrix(4, 3, "Z"), target_matrix(4, 3)
     >>> softmax_cross_entropy(Z, Y, reduction="sum")
-    SumEntries(Lambda(_u, log(_u)).(Lambda(_u, exp(_u)).(Z)*1)) - SumEntries(HadamardProduct(Y, Z))
+    -SumEntries(HadamardProduct(Y, Z)) + SumEntries(RowLogSumExp(Z))
     """
     _same_shape(logits, targets)
-    row_sums = elementwise(sp.exp, logits) * sp.OneMatrix(logits.shape[1], 1)
-    total = SumEntries(elementwise(sp.log, row_sums)) - SumEntries(
-        sp.HadamardProduct(targets, logits)
-    )
+    total = SumEntries(RowLogSumExp(logits)) - SumEntries(sp.HadamardProduct(targets, logits))
     return _reduce(total, logits, reduction)
 
 

@@ -33,6 +33,8 @@ from .errors import GraphError
 __all__ = [
     "FrobeniusNorm",
     "LogSumExp",
+    "RowLogSumExp",
+    "RowSoftmax",
     "Softmax",
     "SumEntries",
     "evaluate_explicit",
@@ -264,6 +266,94 @@ class Softmax(sp.MatrixExpr):
         exp = _numpy(printer, "exp")
         normalise = "(lambda e: e / e.sum())"
         return f"(lambda v: {normalise}({exp}(v - v.max())))({printer._print(self.arg)})"
+
+
+class _RowWise(sp.MatrixExpr):
+    """A function of each row of a matrix ``Z`` (n×k): one sample's logits per row."""
+
+    def __new__(cls, Z):
+        return super().__new__(cls, _matrix_operand(Z, cls.__name__))
+
+    @property
+    def arg(self) -> sp.Basic:
+        """The matrix operand."""
+        return self.args[0]
+
+    def _row_exp_sum(self, i):
+        k = self.arg.shape[1]
+        if _is_concrete((k,)):
+            return sp.Add(*(sp.exp(self.arg[i, j]) for j in range(k)))
+        j = sp.Dummy("j", integer=True, nonnegative=True)
+        return sp.Sum(sp.exp(self.arg[i, j]), (j, 0, k - 1))
+
+    def doit(self, **hints):
+        arg = _evaluated_operand(self, hints)
+        return self.func(arg).as_explicit() if _is_explicit(arg) else self.func(arg)
+
+
+class RowLogSumExp(_RowWise):
+    r"""``log Σ_j exp(Z_ij)`` for each row ``i``: an n×1 column.
+
+    The batch form of :class:`LogSumExp` (a softmax cross-entropy over a batch
+    of logits, one sample per row); NumPy code subtracts each row's maximum.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> Z = sp.MatrixSymbol("Z", 2, 2)
+    >>> RowLogSumExp(Z).shape
+    (2, 1)
+    >>> RowLogSumExp(Z).as_explicit()[0, 0]
+    log(exp(Z[0, 0]) + exp(Z[0, 1]))
+    """
+
+    @property
+    def shape(self):
+        return (self.arg.shape[0], sp.S.One)
+
+    def _entry(self, i, j, **kwargs):
+        return sp.log(self._row_exp_sum(i))
+
+    def _latex(self, printer):
+        return (
+            rf"\operatorname{{logsumexp}}_{{\mathrm{{row}}}}\left({printer._print(self.arg)}\right)"
+        )
+
+    def _numpycode(self, printer):
+        log, exp = _numpy(printer, "log"), _numpy(printer, "exp")
+        m = "v.max(axis=1, keepdims=True)"
+        body = f"(lambda m: m + {log}({exp}(v - m).sum(axis=1, keepdims=True)))({m})"
+        return f"(lambda v: {body})({printer._print(self.arg)})"
+
+
+class RowSoftmax(_RowWise):
+    r"""``exp(Z_ij) / Σ_l exp(Z_il)``: each row of ``Z`` (n×k) made a probability vector.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> Z = sp.MatrixSymbol("Z", 1, 2)
+    >>> RowSoftmax(Z).as_explicit()[0, 1]
+    exp(Z[0, 1])/(exp(Z[0, 0]) + exp(Z[0, 1]))
+    """
+
+    @property
+    def shape(self):
+        return self.arg.shape
+
+    def _entry(self, i, j, **kwargs):
+        return sp.exp(self.arg[i, j]) / self._row_exp_sum(i)
+
+    def _latex(self, printer):
+        return (
+            rf"\operatorname{{softmax}}_{{\mathrm{{row}}}}\left({printer._print(self.arg)}\right)"
+        )
+
+    def _numpycode(self, printer):
+        exp = _numpy(printer, "exp")
+        normalise = "(lambda e: e / e.sum(axis=1, keepdims=True))"
+        shifted = f"{exp}(v - v.max(axis=1, keepdims=True))"
+        return f"(lambda v: {normalise}({shifted}))({printer._print(self.arg)})"
 
 
 def expand_explicit(expr: sp.Basic) -> sp.Basic:

@@ -35,7 +35,7 @@ from sympy.matrices.expressions import (
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .errors import NoRuleError
-from .matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries
+from .matfuncs import FrobeniusNorm, LogSumExp, RowLogSumExp, RowSoftmax, Softmax, SumEntries
 from .rules import _VJP, has_vjp, matrix_vjp, register_vjp  # noqa: F401 - re-exported
 
 
@@ -134,6 +134,21 @@ def _softmax(op, index, adjoint):
     along = op.T * adjoint if op.shape[1] == 1 else adjoint * op.T  # the 1×1 ⟨s, δ⟩
     projection = op * along if op.shape[1] == 1 else along * op
     return HadamardProduct(op, adjoint).doit() - projection
+
+
+@register_vjp(RowLogSumExp)
+def _row_log_sum_exp(op, index, adjoint):
+    """Each row's δ spread over that row by its softmax: ``softmax_row(Z) ⊙ (δ 1ᵀ)``."""
+    return HadamardProduct(RowSoftmax(op.arg), adjoint * sp.OneMatrix(1, op.arg.shape[1]))
+
+
+@register_vjp(RowSoftmax)
+def _row_softmax(op, index, adjoint):
+    """Row by row, ``s ⊙ δ − s (sᵀ δ)``: ``S ⊙ δ − S ⊙ (((S ⊙ δ) 1) 1ᵀ)``."""
+    k = op.shape[1]
+    weighted = HadamardProduct(op, adjoint)
+    row_sums = weighted * sp.OneMatrix(k, 1) * sp.OneMatrix(1, k)
+    return weighted - HadamardProduct(op, row_sums)
 
 
 @register_vjp(sp.MatPow)

@@ -206,13 +206,17 @@ MATRIX_FUNCTIONS: MappingProxyType[str, tuple[tuple[int, int | None], _F]] = Map
 )
 
 
-def _entrywise(function: _F, a: sp.Basic) -> sp.Basic:
-    """``a.applyfunc(f)``: the SymPy class itself when it is one, else a Lambda."""
-    u = sp.Dummy("u", real=True)
-    body = function(u)
-    if isinstance(body, sp.Function) and body.args == (u,):
-        return a.applyfunc(type(body))
-    return a.applyfunc(sp.Lambda(u, body))
+# One placeholder and one Lambda per function: the same text gives the same (shared) node.
+_PLACEHOLDER = sp.Dummy("d")
+_LAMBDAS: dict[str, sp.Lambda] = {}
+
+
+def _entrywise(name: str, function: _F, a: sp.Basic) -> sp.Basic:
+    """``a.applyfunc(f)``, ``f`` the function on a placeholder (the same Lambda every time)."""
+    lam = _LAMBDAS.get(name)
+    if lam is None:
+        lam = _LAMBDAS[name] = sp.Lambda(_PLACEHOLDER, function(_PLACEHOLDER))
+    return a.applyfunc(lam)
 
 
 def _no_matrices(what: str, args: Iterable) -> None:
@@ -900,7 +904,7 @@ class _Builder:
                 raise _error(
                     f"{name}() applies entrywise to one matrix, not to {len(args)} arguments"
                 )
-            return _entrywise(function, args[0])
+            return _entrywise(name, function, args[0])
 
         return apply
 

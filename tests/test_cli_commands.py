@@ -5,7 +5,9 @@ import shutil
 import pytest
 import sympy as sp
 
+import symgraph as sg
 from symgraph.cli import EXIT_OK, EXIT_REFUSED, main
+from symgraph.latex import paper_text
 
 MODEL = "z1 = w*x + b\na1 = tanh(z1)\nL = (a1 - y)**2\n"
 
@@ -110,3 +112,85 @@ def test_expressions_that_are_not_finite_real_functions_are_refused(text, capsys
     status, _, err = run(["grad", text, "--check"], capsys)
     assert status == EXIT_REFUSED and "not a finite real function" in err
     assert len(err.splitlines()) == 1
+
+
+# --- matrices: --matrix NAME=RxC ---
+
+W, xm, ym = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1), sp.MatrixSymbol("y", 2, 1)
+SHAPES = ["--matrix", "W=2x3", "x=3x1", "y=2x1"]
+
+
+def printed_partial(out: str, name: str) -> str:
+    (line,) = [line for line in out.splitlines() if line.startswith(f"dL/d{name} = ")]
+    return line.split(" = ", 1)[1]
+
+
+def test_matrix_least_squares_prints_the_matrix_gradient(capsys):
+    r = W * xm - ym
+    expected = sg.gradient(sp.Trace(r.T * r), wrt=[W])[W]  # built from SymPy objects
+    status, out, err = run(
+        ["grad", "trace((W@x - y).T @ (W@x - y))", "--wrt", "W", *SHAPES], capsys
+    )
+    assert status == EXIT_OK and err == ""
+    assert printed_partial(out, "W") == paper_text(expected)
+    assert sp.simplify((expected - 2 * (W * xm - ym) * xm.T).as_explicit()) == sp.zeros(2, 3)
+
+
+def test_matrix_tanh_layer_with_check_latex_and_simplify(capsys):
+    r = (W * xm).applyfunc(sp.tanh) - ym
+    expected = sg.gradient(sp.Trace(r.T * r), wrt=[W])
+    argv = ["grad", "trace((tanh(W*x) - y).T * (tanh(W*x) - y))", "--wrt", "W", *SHAPES]
+    status, out, _ = run([*argv, "--check", "--latex", "--simplify", "--structured"], capsys)
+    assert status == EXIT_OK
+    assert printed_partial(out, "W") == paper_text(expected[W])
+    assert "cross-check at 3 points: ok" in out and "FAIL" not in out
+    assert expected.latex() in out and expected.latex(form="structured") in out
+    assert r"\frac{\partial L}{\partial W}" in out and r"x^{\top}" in out
+
+
+def test_matrix_symbolic_sizes_from_a_file(tmp_path, capsys):
+    model = tmp_path / "model.txt"
+    model.write_text("R = X @ w - Y\nL = trace(R.T @ R)/n\n")
+    argv = ["grad", "--file", str(model), "--wrt", "w", "--check"]
+    status, out, _ = run([*argv, "--matrix", "X=nxd", "w=dx1", "Y=nx1"], capsys)
+    assert status == EXIT_OK
+    n, d = sp.symbols("n d", integer=True, positive=True)
+    X, w, Y = sp.MatrixSymbol("X", n, d), sp.MatrixSymbol("w", d, 1), sp.MatrixSymbol("Y", n, 1)
+    expected = sg.gradient(sp.Trace((X * w - Y).T * (X * w - Y)) / n, wrt=[w])[w]
+    assert printed_partial(out, "w") == paper_text(expected) == "(2/n)*Xᵀ*(X*w - Y)"
+    assert "ok" in out
+
+
+def test_matrix_draw_writes_the_matrix_graph(tmp_path, capsys):
+    out_file = tmp_path / "g.dot"
+    argv = ["draw", "sum(softmax(W @ x))", "-o", str(out_file), "--highlight", "W", *SHAPES[:3]]
+    status, out, _ = run(argv, capsys)
+    assert status == EXIT_OK and "wrote" in out
+    dot = out_file.read_text()
+    assert "2×3" in dot and "softmax" in dot.lower()
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["grad", "sum(W @ x)", "--matrix", "W=2x3", "x=3"], "not NAME=ROWSxCOLS"),
+        (["grad", "sum(W @ x)", "--matrix", "W=0x3", "x=3x1"], "between 1 and"),
+        (["grad", "sum(W @ x)", "--matrix", "W=2x3", "W=2x2"], "declared twice"),
+        (["grad", "sum(W @ x)", "--matrix", "W=2x__x", "x=3x1"], "--matrix"),
+        (["grad", "--matrix", "W=2x2", "trace(W)"], "put the expression before --matrix"),
+        (
+            ["grad", "sum(W @ y)", *SHAPES],
+            "shapes do not match in the product W * y: 2x3 times 2x1",
+        ),
+        (["grad", "W @ x", *SHAPES], "reduce it with trace(...) or sum(...)"),
+        (["grad", "sum(W.__class__)", *SHAPES], "attribute access is not allowed"),
+        (["grad", "sum(W @ x)", "--wrt", "z", *SHAPES], "does not appear"),
+        (["grad", "trace(X.T @ X)", "--wrt", "n", "--matrix", "X=nx2"], "matrix size"),
+        (["draw", "sum(W @ x)", "-o", "g.dot", "--at", "x=1", *SHAPES[:3]], "--at"),
+    ],
+)
+def test_matrix_refusals(argv, fragment, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run(argv, capsys)
+    assert status == EXIT_REFUSED and err.startswith("symgraph: error") and fragment in err
+    assert len(err.splitlines()) == 1 and out == ""

@@ -29,7 +29,14 @@ from symgraph.io import (
     to_graphml,
     to_json,
 )
-from symgraph.matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries
+from symgraph.matfuncs import (
+    FrobeniusNorm,
+    LogSumExp,
+    RowLogSumExp,
+    RowSoftmax,
+    Softmax,
+    SumEntries,
+)
 
 w, x, b, y = SYMBOLS = sp.symbols("w x b y", real=True)
 p = sp.Symbol("p", positive=True)
@@ -404,6 +411,7 @@ MATRIX_EXPRESSIONS = [
     SumEntries(sp.HadamardPower(A3, 3)) + FrobeniusNorm(A3),
     SumEntries(sp.HadamardPower(2, A3)),  # 2 to the power of each entry
     LogSumExp(Softmax(A3 * V3)) + (A3 * V3)[1, 0],
+    SumEntries(RowLogSumExp(RowSoftmax(A3))),
     (MatrixElement(C3, N, 1) + (A3 * V3)[1, 0]) * sp.OneMatrix(1, 1),
     sp.MatMul(2, N, A3, evaluate=False),  # two scalar factors, kept apart
     sp.Basic.__new__(ElementwiseApplyFunction, sp.tanh, A3),  # a function class

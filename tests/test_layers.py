@@ -355,3 +355,19 @@ class TestRefusals:
             layers.squared_error(P, P, reduction="max")
         with pytest.raises(GraphError, match="unknown loss 'hinge'"):
             layers.as_expression(layers.input_matrix(4, 2), [1], loss="hinge")
+
+
+def test_softmax_cross_entropy_stays_finite_at_large_logits():
+    """The row-wise log-sum-exp is shifted: logits of 1000 give the textbook softmax − Y."""
+    Z, Y = layers.input_matrix(3, 4, "Z"), layers.target_matrix(3, 4)
+    grad = sg.gradient(layers.softmax_cross_entropy(Z, Y, reduction="sum"), wrt=[Z])
+    logits = np.array([[1000.0, 0.0, -5.0, 2.0], [3.0, 1000.0, 999.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    onehot = np.eye(4)[[0, 2, 3]]
+    value, (dZ,) = grad.lambdify()(Z=logits, Y=onehot)
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    softmax = np.exp(shifted) / np.exp(shifted).sum(axis=1, keepdims=True)
+    expected = np.sum(
+        np.log(np.exp(shifted).sum(axis=1)) + logits.max(axis=1) - logits[onehot == 1]
+    )
+    assert np.isfinite(value) and value == pytest.approx(expected, rel=1e-12)
+    np.testing.assert_allclose(dZ, softmax - onehot, atol=1e-12)

@@ -7,6 +7,7 @@ from oracles import inner, matrix_value
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symgraph.errors import NoRuleError
+from symgraph.matfuncs import RowLogSumExp, RowSoftmax
 from symgraph.matrix_rules import matrix_vjp
 
 RNG = np.random.default_rng(0)
@@ -63,6 +64,8 @@ CASES = [
     ("matrix power X**3", sp.MatPow(X, 3), [X], 0, ()),
     ("entrywise power C∘3", sp.HadamardPower(C, 3), [C], 0, ()),
     ("entry A[1, 0]", A[1, 0], [A], 0, ()),
+    ("row-wise logsumexp", RowLogSumExp(A), [A], 0, ()),
+    ("row-wise softmax", RowSoftmax(A), [A], 0, ()),
 ]
 
 
