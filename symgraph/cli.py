@@ -23,6 +23,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+import numpy as np
 import sympy as sp
 
 from . import __version__
@@ -34,7 +35,14 @@ from .draw import render, to_dot
 from .errors import CheckError, SymgraphError
 from .graph import Graph
 from .latex import gradient_latex, paper_text
-from .parse import parse_assignments, parse_expr, parse_matrices, parse_point, parse_symbols
+from .parse import (
+    parse_assignments,
+    parse_expr,
+    parse_matrices,
+    parse_matrix_point,
+    parse_point,
+    parse_symbols,
+)
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_REFUSED = 0, 1, 2
 
@@ -97,7 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source(draw)
     _add_matrices(draw)
     draw.add_argument("-o", "--output", required=True, help="graph.svg, graph.png, graph.dot...")
-    draw.add_argument("--at", metavar="POINT", help="x=1,w=0.5: show values and adjoints there")
+    draw.add_argument(
+        "--at",
+        metavar="POINT",
+        help="x=1,w=0.5 (with --matrix: W=[[1,2],[3,4]]): show values and adjoints there",
+    )
     draw.add_argument("--highlight", metavar="W", help="draw this weight's paths to the output")
     explain = commands.add_parser("explain", help="the chain rule step by step for one weight")
     _add_source(explain)
@@ -243,12 +255,45 @@ def _point(grad, text: str | None):
     return point
 
 
+def _matrix_point(grad, text: str | None):
+    """``--at`` with matrices: ``W=[[1,2,3],[4,5,6]],c=0.5``, shapes checked against the model."""
+    if text is None:
+        return None
+    point = parse_matrix_point(text)
+    missing = sorted(s.name for s in grad.graph.leaves if s.name not in point)
+    if missing:
+        raise SymgraphError(f"--at: no value for {', '.join(missing)}")
+    sizes: dict[sp.Symbol, int] = {}
+    values = {}
+    for leaf in grad.graph.leaves:
+        value = point[leaf.name]
+        if not isinstance(leaf, sp.MatrixSymbol):
+            if isinstance(value, list):
+                raise SymgraphError(f"--at: {leaf.name} is a scalar, not a matrix")
+            values[leaf.name] = value
+            continue
+        if not isinstance(value, list):
+            raise SymgraphError(f"--at: {leaf.name} is a matrix: give it as [[...], ...]")
+        array = np.array(value, dtype=float)
+        for dim, got in zip(leaf.shape, array.shape, strict=True):
+            wanted = sizes.setdefault(dim, got) if isinstance(dim, sp.Symbol) else dim
+            if wanted != got:
+                rows, cols = leaf.shape
+                raise SymgraphError(
+                    f"--at: {leaf.name} is {rows}x{cols} but the value is "
+                    f"{array.shape[0]}x{array.shape[1]}"
+                )
+        values[leaf.name] = array
+    return values
+
+
 def _draw(args: argparse.Namespace) -> int:
     graph = _graph(args)
-    if args.matrix is not None and args.at is not None:
-        raise SymgraphError("--at is not supported with --matrix yet; draw without --at")
     grad = backward(graph)
-    point = _point(grad, args.at)
+    if args.matrix is not None:
+        point = _matrix_point(grad, args.at)
+    else:
+        point = _point(grad, args.at)
     forward, delta = values_at(grad, point) if point is not None else (None, None)
     highlight = None
     if args.highlight is not None:

@@ -2,6 +2,7 @@
 
 import shutil
 
+import numpy as np
 import pytest
 import sympy as sp
 
@@ -187,6 +188,26 @@ def test_matrix_draw_writes_the_matrix_graph(tmp_path, capsys):
         (["grad", "sum(W @ x)", "--wrt", "z", *SHAPES], "does not appear"),
         (["grad", "trace(X.T @ X)", "--wrt", "n", "--matrix", "X=nx2"], "matrix size"),
         (["draw", "sum(W @ x)", "-o", "g.dot", "--at", "x=1", *SHAPES[:3]], "--at"),
+        (
+            [
+                "draw",
+                "sum(W @ x)",
+                "-o",
+                "g.dot",
+                "--at",
+                "W=[[1,2],[3,4]],x=[[1],[2],[3]]",
+                *SHAPES[:3],
+            ],
+            "2x3 but the value is 2x2",
+        ),
+        (
+            ["draw", "sum(W @ x)", "-o", "g.dot", "--at", "W=[[__import__('os')]]", *SHAPES[:3]],
+            "only numbers",
+        ),
+        (
+            ["draw", "sum(W @ x)", "-o", "g.dot", "--at", "W=[[1,2,3],[4,5]]", *SHAPES[:3]],
+            "different lengths",
+        ),
     ],
 )
 def test_matrix_refusals(argv, fragment, capsys, tmp_path, monkeypatch):
@@ -194,3 +215,16 @@ def test_matrix_refusals(argv, fragment, capsys, tmp_path, monkeypatch):
     status, out, err = run(argv, capsys)
     assert status == EXIT_REFUSED and err.startswith("symgraph: error") and fragment in err
     assert len(err.splitlines()) == 1 and out == ""
+
+
+def test_matrix_draw_at_a_point_shows_values_and_adjoints(tmp_path, capsys):
+    out_file = tmp_path / "g.dot"
+    at = "X=[[1, 2], [3, 4], [5, 6]]"  # n = 3 from the value's shape
+    argv = ["draw", "trace(X.T @ X)/n", "-o", str(out_file), "--matrix", "X=nx2", "--at", at]
+    status, out, _ = run(argv, capsys)
+    assert status == EXIT_OK and "wrote" in out
+    dot = out_file.read_text()
+    # δ_X = 2X/n, value of tr(XᵀX) = 91: computed here by hand
+    assert "value 91" in dot and "[[35., 44.], [44., 56.]]" in dot
+    X = np.array([[1.0, 2], [3, 4], [5, 6]])
+    assert f"‖·‖ {np.linalg.norm(2 * X / 3):.4g}" in dot

@@ -20,6 +20,7 @@ from symgraph.parse import (
     parse_assignments,
     parse_expr,
     parse_matrices,
+    parse_matrix_point,
     parse_point,
     parse_symbols,
 )
@@ -622,3 +623,38 @@ class TestMatrices:
     )
     def test_assignments_refused(self, text, fragment):
         assert fragment in refused(parse_assignments, text, self.DECLARED)
+
+
+class TestParseMatrixPoint:
+    def test_lists_and_numbers(self):
+        assert parse_matrix_point("W=[[1, 2, 3], [4, 5, -6.5]], x=[[1e-3]], c=-0.5") == {
+            "W": [[1.0, 2.0, 3.0], [4.0, 5.0, -6.5]],
+            "x": [[0.001]],
+            "c": -0.5,
+        }
+
+    @pytest.mark.parametrize(
+        ("text", "fragment"),
+        [
+            ("W=[[1, 2], [3]]", "different lengths"),
+            ("W=[[x]]", "only numbers"),
+            ("W=[[__import__('os')]]", "only numbers"),
+            ("W=[[1 + 1]]", "only numbers"),
+            ("W=[[--1]]", "only numbers"),
+            ("W=[[True]]", "only numbers"),
+            ("W=[[1j]]", "only numbers"),
+            ("W=[[1e999]]", "finite"),
+            ("W=[[" + "9" * 400 + "]]", "finite"),
+            ("W=[1, 2]", "each row is a list"),
+            ("W=[[]]", "each row is a list"),
+            ("W=[[1]] * 2", "list of rows"),
+            ("W=[[1]]]", "unbalanced"),
+            ("W=[[1]", "unbalanced"),
+            ("W=[[1]], W=2", "given twice"),
+            ("_W=[[1]]", "'_'"),
+            ("W", "not 'name=value'"),
+            ("W=x", "not a number"),
+        ],
+    )
+    def test_refused(self, text, fragment):
+        assert fragment in refused(parse_matrix_point, text)
