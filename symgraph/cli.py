@@ -23,16 +23,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-import numpy as np
 import sympy as sp
 
 from . import __version__
 from .backward import backward
 from .build import GRANULARITIES
 from .check import check
-from .compile import compile_gradient, values_at
+from .compile import check_shapes, compile_gradient, declared_shapes, values_at
 from .draw import render, to_dot
-from .errors import CheckError, SymgraphError
+from .errors import CheckError, EvaluationError, SymgraphError
 from .graph import Graph
 from .latex import gradient_latex, paper_text
 from .parse import (
@@ -245,10 +244,10 @@ def _grad_matrices(args: argparse.Namespace, graph: Graph) -> int:
     return status
 
 
-def _point(grad, text: str | None):
+def _point(grad, text: str | None, parse=parse_point):
     if text is None:
         return None
-    point = parse_point(text)
+    point = parse(text)
     missing = sorted(s.name for s in grad.graph.leaves if s.name not in point)
     if missing:
         raise SymgraphError(f"--at: no value for {', '.join(missing)}")
@@ -257,34 +256,15 @@ def _point(grad, text: str | None):
 
 def _matrix_point(grad, text: str | None):
     """``--at`` with matrices: ``W=[[1,2,3],[4,5,6]],c=0.5``, shapes checked against the model."""
-    if text is None:
+    point = _point(grad, text, parse_matrix_point)
+    if point is None:
         return None
-    point = parse_matrix_point(text)
-    missing = sorted(s.name for s in grad.graph.leaves if s.name not in point)
-    if missing:
-        raise SymgraphError(f"--at: no value for {', '.join(missing)}")
-    sizes: dict[sp.Symbol, int] = {}
-    values = {}
-    for leaf in grad.graph.leaves:
-        value = point[leaf.name]
-        if not isinstance(leaf, sp.MatrixSymbol):
-            if isinstance(value, list):
-                raise SymgraphError(f"--at: {leaf.name} is a scalar, not a matrix")
-            values[leaf.name] = value
-            continue
-        if not isinstance(value, list):
-            raise SymgraphError(f"--at: {leaf.name} is a matrix: give it as [[...], ...]")
-        array = np.array(value, dtype=float)
-        for dim, got in zip(leaf.shape, array.shape, strict=True):
-            wanted = sizes.setdefault(dim, got) if isinstance(dim, sp.Symbol) else dim
-            if wanted != got:
-                rows, cols = leaf.shape
-                raise SymgraphError(
-                    f"--at: {leaf.name} is {rows}x{cols} but the value is "
-                    f"{array.shape[0]}x{array.shape[1]}"
-                )
-        values[leaf.name] = array
-    return values
+    leaves = grad.graph.leaves
+    try:  # the compiled function's own check: declared shapes, one value per size
+        arrays = check_shapes(leaves, [point[s.name] for s in leaves], declared_shapes(leaves))
+    except EvaluationError as err:
+        raise SymgraphError(f"--at: {err}") from None
+    return {s.name: a for s, a in zip(leaves, arrays, strict=True)}
 
 
 def _draw(args: argparse.Namespace) -> int:

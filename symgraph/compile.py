@@ -92,6 +92,11 @@ def _matrix_result(value: Any) -> Any:
     return float(value) if value.shape == () else value
 
 
+def declared_shapes(symbols) -> dict:
+    """symbol -> its declared shape: ``()`` for a scalar, ``(rows, cols)`` for a matrix."""
+    return {s: tuple(sp.sympify(d) for d in getattr(s, "shape", ())) for s in symbols}
+
+
 def check_shapes(args, values, shapes) -> list:
     """Arrays of the declared shapes; one value per size symbol (``n``) across arguments.
 
@@ -146,8 +151,7 @@ def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient
         outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
         assignments = forward_assignments(grad.graph, needed_only=True) + list(grad.equations)
         fn = make_function(assignments, args, outputs, name="value_and_grad")
-        shapes = {s: tuple(sp.sympify(d) for d in getattr(s, "shape", ())) for s in args}
-        return CompiledGradient(fn, args, grad.wrt, shapes)
+        return CompiledGradient(fn, args, grad.wrt, declared_shapes(args))
     if grad.simplified and not _has_piecewise(grad):
         # closed forms, their common subexpressions shared in a graph
         closed = grad.closed_forms()

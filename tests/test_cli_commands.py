@@ -198,7 +198,7 @@ def test_matrix_draw_writes_the_matrix_graph(tmp_path, capsys):
                 "W=[[1,2],[3,4]],x=[[1],[2],[3]]",
                 *SHAPES[:3],
             ],
-            "2x3 but the value is 2x2",
+            "W has shape (2, 3); got an array of shape (2, 2)",
         ),
         (
             ["draw", "sum(W @ x)", "-o", "g.dot", "--at", "W=[[__import__('os')]]", *SHAPES[:3]],
