@@ -33,7 +33,7 @@ from .compile import check_shapes, compile_gradient, declared_shapes, values_at
 from .draw import render, to_dot
 from .errors import CheckError, EvaluationError, SymgraphError
 from .graph import Graph
-from .latex import gradient_latex, paper_text
+from .latex import paper_text
 from .parse import (
     parse_assignments,
     parse_expr,
@@ -209,27 +209,11 @@ def _grad(args: argparse.Namespace) -> int:
         for lhs, rhs in grad.equations:
             print(f"{lhs} = {rhs}")
     print(grad)
-    status = EXIT_OK
-    if args.check:
-        report = check(grad)
-        print(report)
-        status = EXIT_OK if report.ok else EXIT_CHECK_FAILED
-    if args.latex:
-        print(gradient_latex(grad))
-    if args.python:
-        print(compile_gradient(grad).source)
-    return status
+    return _report(args, grad)
 
 
-def _grad_matrices(args: argparse.Namespace, graph: Graph) -> int:
-    """``grad`` with ``--matrix``: the gradients in matrix form (kept as built)."""
-    _print_size(graph, matrices=True)
-    grad = backward(graph)  # --simplify keeps the matrix forms: nothing to do
-    if args.structured:
-        for lhs, rhs in grad.equations:
-            print(f"{paper_text(lhs)} = {paper_text(rhs)}")
-    for weight, expr in grad.closed_forms().items():
-        print(f"d{grad.output}/d{weight} = {paper_text(expr)}")
+def _report(args: argparse.Namespace, grad) -> int:
+    """What ``grad`` prints after the gradients: the check, the LaTeX, the code."""
     status = EXIT_OK
     if args.check:
         report = check(grad)
@@ -242,6 +226,17 @@ def _grad_matrices(args: argparse.Namespace, graph: Graph) -> int:
     if args.python:
         print(compile_gradient(grad).source)
     return status
+
+
+def _grad_matrices(args: argparse.Namespace, graph: Graph) -> int:
+    """``grad`` with ``--matrix``: the gradients in matrix form (kept as built)."""
+    _print_size(graph, matrices=True)
+    grad = backward(graph)  # --simplify keeps the matrix forms: nothing to do
+    if args.structured:
+        for lhs, rhs in grad.equations:
+            print(f"{paper_text(lhs)} = {paper_text(rhs)}")
+    print(grad)  # in a paper's notation: Xᵀ, ⊙, tanh(·) entrywise
+    return _report(args, grad)
 
 
 def _point(grad, text: str | None, parse=parse_point):
