@@ -27,12 +27,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sympy as sp
 
 from .errors import SymgraphError
 from .graph import Graph
 from .latex import paper_text
+from .matrix_explain import format_value
 
 FILL = {"weight": "#fde2b8", "input": "#d7e8fb", "output": "#d5f0d5", "intermediate": "#ffffff"}
 FORMATS = ("svg", "png", "pdf")
@@ -42,27 +42,13 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def _number(value: Any) -> str:
-    """A number to 4 digits; a small array in full, a large one by its shape and norm."""
-    array = np.asarray(value) if not isinstance(value, sp.Basic) else None
-    if array is not None and array.size > 1:
-        if array.size <= 4:
-            return np.array2string(array, precision=3, separator=", ").replace("\n", "")
-        rows, cols = (array.shape + (1,))[:2] if array.ndim < 2 else array.shape[-2:]
-        return f"{rows}×{cols}, ‖·‖ {np.linalg.norm(array):.4g}"
-    try:
-        return f"{float(value):.4g}"
-    except (TypeError, ValueError):
-        return str(value)
-
-
 def _value_of(expr: sp.Basic, values: Mapping[Any, Any]) -> str:
     """`` = 0.5`` for a local partial at the forward values, or nothing if it has none."""
     if expr.is_Number:
         return ""
     try:
         point = {s: sp.Float(float(values[s])) for s in expr.free_symbols}
-        return f" = {_number(expr.xreplace(point))}"
+        return f" = {format_value(expr.xreplace(point))}"
     except (KeyError, TypeError, ValueError):  # a symbol without a value, or an array
         return ""
 
@@ -106,9 +92,9 @@ def to_dot(
         if data.get("shape"):
             label.append("×".join(map(str, data["shape"])))
         if values is not None and node in values:
-            label.append(f"value {_number(values[node])}")
+            label.append(f"value {format_value(values[node])}")
         if adjoints is not None and node in adjoints:
-            label.append(f"δ {_number(adjoints[node])}")
+            label.append(f"δ {format_value(adjoints[node])}")
         shape = "box" if data["op"] is None else "ellipse"
         color = ', color="#c0392b", penwidth=2' if node in on_path else ""
         lines.append(
@@ -160,7 +146,7 @@ def to_tikz(graph: Graph, values: Mapping[Any, Any] | None = None) -> str:
                 text += " = " + sp.latex(data["op"])
             text = f"${text}$"
             if values is not None and node in values:
-                text += rf"\\ {_number(values[node])}"
+                text += rf"\\ {format_value(values[node])}"
             shape = "rectangle" if data["op"] is None else "rectangle, rounded corners=6pt"
             where = f"({3.2 * (column - offset) + 0.0:.1f}, {-1.6 * row + 0.0:.1f})"
             lines.append(

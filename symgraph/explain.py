@@ -67,6 +67,7 @@ from .backward import AdjointSymbol
 from .compile import values_at
 from .errors import GraphError
 from .gradient import Gradient
+from .matrix_explain import explain_matrices
 
 Number = complex | float
 
@@ -230,13 +231,16 @@ def explain(
     Returns
     -------
     Walkthrough
+        For a graph with matrix nodes, a
+        :class:`~symgraph.matrix_explain.MatrixWalkthrough` (its edges carry
+        vector-Jacobian products, not numbers to multiply along a path: the
+        δ-form, every shape written out), with the same ``text``, ``markdown``
+        and ``latex``.
 
     Raises
     ------
     GraphError
-        When ``weight`` is not a weight of ``grad``, ``max_paths`` is negative,
-        or the graph has matrix nodes (its edges carry vector-Jacobian
-        products, not numbers to multiply along a path).
+        When ``weight`` is not a weight of ``grad``, or ``max_paths`` is negative.
     EvaluationError
         When ``at`` misses a value or names an unknown symbol.
 
@@ -253,11 +257,8 @@ def explain(
     w → v1 → v2 → L   x*cos(v1)
     w → v4 → L   v4
     """
-    if grad.graph.has_matrices:
-        raise GraphError(
-            "explain walks scalar chain-rule paths; a graph with matrix nodes backpropagates "
-            "vector-Jacobian products: read grad.equations or grad.latex(form='structured')"
-        )
+    if grad.graph.has_matrices:  # no paths of numbers: the δ-form, shapes written out
+        return explain_matrices(grad, weight, at)
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 0:
         raise GraphError(f"max_paths must be a non-negative integer, not {max_paths!r}")
     graph = grad.graph

@@ -192,8 +192,8 @@ def _structured_lines(grad: Gradient) -> list[str]:
 
 
 def latex_document(body: str) -> str:
-    """A minimal compilable document around ``body`` (amsmath only)."""
+    """A minimal compilable document around ``body`` (amsmath, and amssymb for \\mathbb)."""
     return (
-        "\\documentclass{article}\n\\usepackage{amsmath}\n\\begin{document}\n"
+        "\\documentclass{article}\n\\usepackage{amsmath, amssymb}\n\\begin{document}\n"
         f"{body}\n\\end{{document}}\n"
     )

@@ -141,7 +141,7 @@ def compile_tex(body: str, directory) -> None:
 def test_latex_document_wraps_the_body():
     doc = latex_document("BODY")
     assert doc.startswith("\\documentclass{article}\n")
-    assert "\\usepackage{amsmath}" in doc
+    assert "\\usepackage{amsmath, amssymb}" in doc
     assert doc.index("\\begin{document}") < doc.index("BODY") < doc.index("\\end{document}")
 
 

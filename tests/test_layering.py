@@ -35,6 +35,7 @@ ORDER = [
     "compile",
     "check",
     "latex",
+    "matrix_explain",
     "explain",
     "draw",
     "matrix",

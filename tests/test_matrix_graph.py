@@ -300,9 +300,33 @@ class TestLaterStages:
         assert f"δ_{product} ↦ δ_{product}*xᵀ" in dot
         assert "[[1., 1., 1.]," in dot or "2×3, ‖·‖" in dot  # W's value: small arrays in full
 
-    def test_explain_refuses_matrix_graphs_and_points_to_the_equations(self):
-        with pytest.raises(GraphError, match="structured"):
-            sg.explain(self.grad(), "W")
+    def test_explain_walks_the_delta_form_with_shapes_and_numbers(self, tmp_path):
+        from oracles import compile_latex
+
+        from symgraph.latex import latex_document
+
+        steps, weights = batch_network()
+        grad = sg.Graph.from_assignments(steps, wrt=weights, granularity="named").backward()
+        rng = np.random.default_rng(5)
+        at = dict(X=rng.normal(size=(4, 3)), Y=rng.normal(size=(4, 1)))
+        at.update(W1=rng.normal(size=(2, 3)), b1=rng.normal(size=(2, 1)))
+        at.update(w2=rng.normal(size=(2, 1)))
+        walk = sg.explain(grad, "W1", at=at)
+        assert [str(s.node) for s in walk.steps] == ["L", "R", "A1", "Z1", "W1"]
+        assert walk.steps[-1].shape == (h, d) and walk.agrees
+        A1 = np.tanh(at["X"] @ at["W1"].T + at["b1"].T)  # by hand: δ_Z1 = (1 - A1²) ⊙ δ_R w2ᵀ
+        delta_R = 2 * (A1 @ at["w2"] - at["Y"]) / 4
+        delta_Z1 = (1 - A1**2) * (delta_R @ at["w2"].T)
+        np.testing.assert_allclose(walk.steps[-2].value, delta_Z1, rtol=1e-12)
+        np.testing.assert_allclose(walk.steps[-1].value, delta_Z1.T @ at["X"], rtol=1e-12)
+        text = walk.text()
+        assert "δ_W1  h×d = δ_Z1ᵀ*X" in text and "[h×n · n×d → h×d]" in text
+        assert "agrees" in text
+        latex = walk.latex()
+        assert r"\in \mathbb{R}^{h \times d}" in latex
+        compile_latex(latex_document(latex), tmp_path)
+        with pytest.raises(GraphError, match="not a weight"):
+            sg.explain(grad, "X")
 
     def test_simplify_keeps_the_matrix_form(self):
         grad = self.grad()
