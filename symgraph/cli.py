@@ -1,6 +1,6 @@
 """The command line: ``symgraph grad|draw|explain EXPR --wrt W...`` (or ``--file model.txt``).
 
-``grad`` and ``draw`` take ``--matrix W=2x3 x=3x1 X=nxd``: those names are
+``grad``, ``draw`` and ``explain`` take ``--matrix W=2x3 x=3x1 X=nxd``: those names are
 matrices (see :func:`symgraph.parse.parse_matrices`) and the gradient is
 printed in matrix form (``dL/dW = ...``).
 
@@ -112,7 +112,12 @@ def build_parser() -> argparse.ArgumentParser:
     draw.add_argument("--highlight", metavar="W", help="draw this weight's paths to the output")
     explain = commands.add_parser("explain", help="the chain rule step by step for one weight")
     _add_source(explain)
-    explain.add_argument("--at", metavar="POINT", help="x=1,w=0.5: the numbers at that point")
+    _add_matrices(explain)
+    explain.add_argument(
+        "--at",
+        metavar="POINT",
+        help="x=1,w=0.5 (with --matrix: W=[[1,2],[3,4]]): the numbers at that point",
+    )
     explain.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
     return parser
 
@@ -295,7 +300,8 @@ def _explain(args: argparse.Namespace) -> int:
     if len(graph.wrt) != 1:
         raise SymgraphError("explain needs exactly one weight: --wrt W")
     grad = backward(graph)
-    walk = explain(grad, graph.wrt[0], at=_point(grad, args.at))
+    point = _matrix_point(grad, args.at) if args.matrix is not None else _point(grad, args.at)
+    walk = explain(grad, graph.wrt[0], at=point)
     print({"text": walk.text, "markdown": walk.markdown, "latex": walk.latex}[args.format]())
     return EXIT_OK
 

@@ -62,6 +62,8 @@ def format_value(value: Any) -> str:
             return np.array2string(array, precision=3, separator=", ").replace("\n", "")
         rows, cols = (array.shape + (1,))[:2] if array.ndim < 2 else array.shape[-2:]
         return f"{rows}×{cols}, ‖·‖ {np.linalg.norm(array):.4g}"
+    if array is not None and array.size == 1:
+        value = array.reshape(())  # a 1×1 matrix reads as its number
     try:
         return f"{float(value):.4g}"
     except (TypeError, ValueError):

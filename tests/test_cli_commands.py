@@ -228,3 +228,15 @@ def test_matrix_draw_at_a_point_shows_values_and_adjoints(tmp_path, capsys):
     assert "value 91" in dot and "[[35., 44.], [44., 56.]]" in dot
     X = np.array([[1.0, 2], [3, 4], [5, 6]])
     assert f"‖·‖ {np.linalg.norm(2 * X / 3):.4g}" in dot
+
+
+def test_matrix_explain_at_a_point_walks_the_delta_form(capsys):
+    at = "W=[[1,2,3],[4,5,6]], x=[[0.1],[0.2],[0.3]], y=[[0],[1]]"
+    loss = "trace((tanh(W@x) - y).T @ (tanh(W@x) - y))"
+    status, out, _ = run(["explain", loss, "--wrt", "W", *SHAPES, "--at", at], capsys)
+    assert status == 0
+    assert "by backpropagation through matrix nodes" in out
+    assert "δ_W   2×3 = δ_v1*xᵀ" in out and "[2×1 · 1×3 → 2×3]" in out
+    assert out.rstrip().endswith("agrees)")
+    status, out, _ = run(["explain", loss, "--wrt", "W", *SHAPES, "--format", "latex"], capsys)
+    assert status == 0 and r"\in \mathbb{R}^{2 \times 3}" in out
