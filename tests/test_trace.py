@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import symgraph as sg
@@ -105,6 +105,14 @@ def programs(draw):
     return steps
 
 
+class AtAKink(Exception):
+    """The program evaluates relu or abs at 0, where the derivative is a convention.
+
+    There the traced and the static gradient may both be right and differ:
+    relu(relu(x)) traced gives ½·½ at 0, SymPy merges it into Max(0, x): ½.
+    """
+
+
 def run(steps, values, lib):
     """Run a program on Values (lib='trace') or SymPy symbols (lib='sympy')."""
     regs = list(values)
@@ -121,6 +129,8 @@ def run(steps, values, lib):
         elif op == "**2":
             r = a**2
         elif lib == "trace":
+            if op in ("relu", "abs") and a.data == 0.0:
+                raise AtAKink(op)
             r = getattr(a, op)()
         else:
             r = {
@@ -136,7 +146,10 @@ def run(steps, values, lib):
 @given(programs(), st.floats(-1.5, 1.5), st.floats(-1.5, 1.5))
 def test_traced_gradient_equals_the_static_one(steps, u, v):
     x, y = sg.Value(u, name="x"), sg.Value(v, name="y")
-    out = run(steps, [x, y], "trace")
+    try:
+        out = run(steps, [x, y], "trace")
+    except AtAKink:
+        assume(False)
     if not out._parents:
         return  # the program returned a leaf: nothing traced
     X, Y = sp.symbols("x y", real=True)
