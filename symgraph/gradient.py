@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
-from .substitute import EVALUATED_DEPTH, substitute
+from .substitute import EVALUATED_DEPTH, folded, substitute
 
 if TYPE_CHECKING:  # pragma: no cover
     from .graph import Graph
@@ -110,7 +110,7 @@ class Gradient(Mapping):
             evaluate = self.graph.size["depth"] <= EVALUATED_DEPTH
             for lhs, rhs in self.equations:  # children before parents: one pass
                 values[lhs] = substitute(rhs, values, evaluate)
-            self._closed = {w: _tidy(values.get(d, d)) for w, d in self.adjoints.items()}
+            self._closed = {w: folded(values.get(d, d)) for w, d in self.adjoints.items()}
         return dict(self._closed)
 
     # --- the next stages ---
@@ -155,13 +155,3 @@ class Gradient(Mapping):
 
     def __repr__(self) -> str:
         return f"<Gradient of {self.output} wrt {', '.join(map(str, self.wrt))}>"
-
-
-def _tidy(e: sp.Basic) -> sp.Basic:
-    """Matrix closed forms with identities folded (``x.T.T``, ``1*I``) by ``doit``."""
-    if not getattr(e, "is_Matrix", False):
-        return e
-    try:
-        return e.doit()
-    except Exception:  # noqa: BLE001 - SymPy may refuse; the unfolded form is right too
-        return e

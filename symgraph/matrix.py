@@ -28,6 +28,7 @@ import sympy as sp
 from .errors import GraphError
 from .latex import latex_of
 from .matrix_build import expression_vjp, is_matrix
+from .substitute import folded
 
 
 def matrix_gradient(loss: sp.Basic, wrt: Iterable[sp.Basic]) -> dict[sp.Basic, sp.Basic]:
@@ -57,14 +58,7 @@ def matrix_gradient(loss: sp.Basic, wrt: Iterable[sp.Basic]) -> dict[sp.Basic, s
     seed = sp.Identity(1) if is_matrix(loss) else sp.S.One
     shares = expression_vjp(loss, seed, wrt)
     zero = {w: sp.ZeroMatrix(*w.shape) if is_matrix(w) else sp.S.Zero for w in wrt}
-    return {w: _tidy(shares[w]) if w in shares else zero[w] for w in wrt}
-
-
-def _tidy(e: sp.Basic) -> sp.Basic:
-    try:
-        return e.doit()
-    except Exception:  # noqa: BLE001 - the unsimplified form is still right
-        return e
+    return {w: folded(shares[w]) if w in shares else zero[w] for w in wrt}
 
 
 def matrix_latex(expr: sp.Basic) -> str:

@@ -43,7 +43,7 @@ from .errors import GraphError, NoRuleError
 from .graph import Graph
 from .matrix_rules import has_vjp, matrix_vjp
 from .rules import local_partial, whole_partial
-from .substitute import contains, substitute
+from .substitute import contains, folded, substitute
 
 GRANULARITIES = ("op", "named")
 
@@ -325,7 +325,7 @@ def matrix_edges(node, op, operands) -> list[tuple[sp.Basic, dict]]:
         if share is None:
             share = _zero_like(s)
         else:  # tanh'(Z) = 1 - A⊙A: the node A, computed once, not tanh(Z) again
-            share = _tidy(share.xreplace({op: node}) if share.has(op) else share)
+            share = folded(share.xreplace({op: node}) if share.has(op) else share)
         edges.append((s, {"vjp": share, "partial": None}))
     return edges
 
@@ -338,14 +338,6 @@ def _rebuild(e: sp.Basic, args: list) -> sp.Basic:
 
 def _zero_like(e: sp.Basic) -> sp.Basic:
     return sp.ZeroMatrix(*e.shape) if is_matrix(e) else sp.S.Zero
-
-
-def _tidy(e: sp.Basic) -> sp.Basic:
-    """``doit`` folds identities (``I*δ``, ``δ.T.T``); the unevaluated form is right too."""
-    try:
-        return e.doit()
-    except Exception:  # noqa: BLE001 - SymPy may refuse to evaluate; the value is the same
-        return e
 
 
 # --- public builders ---

@@ -84,3 +84,22 @@ def contains(expr: sp.Basic, *classes: type) -> bool:
             seen.add(id(e))
             stack.extend(e.args)
     return False
+
+
+def folded(e: sp.Basic) -> sp.Basic:
+    """A matrix expression with identities folded (``x.T.T``, ``1*I``, ``I*δ``) by ``doit``.
+
+    Scalars come back as they are; so does a matrix SymPy refuses to evaluate
+    (the unfolded form has the same value).
+
+    >>> import sympy as sp
+    >>> x = sp.MatrixSymbol("x", 2, 1)
+    >>> folded(sp.Identity(2) * x.T.T)
+    x
+    """
+    if not getattr(e, "is_Matrix", False):
+        return e
+    try:
+        return e.doit()
+    except Exception:  # noqa: BLE001 - SymPy may refuse; the value is the same
+        return e
