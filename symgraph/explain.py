@@ -67,7 +67,7 @@ from .backward import AdjointSymbol
 from .compile import values_at
 from .errors import GraphError
 from .gradient import Gradient
-from .matrix_explain import explain_matrices
+from .matrix_explain import explain_matrices, find_weight
 
 Number = complex | float
 
@@ -262,7 +262,7 @@ def explain(
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 0:
         raise GraphError(f"max_paths must be a non-negative integer, not {max_paths!r}")
     graph = grad.graph
-    weight = _find_weight(grad, weight)
+    weight = find_weight(grad, weight)
     output = graph.output
     nodes = _nodes_on_paths(graph, weight)
     on_path = set(nodes)
@@ -310,22 +310,6 @@ def explain(
 
 
 # --- the graph work: nodes on paths, enumeration, counting ---
-
-
-def _find_weight(grad: Gradient, weight: sp.Symbol | str) -> sp.Symbol:
-    name = weight.name if isinstance(weight, sp.Symbol) else weight
-    if not isinstance(name, str):
-        raise GraphError(f"a weight is a Symbol or a name, not {type(weight).__name__}")
-    for w in grad.wrt:
-        if w == weight or w.name == name:
-            return w
-    weights = ", ".join(w.name for w in grad.wrt) or "none"
-    role = next((d["role"] for n, d in grad.graph.nx.nodes(data=True) if n.name == name), None)
-    hint = f"{name!r} is an {role} node, not a weight" if role else f"no weight named {name!r}"
-    raise GraphError(
-        f"{hint}; the weights of this gradient are {weights} "
-        "(differentiate by another symbol with sg.gradient(expr, wrt=[...]))"
-    )
 
 
 def _nodes_on_paths(graph, weight: sp.Symbol) -> list[sp.Symbol]:

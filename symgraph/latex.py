@@ -169,6 +169,27 @@ def gradient_latex(grad: Gradient, form: str = "closed", environment: str | None
     return f"\\begin{{{environment}}}\n{body}\n\\end{{{environment}}}"
 
 
+def pass_throughs(equations, keep=()) -> dict[sp.Basic, sp.Basic]:
+    """δ_v -> the δ it equals, for ``δ_v = δ_Z1`` lines (a sum passes its δ on unchanged).
+
+    A paper writes δ_Z1 there, with no line of its own; the δs in ``keep``
+    (the weights') keep theirs.  Equations come children first, so one pass
+    follows chains.
+
+    >>> import sympy as sp
+    >>> from symgraph.adjoint import adjoint_of
+    >>> a, b, c = (adjoint_of(sp.Symbol(n)) for n in "abc")
+    >>> pass_throughs([(a, sp.S.One), (b, a), (c, 2 * b)])
+    {delta_b: delta_a}
+    """
+    keep = set(keep)
+    alias: dict[sp.Basic, sp.Basic] = {}
+    for lhs, rhs in equations:
+        if is_adjoint(rhs) and lhs not in keep:
+            alias[lhs] = alias.get(rhs, rhs)
+    return alias
+
+
 def _structured_lines(grad: Gradient) -> list[str]:
     graph = grad.graph
     lines = [
@@ -177,12 +198,12 @@ def _structured_lines(grad: Gradient) -> list[str]:
         if graph.nx.nodes[n]["op"] is not None
     ]
     weights = set(grad.adjoints.values())  # printed below as ∂L/∂w, not twice
-    alias: dict[sp.Basic, sp.Basic] = {}  # δ_v = δ_Z1 (a sum passes its δ on): write δ_Z1
-    for lhs, rhs in grad.equations:
-        if is_adjoint(rhs) and lhs not in weights:
-            alias[lhs] = alias.get(rhs, rhs)
-        elif lhs not in weights:
-            lines.append(f"{_tex(lhs)} &= {_tex(rhs.xreplace(alias))}")
+    alias = pass_throughs(grad.equations, keep=weights)
+    lines += [
+        f"{_tex(lhs)} &= {_tex(rhs.xreplace(alias))}"
+        for lhs, rhs in grad.equations
+        if lhs not in weights and lhs not in alias
+    ]
     structured = grad.structured
     lines += [
         f"{partial_symbol(grad.output, w)} &= {_tex(structured[w].xreplace(alias))}"

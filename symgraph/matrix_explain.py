@@ -43,11 +43,11 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from .adjoint import is_adjoint
+from .adjoint import adjoint_of
 from .compile import compile_gradient, values_at
 from .errors import GraphError
 from .gradient import Gradient
-from .latex import latex_of, paper_text
+from .latex import latex_of, paper_text, pass_throughs
 
 
 def format_value(value: Any) -> str:
@@ -210,7 +210,7 @@ def explain_matrices(
     GraphError
         When ``weight`` is not one of ``grad.wrt``.
     """
-    weight = _find_weight(grad, weight)
+    weight = find_weight(grad, weight)
     graph = grad.graph
     on_path = (nx.descendants(graph.nx, weight) | {weight}) & (
         nx.ancestors(graph.nx, graph.output) | {graph.output}
@@ -228,23 +228,17 @@ def explain_matrices(
         if graph.op(n) is not None
     ]
     rhs_of = dict(grad.equations)
-    alias: dict[sp.Basic, sp.Basic] = {}  # δ_v = δ_Z1: a sum passes its δ on
+    alias = pass_throughs(grad.equations, keep={adjoint_of(weight)})
     steps = []
     for node in reversed(order):
-        delta = next(d for d in rhs_of if d.node_name == node.name)
-        rhs = rhs_of[delta]
-        if is_adjoint(rhs) and node != weight:
-            alias[delta] = alias.get(rhs, rhs)
+        delta = adjoint_of(node)
+        if delta in alias:
             continue
-        terms = tuple(
-            _term(graph, node, child, alias)
-            for child in graph.nx.successors(node)
-            if child in on_path
-        )
+        children = [c for c in graph.nx.successors(node) if c in on_path]
+        terms = tuple(_term(graph, node, child, alias) for child in children)
         value = None if deltas is None else deltas.get(node)
-        steps.append(
-            MatrixStep(node, graph.nx.nodes[node]["shape"], rhs.xreplace(alias), terms, value)
-        )
+        shape = graph.nx.nodes[node]["shape"]
+        steps.append(MatrixStep(node, shape, rhs_of[delta].xreplace(alias), terms, value))
     return MatrixWalkthrough(grad, weight, forward, steps, at, compiled)
 
 
@@ -266,8 +260,18 @@ def _name(key: Any) -> str:
     return key if isinstance(key, str) else key.name
 
 
-def _find_weight(grad: Gradient, weight: Any) -> sp.Basic:
+def find_weight(grad: Gradient, weight: sp.Basic | str) -> sp.Basic:
+    """The weight of ``grad`` given as a symbol or a name; a clear error for anything else."""
+    name = weight.name if isinstance(weight, (sp.Symbol, sp.MatrixSymbol)) else weight
+    if not isinstance(name, str):
+        raise GraphError(f"a weight is a Symbol or a name, not {type(weight).__name__}")
     for w in grad.wrt:
-        if w == weight or w.name == weight:
+        if w == weight or w.name == name:
             return w
-    raise GraphError(f"{weight} is not a weight of this gradient (wrt: {list(grad.wrt)})")
+    weights = ", ".join(w.name for w in grad.wrt) or "none"
+    role = next((d["role"] for n, d in grad.graph.nx.nodes(data=True) if n.name == name), None)
+    hint = f"{name!r} is an {role} node, not a weight" if role else f"no weight named {name!r}"
+    raise GraphError(
+        f"{hint}; the weights of this gradient are {weights} "
+        "(differentiate by another symbol with sg.gradient(expr, wrt=[...]))"
+    )
