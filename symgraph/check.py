@@ -35,6 +35,7 @@ import numpy as np
 import sympy as sp
 
 from .api import gradient
+from .codegen import matrix_sizes
 from .compile import compile_gradient
 from .errors import CheckError, EvaluationError, NoRuleError
 from .forward import expressions_function, forward_function, values_in_order
@@ -314,7 +315,7 @@ def _check_matrices(grad: Gradient, at, points: int, rng: np.random.Generator) -
     if at is not None:
         samples = [values_in_order(f.args, at, {})]
     else:
-        sizes = {d: int(rng.choice(MATRIX_SIZES)) for d in _size_symbols(f.args)}
+        sizes = {d: int(rng.choice(MATRIX_SIZES)) for d in matrix_sizes(f.args)}
         samples = [_sample_matrices(f.args, sizes, rng) for _ in range(points)]
     results = [f(*sample) for sample in samples]
     for value, partials in results:
@@ -330,8 +331,8 @@ def _check_matrices(grad: Gradient, at, points: int, rng: np.random.Generator) -
     if size["nodes"] > SYMPY_DIFF_MAX_NODES or size["depth"] > EVALUATED_DEPTH:
         notes.append("scalar core skipped: the expression is too large or deep to expand")
     elif all(sum(int(np.prod(s)) for s in shape) <= EXPANDED_MAX_ENTRIES for shape in shapes):
-        expanded = [_expanded_core(grad, f.args, sample) for sample in samples]
-        oracles["scalar core (expanded)"] = _concatenate(expanded)
+        evaluate = _expanded_core(grad, f.args, samples[0])  # one build for every sample
+        oracles["scalar core (expanded)"] = _concatenate([evaluate(s) for s in samples])
     else:
         notes.append("scalar core skipped: too many entries to expand")
     rows = []
@@ -343,15 +344,6 @@ def _check_matrices(grad: Gradient, at, points: int, rng: np.random.Generator) -
         rows.append(_row(w, analytic, oracles, k, scale))
     stacked = {s.name: np.array([sample[i] for sample in samples]) for i, s in enumerate(f.args)}
     return CheckReport(rows, stacked, notes)
-
-
-def _size_symbols(args) -> list[sp.Symbol]:
-    found: dict[sp.Symbol, None] = {}
-    for a in args:
-        for d in getattr(a, "shape", ()):
-            if isinstance(d, sp.Symbol):
-                found[d] = None
-    return list(found)
 
 
 def _sample_matrices(args, sizes, rng) -> list:
@@ -395,34 +387,42 @@ def _concatenate(per_point: list[list]) -> list:
     return joined
 
 
-def _expanded_core(grad: Gradient, args, sample) -> list:
-    """The scalar core's gradient of the expression written out entry by entry."""
+def _expanded_core(grad: Gradient, args, sample):
+    """The scalar core's gradient of the expression written out entry by entry.
+
+    Built once for the sample's shapes (every sample of a check has the same
+    ones); returns ``evaluate(sample)`` -> per weight, its partials, flat.
+    """
     sizes: dict[sp.Symbol, int] = {}
     for a, value in zip(args, sample, strict=True):
         for d, n in zip(getattr(a, "shape", ()), np.shape(value), strict=False):
             if isinstance(d, sp.Symbol):
                 sizes[d] = n
-    entries, values, explicit = {}, {}, {}
+    entries, explicit = {}, {}
     for a, value in zip(args, sample, strict=True):
         if not isinstance(a, sp.MatrixSymbol):
-            entries[a], values[a.name] = [a], value
+            entries[a] = [a]
             continue
-        concrete = a.xreplace(sizes)
         rows, cols = np.shape(value)
         names = (f"{a.name}[{i},{j}]" for i in range(rows) for j in range(cols))
-        symbols = [sp.Symbol(name, real=True) for name in names]
-        explicit[concrete] = sp.ImmutableMatrix(rows, cols, symbols)
-        entries[a] = symbols
-        values.update((s.name, float(v)) for s, v in zip(symbols, np.ravel(value), strict=True))
+        entries[a] = [sp.Symbol(name, real=True) for name in names]
+        explicit[a.xreplace(sizes)] = sp.ImmutableMatrix(rows, cols, entries[a])
     scalar = evaluate_explicit(grad.expr.xreplace(sizes).xreplace(explicit))
     if getattr(scalar, "is_Matrix", False):
         scalar = scalar[0, 0]
-    weights = [s for w in grad.wrt for s in entries[w]]
-    f = gradient(scalar, wrt=weights).lambdify()
-    _, partials = f(**values)
-    flat, start = [], 0
-    for w in grad.wrt:
-        count = len(entries[w])
-        flat.append(np.array([float(p) for p in partials[start : start + count]]))
-        start += count
-    return flat
+    f = gradient(scalar, wrt=[s for w in grad.wrt for s in entries[w]]).lambdify()
+
+    def evaluate(point) -> list:
+        values = {}
+        for a, value in zip(args, point, strict=True):
+            pairs = zip(entries[a], np.ravel(value), strict=True)  # a scalar: one entry
+            values.update((s.name, float(v)) for s, v in pairs)
+        _, partials = f(**values)
+        flat, start = [], 0
+        for w in grad.wrt:
+            count = len(entries[w])
+            flat.append(np.array([float(p) for p in partials[start : start + count]]))
+            start += count
+        return flat
+
+    return evaluate
