@@ -16,6 +16,7 @@ Examples
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 import networkx as nx
@@ -84,13 +85,15 @@ def _check_names(leaves: Iterable[sp.Symbol]) -> None:
         seen[s.name] = s
 
 
-def _check_wrt(wrt: Iterable[sp.Symbol]) -> tuple[sp.Symbol, ...]:
+def _check_wrt(wrt: Iterable[sp.Basic], kinds: tuple = (sp.Symbol,)) -> tuple[sp.Basic, ...]:
+    """The weights as a tuple: each a symbol (of ``kinds``), none listed twice."""
     wrt = tuple(wrt)
     for w in wrt:
-        if not isinstance(w, sp.Symbol):
+        if not isinstance(w, kinds):
             raise GraphError(f"can only differentiate by symbols, not by {w!r}")
-    if len(set(wrt)) != len(wrt):
-        raise GraphError(f"a weight is listed twice in wrt={list(wrt)}")
+    twice = sorted(str(w) for w, count in Counter(wrt).items() if count > 1)
+    if twice:
+        raise GraphError(f"the weight {', '.join(twice)} is listed twice in wrt={list(wrt)}")
     return wrt
 
 

@@ -28,14 +28,13 @@ Matrix([
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .backward import backward
-from .build import GraphBuilder, Namer, _as_expr, _leaf_symbols
+from .build import GraphBuilder, Namer, _as_expr, _check_wrt, _leaf_symbols
 from .errors import GraphError
 from .forward import forward_assignments
 from .gradient import Gradient
@@ -184,13 +183,7 @@ def _check_weights(wrt: Iterable) -> tuple[sp.Symbol, ...]:
     wrt = tuple(wrt)
     if not wrt:
         raise GraphError("no weights to differentiate by: wrt is empty")
-    for w in wrt:
-        if not isinstance(w, (sp.Symbol, sp.MatrixSymbol)):
-            raise GraphError(f"can only differentiate by symbols, not by {w!r}")
-    twice = sorted(str(w) for w, n in Counter(wrt).items() if n > 1)
-    if twice:
-        raise GraphError(f"the weight {', '.join(twice)} is listed twice in wrt={list(wrt)}")
-    return wrt
+    return _check_wrt(wrt, (sp.Symbol, sp.MatrixSymbol))
 
 
 def _forward_graph(expr, wrt, granularity: str) -> Graph:

@@ -38,7 +38,14 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .adjoint import adjoint_of
-from .build import Namer, build_from_assignments, build_from_expr, build_graph_from
+from .build import (
+    Namer,
+    _check_names,
+    _check_wrt,
+    build_from_assignments,
+    build_from_expr,
+    build_graph_from,
+)
 from .errors import GraphError, NoRuleError
 from .graph import Graph
 from .matrix_rules import has_vjp, matrix_vjp
@@ -343,21 +350,6 @@ def _zero_like(e: sp.Basic) -> sp.Basic:
 # --- public builders ---
 
 
-def _check_wrt(wrt, leaves) -> tuple:
-    wrt = tuple(leaves if wrt is None else wrt)
-    for w in wrt:
-        if not isinstance(w, (sp.Symbol, sp.MatrixSymbol)):
-            raise GraphError(f"can only differentiate by symbols or MatrixSymbols, not by {w!r}")
-    if len(set(wrt)) != len(wrt):
-        raise GraphError(f"a weight is listed twice in wrt={list(wrt)}")
-    names: dict[str, sp.Basic] = {}
-    for s in [*leaves, *wrt]:
-        if s.name in names and names[s.name] != s:
-            raise GraphError(f"two different symbols are named {s.name!r}; rename one")
-        names[s.name] = s
-    return wrt
-
-
 def _check_output(root_value: sp.Basic) -> None:
     if is_matrix(root_value) and tuple(root_value.shape) != (1, 1):
         rows, cols = root_value.shape
@@ -386,7 +378,8 @@ def build_matrix_assignments(assignments, wrt=None, granularity="op", single=Fal
         raise GraphError("a name is assigned twice; each intermediate needs its own name")
     leaves, dims = leaves_and_sizes(rhs for _, rhs in assignments)
     leaves = [s for s in leaves if s not in set(names)]
-    wrt = _check_wrt(wrt, leaves)
+    wrt = _check_wrt(leaves if wrt is None else wrt, (sp.Symbol, sp.MatrixSymbol))
+    _check_names([*leaves, *wrt])
     namer = Namer((str(s) for s in [*leaves, *wrt]), reserved=[] if single else map(str, names))
     b = MatrixGraphBuilder(namer, wrt, dims)
     root = None
