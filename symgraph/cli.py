@@ -73,6 +73,12 @@ def _add_matrices(command: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_point(command: argparse.ArgumentParser, what: str) -> None:
+    command.add_argument(
+        "--at", metavar="POINT", help=f"x=1,w=0.5 (with --matrix: W=[[1,2],[3,4]]): {what}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="symgraph", description=__doc__.split("\n")[0])
     parser.add_argument("--version", action="version", version=f"symgraph {__version__}")
@@ -104,20 +110,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_source(draw)
     _add_matrices(draw)
     draw.add_argument("-o", "--output", required=True, help="graph.svg, graph.png, graph.dot...")
-    draw.add_argument(
-        "--at",
-        metavar="POINT",
-        help="x=1,w=0.5 (with --matrix: W=[[1,2],[3,4]]): show values and adjoints there",
-    )
+    _add_point(draw, "show values and adjoints there")
     draw.add_argument("--highlight", metavar="W", help="draw this weight's paths to the output")
     explain = commands.add_parser("explain", help="the chain rule step by step for one weight")
     _add_source(explain)
     _add_matrices(explain)
-    explain.add_argument(
-        "--at",
-        metavar="POINT",
-        help="x=1,w=0.5 (with --matrix: W=[[1,2],[3,4]]): the numbers at that point",
-    )
+    _add_point(explain, "the numbers at that point")
     explain.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
     return parser
 
@@ -254,6 +252,13 @@ def _point(grad, text: str | None, parse=parse_point):
     return point
 
 
+def _at(grad, args: argparse.Namespace):
+    """The ``--at`` point: numbers, or with ``--matrix`` arrays checked against the shapes."""
+    if args.matrix is not None:
+        return _matrix_point(grad, args.at)
+    return _point(grad, args.at)
+
+
 def _matrix_point(grad, text: str | None):
     """``--at`` with matrices: ``W=[[1,2,3],[4,5,6]],c=0.5``, shapes checked against the model."""
     point = _point(grad, text, parse_matrix_point)
@@ -270,10 +275,7 @@ def _matrix_point(grad, text: str | None):
 def _draw(args: argparse.Namespace) -> int:
     graph = _graph(args)
     grad = backward(graph)
-    if args.matrix is not None:
-        point = _matrix_point(grad, args.at)
-    else:
-        point = _point(grad, args.at)
+    point = _at(grad, args)
     forward, delta = values_at(grad, point) if point is not None else (None, None)
     highlight = None
     if args.highlight is not None:
@@ -300,7 +302,7 @@ def _explain(args: argparse.Namespace) -> int:
     if len(graph.wrt) != 1:
         raise SymgraphError("explain needs exactly one weight: --wrt W")
     grad = backward(graph)
-    point = _matrix_point(grad, args.at) if args.matrix is not None else _point(grad, args.at)
+    point = _at(grad, args)
     walk = explain(grad, graph.wrt[0], at=point)
     print({"text": walk.text, "markdown": walk.markdown, "latex": walk.latex}[args.format]())
     return EXIT_OK
