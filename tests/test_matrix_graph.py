@@ -298,7 +298,8 @@ class TestLaterStages:
         assert "2×3" in dot and "3×1" in dot
         product = next(c for c in grad.graph.nx.successors(W) if grad.graph.op(c) == W * x)
         assert f"δ_{product} ↦ δ_{product}*xᵀ" in dot
-        assert "[[1., 1., 1.]," in dot or "2×3, ‖·‖" in dot  # W's value: small arrays in full
+        assert "value 2×3, ‖·‖ 2.449" in dot  # W = ones(2, 3): shape and norm √6
+        assert "value [[1.], [1.], [1.]]" in dot  # x: a small array in full
 
     def test_explain_walks_the_delta_form_with_shapes_and_numbers(self, tmp_path):
         from oracles import compile_latex
