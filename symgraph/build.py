@@ -173,31 +173,7 @@ class GraphBuilder:
         return node
 
     def _add_edges(self, node: sp.Symbol, op: sp.Basic, operands: Sequence[sp.Symbol]) -> None:
-        if isinstance(op, sp.Symbol):  # a named copy: a = z
-            self.g.add_edge(op, node, partial=sp.S.One)
-            return
-        position_of: dict[sp.Symbol, list[int]] = {s: [] for s in operands}
-        for k, slot in enumerate(slots(op)):
-            if slot in position_of:
-                position_of[slot].append(k)
-        # The rules speak of slots: they apply when every slot is an operand or a
-        # constant.  A fused operation (operands nested deeper, as a coarse node
-        # has) and an opaque one (Sum, Integral) are differentiated whole.
-        entered = has_rule(op) and all(
-            slot in position_of or not slot.free_symbols for slot in slots(op)
-        )
-        for operand, positions in position_of.items():
-            try:
-                if entered:
-                    partials = [local_partial(op, k) for k in positions]
-                    partial = partials[0] if len(partials) == 1 else sp.Add(*partials)
-                else:
-                    partial = whole_partial(op, operand)
-            except (ArgumentIndexError, NoRuleError):  # no derivative in this argument
-                self.g.add_edge(operand, node, partial=None)  # backward names the node
-                continue
-            if not isinstance(op, (sp.Add, sp.Mul, sp.Pow)) and not partial.has(sp.Subs):
-                partial = partial.xreplace({op: node})  # tanh' = 1 - a**2, not 1 - tanh(z)**2
+        for operand, partial in scalar_partials(node, op, operands):
             self.g.add_edge(operand, node, partial=partial)
 
     def is_node(self, e: sp.Basic) -> bool:
@@ -279,6 +255,39 @@ class GraphBuilder:
                 e.func(acc, nxt), _unique([acc, nxt]), node if last else None, full
             )
         return acc
+
+
+def scalar_partials(node, op: sp.Basic, operands: Sequence[sp.Symbol]) -> list[tuple]:
+    """``(operand, ∂op/∂operand)`` for the in-edges of ``node = op``; None where no rule.
+
+    The rules speak of slots: they apply when every slot is an operand or a
+    constant.  A fused operation (operands nested deeper, as a coarse node
+    has) and an opaque one (Sum, Integral) are differentiated whole.
+    """
+    if isinstance(op, sp.Symbol):  # a named copy: a = z
+        return [(op, sp.S.One)]
+    position_of: dict[sp.Symbol, list[int]] = {s: [] for s in operands}
+    for k, slot in enumerate(slots(op)):
+        if slot in position_of:
+            position_of[slot].append(k)
+    entered = has_rule(op) and all(
+        slot in position_of or not slot.free_symbols for slot in slots(op)
+    )
+    edges = []
+    for operand, positions in position_of.items():
+        try:
+            if entered:
+                partials = [local_partial(op, k) for k in positions]
+                partial = partials[0] if len(partials) == 1 else sp.Add(*partials)
+            else:
+                partial = whole_partial(op, operand)
+        except (ArgumentIndexError, NoRuleError):  # no derivative: backward names the node
+            edges.append((operand, None))
+            continue
+        if not isinstance(op, (sp.Add, sp.Mul, sp.Pow)) and not partial.has(sp.Subs):
+            partial = partial.xreplace({op: node})  # tanh' = 1 - a**2, not 1 - tanh(z)**2
+        edges.append((operand, partial))
+    return edges
 
 
 def _unique(items: Iterable[sp.Symbol]) -> list[sp.Symbol]:

@@ -45,11 +45,12 @@ from .build import (
     build_from_assignments,
     build_from_expr,
     build_graph_from,
+    scalar_partials,
 )
 from .errors import GraphError, NoRuleError
 from .graph import Graph
 from .matrix_rules import has_vjp, matrix_vjp
-from .rules import local_partial, whole_partial
+from .rules import local_partial
 from .substitute import contains, folded, substitute
 
 GRANULARITIES = ("op", "named")
@@ -311,17 +312,8 @@ def matrix_edges(node, op, operands) -> list[tuple[sp.Basic, dict]]:
     node); a VJP is each operand's share of ``δ_node``, in ``δ_node``.
     """
     scalar = not is_matrix(op) and not has_vjp(op) and not any(map(is_matrix, operands))
-    if scalar:  # the local partial on the edge, as in scalar graphs
-        edges = []
-        for s in operands:
-            try:
-                partial = whole_partial(op, s)
-            except NoRuleError:
-                partial = None
-            if partial is not None and not isinstance(op, (sp.Add, sp.Mul, sp.Pow)):
-                partial = partial.xreplace({op: node})  # tanh' = 1 - a**2
-            edges.append((s, {"partial": partial}))
-        return edges
+    if scalar:  # the local partial on the edge, from the rules, as in scalar graphs
+        return [(s, {"partial": partial}) for s, partial in scalar_partials(node, op, operands)]
     try:
         shares = expression_vjp(op, adjoint_of(node), operands)
     except NoRuleError:  # backward names the node if a weight's path needs it

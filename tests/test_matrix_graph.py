@@ -393,3 +393,22 @@ def test_a_one_by_one_loss_is_a_number():
     assert isinstance(value, float) and value == 18.0
     np.testing.assert_allclose(g, 2 * np.full((2, 1), 3.0) @ np.ones((1, 3)))
     assert sg.check(grad).ok
+
+
+class softsign(sp.Function):
+    """x / (1 + |x|), without an fdiff of its own: only a registered rule differentiates it."""
+
+    def _numpycode(self, printer):
+        a = printer._print(self.args[0])
+        return f"({a} / (1 + numpy.abs({a})))"
+
+
+def test_scalar_steps_in_a_matrix_graph_use_the_registered_rules():
+    sg.register_rule(softsign, lambda op, index: 1 / (1 + sp.Abs(op.args[0])) ** 2)
+    grad = sg.gradient(softsign(SumEntries(W * x)), wrt=[W])
+    rng = np.random.default_rng(6)
+    at = dict(W=rng.normal(size=(2, 3)), x=rng.normal(size=(3, 1)))
+    _, (g,) = grad.lambdify()(**at)
+    s = float(np.sum(at["W"] @ at["x"]))
+    expected = np.ones((2, 1)) @ at["x"].T / (1 + abs(s)) ** 2  # by hand
+    np.testing.assert_allclose(g, expected, rtol=1e-12)
