@@ -6,6 +6,9 @@ the sum over its out-edges of the child's adjoint times the edge's partial:
 
     δ_n = Σ_{c ∈ children(n)} δ_c · ∂c/∂n
 
+An edge into a matrix operation carries instead its vector-Jacobian product,
+the operand's share written in δ_c (``δ_W = δ_z xᵀ``), which is summed as is.
+
 Each adjoint is one equation in node symbols and the children's δ symbols (the
 structured form), so the cost is one small expression per edge: linear in the
 graph's size.  Closed forms are made from these equations only when asked.

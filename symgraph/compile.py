@@ -147,21 +147,17 @@ def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient
     if backend not in BACKENDS:
         raise GraphError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
     args = argument_order(grad)
-    if grad.graph.has_matrices:  # the graph's lines, matrix products with @
-        outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
-        assignments = forward_assignments(grad.graph, needed_only=True) + list(grad.equations)
-        fn = make_function(assignments, args, outputs, name="value_and_grad")
-        return CompiledGradient(fn, args, grad.wrt, declared_shapes(args))
-    if grad.simplified and not _has_piecewise(grad):
+    matrices = grad.graph.has_matrices  # matrix closed forms are not simplified: the graph
+    if grad.simplified and not matrices and not _has_piecewise(grad):
         # closed forms, their common subexpressions shared in a graph
         closed = grad.closed_forms()
         exprs = [grad.expr, *(closed[w] for w in grad.wrt)]
         fn = expressions_function(exprs, args, name="value_and_grad")
-    else:  # the graph itself: forward lines, then one line per δ-equation
+    else:  # the graph itself: forward lines, then one line per δ-equation (@ for matrices)
         outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
         assignments = forward_assignments(grad.graph, needed_only=True) + numeric_equations(grad)
         fn = make_function(assignments, args, outputs, name="value_and_grad")
-    return CompiledGradient(fn, args, grad.wrt)
+    return CompiledGradient(fn, args, grad.wrt, declared_shapes(args) if matrices else None)
 
 
 def _has_piecewise(grad: Gradient) -> bool:
