@@ -36,7 +36,7 @@ import sympy as sp
 
 from .api import gradient
 from .codegen import matrix_sizes
-from .compile import compile_gradient
+from .compile import check_shapes, compile_gradient, declared_shapes
 from .errors import CheckError, EvaluationError, NoRuleError
 from .forward import expressions_function, forward_function, values_in_order
 from .gradient import Gradient
@@ -313,7 +313,8 @@ MATRIX_SIZES = (2, 3)  # the values a symbolic size (n, d, h) takes when samplin
 def _check_matrices(grad: Gradient, at, points: int, rng: np.random.Generator) -> CheckReport:
     f = compile_gradient(grad)
     if at is not None:
-        samples = [values_in_order(f.args, at, {})]
+        given = values_in_order(f.args, at, {})
+        samples = [check_shapes(f.args, given, declared_shapes(f.args))]  # lists, flat vectors
     else:
         sizes = {d: int(rng.choice(MATRIX_SIZES)) for d in matrix_sizes(f.args)}
         samples = [_sample_matrices(f.args, sizes, rng) for _ in range(points)]
@@ -321,7 +322,11 @@ def _check_matrices(grad: Gradient, at, points: int, rng: np.random.Generator) -
     for value, partials in results:
         if not np.isfinite(value) or not all(np.all(np.isfinite(p)) for p in partials):
             raise EvaluationError("the value or a partial is not finite at the sampled point")
-    value_of = lambda *a: f(*a)[0]  # noqa: E731 - the forward lines of the same code
+    forward = _value_function(grad, f.args)  # the forward pass alone, no gradient lines
+
+    def value_of(*point):
+        return float(np.asarray(forward(*point), dtype=float).reshape(()))  # 1×1: a number
+
     positions = _positions(f.args, grad.wrt)
     per_point = [_entry_differences(value_of, sample, positions) for sample in samples]
     oracles = {"central-difference": _concatenate(per_point)}
