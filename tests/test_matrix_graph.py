@@ -237,6 +237,8 @@ class TestCheck:
         at = {"W": np.ones((2, 3)), "x": np.ones((3, 1)), "y": np.zeros((2, 1))}
         report = sg.check(grad, at={k: v for k, v in at.items() if k != "y"})
         assert report.ok and report.max_rel_error < 1e-6
+        as_lists = sg.check(grad, at={"W": [[1, 2, 3], [4, 5, 6]], "x": [0.1, 0.2, 0.3]})
+        assert as_lists.ok and as_lists.points["x"].shape == (1, 3, 1)  # a flat x: a column
 
 
 # --- property: random matrix expressions, every gradient checked ---
