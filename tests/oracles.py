@@ -90,3 +90,30 @@ def matrix_value(expr, values):
 def inner(a, b):
     """⟨a, b⟩ = Σ a_ij b_ij: how a VJP meets a direction."""
     return float(np.sum(np.asarray(a, dtype=float) * np.asarray(b, dtype=float)))
+
+
+def assert_same_mathematics(a, b, points=8, seed=0):
+    """``a`` and ``b`` are the same function (not the same tree), by SymPy at 30 digits.
+
+    Symbols are matched by name (a parser may attach other assumptions).  At each
+    seeded point both values agree to 1e-20 relative, or are both undefined there.
+    """
+    names = sorted({s.name for s in a.free_symbols | b.free_symbols})
+    rng = np.random.default_rng(seed)
+    for _ in range(points):
+        draws = rng.uniform(-3, 3, len(names))
+        point = {n: sp.Float(float(v), 30) for n, v in zip(names, draws, strict=True)}
+        va, vb = (_by_name(e, point) for e in (a, b))
+        if not (np.isfinite(va) and np.isfinite(vb)):
+            assert np.isfinite(va) == np.isfinite(vb), f"{a} = {va} but {b} = {vb} at {point}"
+            continue
+        assert abs(va - vb) <= 1e-20 + 1e-20 * max(abs(va), abs(vb)), (
+            f"{a} = {va} but {b} = {vb} at {point}"
+        )
+
+
+def _by_name(expr, point):
+    try:
+        return complex(expr.xreplace({s: point[s.name] for s in expr.free_symbols}).evalf(30))
+    except (TypeError, ValueError, ArithmeticError):  # nan, zoo; Max of a complex number
+        return complex(np.nan)
