@@ -39,6 +39,8 @@ ORDER = [
     "explain",
     "draw",
     "matrix",
+    "io_format",
+    "io_decode",
     "io",
     "nn",
     "layers",

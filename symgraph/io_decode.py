@@ -1,0 +1,364 @@
+"""Loading graph files: JSON text -> Graph, nothing in the text executed.
+
+The format is described in :mod:`symgraph.io`; every refusal is a
+:class:`~symgraph.errors.GraphError` of one line.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import IO, Any
+
+import networkx as nx
+import sympy as sp
+from sympy.core.function import FunctionClass
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from .adjoint import MatrixAdjoint
+from .backward import AdjointSymbol
+from .errors import GraphError
+from .graph import ROLES, Graph
+from .io_format import (
+    _BUILDERS,
+    _EDGE,
+    _NO_EVALUATE_FLAG,
+    ASSUMPTIONS,
+    CLASSES,
+    CONSTANTS,
+    FORMAT,
+    MAX_BYTES,
+    MAX_DEPTH,
+    MAX_DUMMY_INDEX,
+    MAX_NAME,
+    VERSION,
+    _adjoint_node,
+    _decode_float,
+    _decode_rational,
+    _dimension,
+    _need,
+    _plain,
+    _show,
+)
+
+#: The classes of the ``symbols`` table, each with the keys its entries may have.
+SYMBOL_CLASSES: dict[str, set[str]] = {
+    "Symbol": {"name", "assumptions"},
+    "AdjointSymbol": {"name", "class"},
+    "AdjointNode": {"name", "class"},
+    "Dummy": {"name", "class", "dummy_index", "assumptions"},
+    "MatrixSymbol": {"name", "class", "shape"},
+    "MatrixAdjoint": {"name", "class", "shape"},
+}
+_PREFIX = {"AdjointSymbol": "delta_", "MatrixAdjoint": "delta_", "AdjointNode": "g_"}
+_MATRIX_SYMBOLS = {"MatrixSymbol": sp.MatrixSymbol, "MatrixAdjoint": MatrixAdjoint}
+
+
+def _decode_flags(entry: dict, name: str) -> dict[str, bool]:
+    flags = entry.get("assumptions", {})
+    _need(isinstance(flags, dict), f"symbol {_show(name)}: assumptions must be an object")
+    for flag, value in flags.items():
+        _need(flag in ASSUMPTIONS, f"unknown assumption {_show(flag)} on {_show(name)}")
+        _need(isinstance(value, bool), f"assumption {flag} of {_show(name)} is not a boolean")
+    return flags
+
+
+def _decode_symbols(table: Any) -> tuple[dict[str, sp.Basic], dict[str, tuple]]:
+    """The scalar symbols, and each matrix symbol's (class, name, shape) to build later.
+
+    A matrix symbol's shape names entries of the expression table, so it is
+    built when the table first names it (its shape entries come earlier).
+    """
+    _need(isinstance(table, dict), "'symbols' must be an object")
+    symbols: dict[str, sp.Basic] = {}
+    matrices: dict[str, tuple] = {}
+    for key, entry in table.items():
+        _need(isinstance(entry, dict), f"symbol {_show(key)} must be an object")
+        name = entry.get("name")
+        _need(isinstance(name, str) and 0 < len(name) <= MAX_NAME, f"bad name {_show(name)}")
+        kind = entry.get("class", "Symbol")
+        _need(
+            isinstance(kind, str) and kind in SYMBOL_CLASSES, f"unknown symbol class {_show(kind)}"
+        )
+        _need(set(entry) <= SYMBOL_CLASSES[kind], f"symbol {_show(key)}: extra keys")
+        prefix = _PREFIX.get(kind, "")
+        _need(name.startswith(prefix) and len(name) > len(prefix), f"bad {kind} name {_show(name)}")
+        if kind in _MATRIX_SYMBOLS:
+            shape = entry.get("shape")
+            _need(
+                isinstance(shape, list) and len(shape) == 2,
+                f"matrix {_show(name)}: shape must be a list of two expression positions",
+            )
+            matrices[key] = (_MATRIX_SYMBOLS[kind], name, shape)
+            continue
+        if kind == "AdjointSymbol":
+            symbols[key] = AdjointSymbol(sp.Symbol(name[len(prefix) :]))
+            continue
+        if kind == "AdjointNode":
+            symbols[key] = _adjoint_node()(name)
+            continue
+        flags = _decode_flags(entry, name)
+        try:
+            if kind == "Dummy":
+                index = entry.get("dummy_index")
+                _need(
+                    type(index) is int and 0 <= index < MAX_DUMMY_INDEX,
+                    f"Dummy {_show(name)}: bad dummy_index {_show(index)}",
+                )
+                symbols[key] = sp.Dummy(name, index, **flags)
+            else:
+                symbols[key] = sp.Symbol(name, **flags)
+        except GraphError:
+            raise
+        except Exception as err:  # InconsistentAssumptions
+            raise GraphError(f"symbol {_show(name)}: {err}") from err
+    return symbols, matrices
+
+
+def _matrix_symbol(key: str, spec: tuple, built: list, limit: int) -> sp.MatrixSymbol:
+    """The matrix symbol ``key``, its shape read from the first ``limit`` table entries."""
+    cls, name, refs = spec
+    dims = []
+    for ref in refs:
+        _need(
+            type(ref) is int and 0 <= ref < limit,
+            f"the shape of {_show(name)} names {_show(ref)}, no earlier expression",
+        )
+        dims.append(_dimension(built[ref], f"the shape of {_show(name)}"))
+    try:
+        return cls(name, *dims)
+    except Exception as err:  # a size SymPy refuses
+        raise GraphError(f"matrix {_show(name)}: {err}") from err
+
+
+def _construct(cls: type, args: list) -> sp.Basic:
+    try:
+        if cls in _BUILDERS:
+            return _BUILDERS[cls](args)
+        if issubclass(cls, _NO_EVALUATE_FLAG):
+            return cls(*args)
+        return cls(*args, evaluate=False)
+    except GraphError as err:
+        raise GraphError(f"cannot build {cls.__name__}: {err}") from err
+    except Exception as err:  # wrong arity, a Boolean where a number belongs...
+        raise GraphError(f"cannot build {cls.__name__} of {len(args)} arguments: {err}") from err
+
+
+_KINDS = frozenset({"f", "fn", "s", "n", "fl", "c"})
+
+
+def _decode_exprs(
+    table: Any, symbols: dict[str, sp.Basic], matrices: dict[str, tuple]
+) -> list[Any]:
+    """Each entry built from earlier ones: iterative, and cycles cannot be written.
+
+    Builds the matrix symbols of ``matrices`` into ``symbols``, each when first named.
+    """
+    _need(isinstance(table, list), "'exprs' must be a list")
+    built: list[Any] = []
+    depth: list[int] = []
+    for i, entry in enumerate(table):
+        _need(isinstance(entry, dict) and entry, f"expression {i} must be a non-empty object")
+        kinds = set(entry) & _KINDS
+        _need(len(kinds) == 1, f"expression {i}: expected one of the keys f, fn, s, n, fl, c")
+        (kind,) = kinds
+        if kind == "f":
+            _need(set(entry) == {"f", "a"}, f"expression {i}: expected keys 'f' and 'a'")
+            name, args = entry["f"], entry["a"]
+            if not isinstance(name, str) or name not in CLASSES:
+                raise GraphError(
+                    f"expression {i}: unknown class {_show(name)}; a file may only name "
+                    "the SymPy classes in symgraph.io.CLASSES"
+                )
+            _need(isinstance(args, list), f"expression {i}: 'a' must be a list")
+            cls = CLASSES[name]
+            for k, a in enumerate(args):
+                _need(
+                    type(a) is int and 0 <= a < i,
+                    f"expression {i}: argument {_show(a)} is not an earlier expression",
+                )
+                if not isinstance(built[a], sp.Basic) and (k, cls) != (0, ElementwiseApplyFunction):
+                    raise GraphError(f"expression {i}: a function is an argument of {name}")
+            d = 1 + max((depth[a] for a in args), default=0)
+            if d > MAX_DEPTH:
+                raise GraphError(f"expression {i} is nested deeper than {MAX_DEPTH} levels")
+            built.append(_construct(cls, [built[a] for a in args]))
+            depth.append(d)
+            continue
+        _need(len(entry) == 1 or set(entry) == {"fl", "prec"}, f"expression {i}: extra keys")
+        value = entry[kind]
+        if kind == "s":
+            _need(
+                isinstance(value, str) and (value in symbols or value in matrices),
+                f"unknown symbol {_show(value)}",
+            )
+            if value not in symbols:
+                symbols[value] = _matrix_symbol(value, matrices[value], built, i)
+            built.append(symbols[value])
+        elif kind == "fn":
+            _need(
+                isinstance(value, str) and isinstance(CLASSES.get(value), FunctionClass),
+                f"expression {i}: unknown function {_show(value)}",
+            )
+            built.append(CLASSES[value])
+        elif kind == "n":
+            built.append(_decode_rational(value))
+        elif kind == "fl":
+            built.append(_decode_float(entry))
+        else:
+            _need(isinstance(value, str) and value in CONSTANTS, f"unknown constant {_show(value)}")
+            built.append(CONSTANTS[value])
+        depth.append(1)
+    for key, spec in matrices.items():  # matrix nodes no expression names
+        if key not in symbols:
+            symbols[key] = _matrix_symbol(key, spec, built, len(built))
+    return built
+
+
+def _reference(value: Any, exprs: list, where: str, optional: bool = True):
+    if value is None and optional:
+        return None
+    _need(type(value) is int and 0 <= value < len(exprs), f"{where} is not an expression")
+    _need(isinstance(exprs[value], sp.Basic), f"{where} is a function, not an expression")
+    return exprs[value]
+
+
+def _decode_shape(value: Any, exprs: list, node: sp.Basic, where: str) -> tuple:
+    """A node's ``shape``, which must be its symbol's: ``()`` for a scalar."""
+    _need(isinstance(value, list) and len(value) in (0, 2), f"{where} is not () or (rows, cols)")
+    dims: list = []
+    for d in value:
+        if isinstance(d, dict):
+            _need(set(d) == {"int"} and type(d["int"]) is int, f"{where}: bad size {_show(d)}")
+            _dimension(sp.Integer(d["int"]), where)
+            dims.append(d["int"])
+        else:
+            dims.append(_dimension(_reference(d, exprs, where, False), where))
+    shape = tuple(dims)
+    expected = tuple(node.shape) if isinstance(node, sp.MatrixSymbol) else ()
+    if shape != expected:
+        _need(False, f"{where} {_show(shape)} is not its symbol's {_show(expected)}")
+    return shape
+
+
+def from_json(text: str | bytes) -> Graph:
+    """The graph written by :func:`to_json`; nothing in the text is executed.
+
+    Raises
+    ------
+    GraphError
+        For anything but a well-formed symgraph graph: bad JSON, another format
+        or version, an unknown class or constant, a malformed number, a dangling
+        node or expression reference, a cycle, over 50 MB, nesting over 10,000.
+
+    Examples
+    --------
+    >>> from_json('{"format": "symgraph-graph", "version": 1, "nodes": []}')
+    Traceback (most recent call last):
+    ...
+    symgraph.errors.GraphError: not a symgraph graph file: 'edges' must be a list
+    >>> from_json('{"format": "pickle"}')  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    symgraph.errors.GraphError: not a symgraph graph file: format is 'pickle', expected ...
+    """
+    if len(text) > MAX_BYTES:
+        raise GraphError(f"refused a graph file over {MAX_BYTES // 2**20} MB")
+    try:
+        document = json.loads(text)
+    except RecursionError as err:
+        raise GraphError("not a symgraph graph file: JSON nested too deeply") from err
+    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, huge int literal
+        raise GraphError(f"not a symgraph graph file: {err}") from err
+    _need(isinstance(document, dict), "the top level must be an object")
+    fmt, version = document.get("format"), document.get("version")
+    _need(fmt == FORMAT, f"format is {_show(fmt)}, expected {FORMAT!r}")
+    if version != VERSION or type(version) is not int:
+        raise GraphError(f"graph file version {_show(version)}; this symgraph reads {VERSION}")
+    nodes, edges = document.get("nodes"), document.get("edges")
+    _need(isinstance(nodes, list), "'nodes' must be a list")
+    _need(isinstance(edges, list), "'edges' must be a list")
+    _need(document.get("directed", True) is True, "the graph must be directed")
+    _need(document.get("multigraph", False) is False, "the graph must not be a multigraph")
+    symbols, matrices = _decode_symbols(document.get("symbols"))
+    exprs = _decode_exprs(document.get("exprs"), symbols, matrices)
+
+    g = nx.DiGraph()
+    for item in nodes:
+        _need(isinstance(item, dict), "a node must be an object")
+        key = item.get("id")
+        _need(isinstance(key, str) and key in symbols, f"node id {_show(key)} is not a symbol")
+        node = symbols[key]
+        _need(node not in g, f"node {_show(key)} is listed twice")
+        _need(item.get("role") in ROLES, f"node {_show(key)} has role {_show(item.get('role'))}")
+        _need("expr" in item, f"node {_show(key)} has no expr")
+        attrs: dict[str, Any] = {}
+        for k, v in item.items():  # in the file's order, which is the saved graph's
+            where = f"node {key}'s {k}"
+            if k in ("op", "expr"):
+                attrs[k] = _reference(v, exprs, where, optional=k == "op")
+            elif k == "shape":
+                attrs[k] = _decode_shape(v, exprs, node, where)
+            elif k != "id":
+                attrs[k] = _plain(v, k)
+        attrs.setdefault("op", None)
+        g.add_node(node, **attrs)
+    for item in edges:
+        _need(isinstance(item, dict), "an edge must be an object")
+        ends = item.get("source"), item.get("target")
+        for end in ends:
+            _need(isinstance(end, str) and end in symbols, f"edge end {_show(end)} is no node")
+            _need(symbols[end] in g, f"edge end {_show(end)} is no node")
+        source, target = (symbols[end] for end in ends)
+        _need(not g.has_edge(source, target), f"edge {ends} is listed twice")
+        attrs = {}
+        for k, v in item.items():
+            if k in _EDGE:
+                attrs[k] = _reference(v, exprs, f"edge {ends}'s {k}")
+            elif k not in ("source", "target"):
+                attrs[k] = _plain(v, k)
+        attrs.setdefault("partial", None)
+        g.add_edge(source, target, **attrs)
+    _need(nx.is_directed_acyclic_graph(g), "the graph has a cycle")
+
+    output, wrt = document.get("output"), document.get("wrt")
+    _need(isinstance(output, str) and symbols.get(output) in g, f"output {_show(output)}")
+    _need(isinstance(wrt, list), "'wrt' must be a list")
+    for w in wrt:
+        _need(isinstance(w, str) and symbols.get(w) in g, f"weight {_show(w)} is no node")
+    _need(len(set(wrt)) == len(wrt), "a weight is listed twice")
+    return Graph(g, symbols[output], [symbols[w] for w in wrt])
+
+
+def load_json(path_or_file: str | os.PathLike | IO) -> Graph:
+    """Read a graph written by :func:`save_json` from a path or an open file.
+
+    Raises
+    ------
+    GraphError
+        As :func:`from_json`; also for a file over 50 MB, before reading it.
+
+    Examples
+    --------
+    >>> import io
+    >>> load_json(io.BytesIO(b"[1, 2]"))
+    Traceback (most recent call last):
+    ...
+    symgraph.errors.GraphError: not a symgraph graph file: the top level must be an object
+    """
+    if hasattr(path_or_file, "read"):
+        text = path_or_file.read(MAX_BYTES + 1)
+    else:
+        path = Path(path_or_file)
+        if path.stat().st_size > MAX_BYTES:
+            raise GraphError(f"refused {path}: a graph file over {MAX_BYTES // 2**20} MB")
+        text = path.read_bytes()
+    if isinstance(text, bytes):
+        if len(text) > MAX_BYTES:
+            raise GraphError(f"refused a graph file over {MAX_BYTES // 2**20} MB")
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise GraphError(f"not a symgraph graph file: not UTF-8 ({err})") from err
+    return from_json(text)
