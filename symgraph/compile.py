@@ -30,8 +30,11 @@ import sympy as sp
 from .backward import AdjointSymbol
 from .codegen import ZeroSafeProduct, make_function
 from .errors import EvaluationError, GraphError
-from .forward import expressions_function, forward_assignments, values_in_order
+from .forward import checked_values, expressions_function, forward_assignments, run, values_in_order
 from .gradient import Gradient
+from .values import broadcast_shape, check_shapes, declared_shapes
+
+__all__ = ["CompiledGradient", "check_shapes", "compile_gradient", "declared_shapes", "values_at"]
 
 BACKENDS = ("numpy",)
 
@@ -65,11 +68,11 @@ class CompiledGradient:
         ordered = values_in_order(self.args, given, values)
         if self._shapes is not None:
             ordered = check_shapes(self.args, ordered, self._shapes)
-            value, *partials = self._fn(*ordered)
+            value, *partials = run(self._fn, ordered)
             value = float(np.asarray(value, dtype=float).reshape(()))  # a 1×1 loss is a number
             return value, tuple(_matrix_result(p) for p in partials)
-        shape = np.broadcast_shapes(*(np.shape(a) for a in ordered))
-        value, *partials = self._fn(*ordered)
+        shape = broadcast_shape(self.args, ordered)
+        value, *partials = run(self._fn, ordered)
         return _shaped(value, shape), tuple(_shaped(p, shape) for p in partials)
 
     def __repr__(self) -> str:
@@ -90,49 +93,6 @@ def _shaped(value: Any, shape: tuple) -> Any:
 def _matrix_result(value: Any) -> Any:
     value = np.asarray(value, dtype=float)
     return float(value) if value.shape == () else value
-
-
-def declared_shapes(symbols) -> dict:
-    """symbol -> its declared shape: ``()`` for a scalar, ``(rows, cols)`` for a matrix."""
-    return {s: tuple(sp.sympify(d) for d in getattr(s, "shape", ())) for s in symbols}
-
-
-def check_shapes(args, values, shapes) -> list:
-    """Arrays of the declared shapes; one value per size symbol (``n``) across arguments.
-
-    Raises
-    ------
-    EvaluationError
-        Naming the argument, its declared shape and the shape given.
-    """
-    sizes: dict[sp.Symbol, tuple[int, str]] = {}
-    checked = []
-    for symbol, value in zip(args, values, strict=True):
-        declared = shapes[symbol]
-        array = np.asarray(value, dtype=float)
-        if declared == ():
-            if array.shape != ():
-                raise EvaluationError(f"{symbol} is a scalar; got an array of shape {array.shape}")
-            checked.append(float(array))
-            continue
-        if array.ndim == 1 and 1 in declared:  # a flat vector for a column or a row
-            array = array.reshape([-1 if d != 1 else 1 for d in declared])
-        if array.ndim != 2:
-            raise EvaluationError(f"{symbol} is a matrix; got an array of shape {array.shape}")
-        for axis, (want, got) in enumerate(zip(declared, array.shape, strict=True)):
-            if want.is_Integer and int(want) != got:
-                raise EvaluationError(
-                    f"{symbol} has shape {declared}; got an array of shape {array.shape}"
-                )
-            if want.is_Symbol:
-                first = sizes.setdefault(want, (got, symbol.name))
-                if first[0] != got:
-                    raise EvaluationError(
-                        f"{want} is {first[0]} in {first[1]} but {got} in {symbol} "
-                        f"(axis {axis} of shape {array.shape})"
-                    )
-        checked.append(array)
-    return checked
 
 
 def argument_order(grad: Gradient) -> list[sp.Symbol]:
@@ -213,8 +173,8 @@ def values_at(grad: Gradient, values=None, **kw) -> tuple[dict, dict]:
     lhs = [d for d, _ in grad.equations]
     assignments = forward_assignments(grad.graph) + numeric_equations(grad)
     fn = make_function(assignments, args, [*nodes, *lhs], name="values_at")
-    ordered = values_in_order(args, values, kw)
-    results = fn(*ordered)
+    ordered = checked_values(args, values_in_order(args, values, kw))
+    results = run(fn, ordered)
     forward = dict(zip(args, ordered, strict=True))
     forward.update(zip(nodes, results[: len(nodes)], strict=True))
     by_name = {n.name: n for n in grad.graph.nx}

@@ -27,12 +27,17 @@ from .build import build_shared
 from .codegen import make_function
 from .errors import EvaluationError
 from .graph import Graph
+from .values import broadcast_shape, check_shapes, declared_shapes, real_value
 
 
 def values_in_order(
     symbols: Sequence[sp.Symbol], values: Mapping[Any, Any] | None, kw: Mapping[str, Any]
 ) -> list[Any]:
     """The values of ``symbols`` in order, from a mapping keyed by symbol or name."""
+    if values is not None and not isinstance(values, Mapping):
+        raise EvaluationError(
+            f"values must be a mapping of symbol or name to value, not a {type(values).__name__}"
+        )
     by_name: dict[str, Any] = {}
     for key, value in {**(values or {}), **kw}.items():
         by_name[key.name if isinstance(key, sp.Symbol) else str(key)] = value
@@ -46,14 +51,25 @@ def values_in_order(
     missing = [s.name for s in symbols if s.name not in by_name]
     if missing:
         raise EvaluationError(f"no value given for {', '.join(missing)}")
-    return [
-        np.asarray(by_name[s.name]) if _is_sequence(by_name[s.name]) else by_name[s.name]
-        for s in symbols
-    ]
+    return [real_value(s.name, by_name[s.name]) for s in symbols]
 
 
-def _is_sequence(value: Any) -> bool:
-    return isinstance(value, (list, tuple))
+def checked_values(symbols: Sequence[sp.Basic], values: Sequence[Any]) -> list[Any]:
+    """Values of matrix arguments checked against their declared shapes; scalars broadcast."""
+    if any(getattr(s, "is_Matrix", False) for s in symbols):
+        return check_shapes(symbols, values, declared_shapes(symbols))
+    broadcast_shape(symbols, values)
+    return list(values)
+
+
+def run(fn, args: Sequence[Any]):
+    """``fn(*args)``; a singular matrix becomes an :class:`EvaluationError`."""
+    try:
+        return fn(*args)
+    except np.linalg.LinAlgError as err:
+        raise EvaluationError(
+            f"{err} at the given point: choose values where every inverted matrix is invertible"
+        ) from err
 
 
 def forward_symbolic(graph: Graph) -> dict[sp.Symbol, sp.Basic]:
@@ -124,9 +140,10 @@ def forward_values(graph: Graph, values: Mapping[Any, Any] | None = None, **kw: 
     Raises
     ------
     EvaluationError
-        When a leaf has no value or a value names no leaf.
+        When a leaf has no value, a value names no leaf, a value is not real
+        (text, ``None``, complex, masked...), or the shapes do not fit.
     """
     order = graph.topological_order()
     fn = forward_function(graph, outputs=order)
-    args = values_in_order(fn.inputs, values, kw)
-    return dict(zip(order, fn(*args), strict=True))
+    args = checked_values(fn.inputs, values_in_order(fn.inputs, values, kw))
+    return dict(zip(order, run(fn, args), strict=True))
