@@ -16,7 +16,8 @@ without an explicit rule falls back on its own ``fdiff``; anything else raises
 
 Convention: symgraph differentiates real functions of real variables, so
 ``|x|' = sign(x)`` (``sign(0) = 0``), ``Max(x, 0)' = Heaviside(x)``
-(``Heaviside(0) = 1/2``, SymPy's convention) and the derivative of a
+(``Heaviside(0) = 1/2``, SymPy's convention; a tie among k arguments of a
+``Max`` or ``Min`` gives each 1/k, so the shares sum to 1) and the derivative of a
 ``Piecewise`` is taken branch by branch (the conditions are held fixed, which
 is exact everywhere except on the boundaries themselves).
 
@@ -239,6 +240,27 @@ def _abs(op: sp.Basic, index: int) -> sp.Basic:
 @register_rule(sp.sign)
 def _sign(op: sp.Basic, index: int) -> sp.Basic:
     return 2 * sp.DiracDelta(op.args[0])  # SymPy's own value; zero wherever it exists
+
+
+@register_rule(sp.Max)
+@register_rule(sp.Min)
+def _max_min(op: sp.Basic, index: int) -> sp.Basic:
+    """A tie splits the derivative equally among the tied arguments: shares sum to 1.
+
+    Two arguments keep SymPy's ``Heaviside(a - b)`` (½ each at a tie). For
+    more, ``Heaviside(a_i − Max(others), 1)`` says "a_i is a maximum", and
+    dividing by how many are gives each of the k tied arguments 1/k (SymPy's
+    own ``Heaviside(a_i − Max(others))`` gives each ½, which sums to k/2).
+    """
+    if len(op.args) == 2:
+        return op.fdiff(index + 1)
+    step = (lambda d: d) if isinstance(op, sp.Max) else (lambda d: -d)
+
+    def is_extreme(k: int) -> sp.Basic:
+        others = op.func(*(a for j, a in enumerate(op.args) if j != k))
+        return sp.Heaviside(step(op.args[k] - others), 1)
+
+    return is_extreme(index) / sp.Add(*(is_extreme(k) for k in range(len(op.args))))
 
 
 @register_rule(sp.Piecewise)

@@ -133,3 +133,37 @@ def test_kinks_follow_the_documented_convention():
     value, (dx, dy, dz) = grad.lambdify()(x=np.zeros(3), y=np.zeros(3), z=np.zeros(3))
     assert np.all(dx == 0) and np.all(dy == 0.5) and np.all(dz == 0)
     assert np.all(value == 0.5)
+
+
+class TestTiesOfMaxAndMin:
+    """At a tie the shares form a valid subgradient: they sum to 1 (equal split, 1/k)."""
+
+    a, b, c, d = sp.symbols("a b c d", real=True)
+
+    @pytest.mark.parametrize("fn", [sp.Max, sp.Min])
+    @pytest.mark.parametrize("n", [2, 3, 4])
+    def test_shares_at_a_full_tie_sum_to_one(self, fn, n):
+        args = (self.a, self.b, self.c, self.d)[:n]
+        f = sg.gradient(fn(*args), wrt=list(args)).lambdify()
+        _, shares = f(**{s.name: 0.7 for s in args})
+        assert sum(shares) == pytest.approx(1.0, abs=1e-15)
+        assert all(s == pytest.approx(1 / n, abs=1e-15) for s in shares)
+
+    @pytest.mark.parametrize("fn", [sp.Max, sp.Min])
+    def test_a_partial_tie_splits_among_the_tied_only(self, fn):
+        args = (self.a, self.b, self.c, self.d)
+        f = sg.gradient(fn(*args), wrt=list(args)).lambdify()
+        extreme, other = (2.0, 1.0) if fn is sp.Max else (1.0, 2.0)
+        _, shares = f(a=extreme, b=other, c=extreme, d=other)
+        assert [float(s) for s in shares] == [0.5, 0.0, 0.5, 0.0]
+
+    def test_a_constant_in_the_tie_takes_its_share(self):
+        _, (da, db) = sg.gradient(sp.Max(0, self.a, self.b), wrt=[self.a, self.b]).lambdify()(
+            a=0.0, b=0.0
+        )
+        assert (da, db) == (pytest.approx(1 / 3), pytest.approx(1 / 3))
+
+    @pytest.mark.parametrize("fn", [sp.Max, sp.Min])
+    def test_away_from_ties_equal_to_sympy_diff(self, fn):
+        args = (self.a, self.b, self.c, self.d)
+        assert_matches_sympy_diff(sg.gradient(fn(*args, 0.3), wrt=list(args)), points=30)
