@@ -36,6 +36,7 @@ import sympy as sp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 from .errors import NoRuleError
+from .source_check import UnsafeSourceError, check_source, short_text
 
 try:  # SciPy prints erf, gamma, Bessel functions...; without it NumPy's set remains
     import scipy.special
@@ -135,6 +136,9 @@ class _Printer(_BasePrinter):
     def _print_ZeroSafeProduct(self, expr):
         delta, partial = (self.text(a) for a in expr.args)
         return f"numpy.where({delta} == 0, 0.0, {delta}*{partial})"
+
+    def _print_FunctionCall(self, expr):  # code, not mathematics: its name is any text
+        raise PrintMethodNotImplementedError(f"Unsupported by {type(self)}: FunctionCall")
 
     def _print_DiracDelta(self, expr):
         return f"numpy.zeros(numpy.shape({self._print(expr.args[0])}))"
@@ -268,19 +272,29 @@ def make_function(
     printer = _Printer(names)
     for target, source in alias.items():
         names[target] = names[source] if source in names else printer.text(source)
-    body = []
+    body, made_by = [], []  # each line, and the node (or output) it computes
     last_uses = _last_uses(assignments, outputs, uses)
     for (target, expr), dead in zip(assignments, last_uses, strict=True):
         body.append(f"{names[target]} = {_print(printer, expr, target)}")
+        made_by.append((target, expr))
         if dead:  # free big arrays as soon as nothing needs them
             body.append("del " + ", ".join(names[s] for s in dead))
+            made_by.append((target, expr))
     returned = ", ".join(_print(printer, out, out) for out in outputs)
     body.append(f"return ({returned}{',' if len(outputs) == 1 else ''})")
+    made_by.append(("the outputs", tuple(outputs)))
     lines = [f"def {name}({', '.join(names[s] for s in inputs)}):"]
     source = "\n".join(lines + ["    " + line for line in body])
+    try:  # SymPy prints some labels as they are: only generated code may run
+        check_source(source, name)
+    except UnsafeSourceError as err:
+        where, expr = made_by[max(err.line - 2, 0)] if err.line >= 2 else ("the function", None)
+        shown = short_text(str(expr)) if expr is not None else name
+        message = f"cannot compile {where} = {shown}: it has no safe numeric form ({err.problem})"
+        raise UnsafeSourceError(err.line, err.problem, message) from None
     filename = f"<symgraph-generated-{next(_file_numbers)}>"
     namespace = dict(_NAMESPACE)
-    exec(compile(source, filename, "exec"), namespace)  # our own generated code only
+    exec(compile(source, filename, "exec"), namespace)  # checked: generated code only
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     raw = namespace[name]
 
