@@ -50,6 +50,7 @@ from typing import NamedTuple
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
+from .constants import as_constant
 from .errors import GraphError
 from .matfuncs import RowLogSumExp, SumEntries
 from .nn import ACTIVATIONS, Activation, activation, chosen
@@ -64,7 +65,7 @@ _U = sp.Dummy("u")
 
 
 def _size(value: Size, what: str) -> sp.Expr:
-    size = sp.sympify(value)
+    size = as_constant(value, what)
     if size.is_integer is not True or size.is_positive is not True:
         raise GraphError(
             f"{what} must be a positive integer or a positive integer symbol "
@@ -475,7 +476,7 @@ def l2_penalty(params: Sequence[sp.MatrixExpr], lam: sp.Expr | float | None = No
     >>> l2_penalty([weights(1, 2, 2)], 0.1)
     0.05*SumEntries(HadamardProduct(W1, W1))
     """
-    lam = sp.Symbol("lambda", real=True) if lam is None else sp.sympify(lam)
+    lam = sp.Symbol("lambda", real=True) if lam is None else as_constant(lam, "lam")
     return lam * sp.Add(*(SumEntries(sp.HadamardProduct(W, W)) for W in params)) / 2
 
 

@@ -44,6 +44,7 @@ from collections.abc import Callable, Sequence
 
 import sympy as sp
 
+from .constants import as_constant
 from .errors import GraphError
 
 Activation = Callable[[sp.Expr], sp.Expr]
@@ -415,7 +416,7 @@ def l2_penalty(params: Sequence[sp.Expr], lam: sp.Expr | float | None = None) ->
     >>> l2_penalty([w1, w2])
     lambda*(w1**2 + w2**2)/2
     """
-    lam = sp.Symbol("lambda", real=True) if lam is None else sp.sympify(lam)
+    lam = sp.Symbol("lambda", real=True) if lam is None else as_constant(lam, "lam")
     return lam * sp.Add(*(w**2 for w in params)) / 2
 
 

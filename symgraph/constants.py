@@ -1,0 +1,54 @@
+"""Constants and sizes a user hands to a helper, as SymPy objects, never by evaluating text.
+
+``sympy.sympify`` runs a string as Python; here text goes through symgraph's own
+safe parser instead, numbers become exact SymPy numbers, and anything else is
+refused with one line.
+
+Examples
+--------
+>>> as_constant(0.5, "lam"), as_constant(3, "n"), as_constant("1/10", "lam")
+(0.500000000000000, 3, 1/10)
+>>> as_constant("__import__('os')", "lam")
+Traceback (most recent call last):
+...
+symgraph.errors.GraphError: lam: '__import__('os')' is refused: names starting with '_' ...
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any
+
+import numpy as np
+import sympy as sp
+from sympy.core.sympify import _sympify
+
+from .errors import GraphError, ParseError
+from .parse import parse_expr
+
+
+def as_constant(value: Any, what: str) -> sp.Expr:
+    """A SymPy expression for ``value``: an expression, a real number or safe text.
+
+    Raises
+    ------
+    GraphError
+        For booleans, text the safe parser refuses, and every other type.
+    """
+    if isinstance(value, sp.Basic):
+        return value
+    if isinstance(value, np.generic) and not isinstance(value, np.bool_):
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, numbers.Real)):
+        raise GraphError(f"{what} must be a number or a SymPy expression, not {_shown(value)}")
+    if isinstance(value, str):
+        try:
+            return parse_expr(value)
+        except ParseError as err:
+            raise GraphError(f"{what}: {_shown(value)} is refused: {err}") from None
+    return _sympify(value)
+
+
+def _shown(value: Any, limit: int = 40) -> str:
+    text = repr(value) if not isinstance(value, str) else f"'{value}'"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
