@@ -20,6 +20,7 @@ dL/dw = x
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 
@@ -29,6 +30,14 @@ from . import __version__
 from .backward import backward
 from .build import GRANULARITIES
 from .check import check
+from .cli_output import (
+    MAX_PRINTED_DEPTH,
+    MAX_PRINTED_TERMS,
+    printable,
+    read_text,
+    shorten,
+    write_text,
+)
 from .compile import check_shapes, compile_gradient, declared_shapes, values_at
 from .draw import render, to_dot
 from .errors import CheckError, EvaluationError, SymgraphError
@@ -42,8 +51,10 @@ from .parse import (
     parse_point,
     parse_symbols,
 )
+from .simplify import DEFAULT_BUDGET
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_REFUSED = 0, 1, 2
+MAX_CHECK_ENTRIES = 2_500  # matrix entries --check differentiates one by one (50×50)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,7 +105,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="simplify the closed forms (default strategy: fast)",
     )
     grad.add_argument(
-        "--budget", type=float, default=5.0, help="seconds per expression for --simplify thorough"
+        "--budget",
+        type=_seconds,
+        default=DEFAULT_BUDGET,
+        metavar="SECONDS",
+        help=f"wall-clock time for the whole --simplify (default: {DEFAULT_BUDGET:g} s)",
     )
     grad.add_argument(
         "--structured", action="store_true", help="also print the δ-equations (structured form)"
@@ -120,7 +135,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-MAX_FILE_BYTES = 1_000_000
+def _seconds(text: str) -> float:
+    """A ``--budget``: a positive, finite number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{shorten(text, 40)!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{shorten(text, 40)} is not a positive, finite number of seconds "
+            f"(e.g. --budget {DEFAULT_BUDGET:g})"
+        )
+    return value
 
 
 def _matrices(args: argparse.Namespace) -> dict | None:
@@ -152,14 +178,7 @@ def _graph(args: argparse.Namespace) -> Graph:
     if (args.expr is None) == (args.file is None):
         raise SymgraphError("give either an expression or --file, not both or neither")
     if args.file is not None:
-        try:
-            with open(args.file, encoding="utf-8") as handle:
-                text = handle.read(MAX_FILE_BYTES + 1)
-        except OSError as err:
-            raise SymgraphError(f"cannot read {args.file}: {err.strerror}") from None
-        if len(text) > MAX_FILE_BYTES:
-            raise SymgraphError(f"{args.file} is larger than {MAX_FILE_BYTES} bytes")
-        assignments = parse_assignments(text, matrices=matrices)
+        assignments = parse_assignments(read_text(args.file), matrices=matrices)
         free = {s for _, rhs in assignments for s in rhs.free_symbols}
         free -= {name for name, _ in assignments}
         build = lambda wrt: Graph.from_assignments(assignments, wrt, args.granularity)  # noqa: E731
@@ -167,7 +186,9 @@ def _graph(args: argparse.Namespace) -> Graph:
         expr = parse_expr(args.expr, matrices=matrices)
         odd = [str(c) for c in (sp.zoo, sp.nan, sp.I, sp.oo) if expr.has(c)]
         if odd:  # 1/0 gives zoo, sqrt(-1) gives I: no real function to differentiate
-            raise SymgraphError(f"{expr} is not a finite real function: it contains {odd[0]}")
+            raise SymgraphError(
+                f"{shorten(expr)} is not a finite real function: it contains {odd[0]}"
+            )
         free = set(expr.free_symbols)
         build = lambda wrt: Graph.from_expr(expr, wrt, args.granularity)  # noqa: E731
     sizes = {
@@ -185,37 +206,104 @@ def _graph(args: argparse.Namespace) -> Graph:
         wrt = _weights(args.wrt, known, sizes if matrices is not None else set())
         absent = [w.name for w in wrt if w.name not in known]
         if absent:
-            raise SymgraphError(f"--wrt: {', '.join(absent)} does not appear in the expression")
+            raise SymgraphError(
+                f"--wrt: {shorten(', '.join(absent))} does not appear in the expression"
+            )
     return build(wrt)
 
 
 def _print_size(graph: Graph, matrices: bool = False) -> None:
     size = graph.size
-    print(f"expression: {paper_text(graph.expr) if matrices else graph.expr}")
+    fits, total = printable([graph.expr])
+    shown = (paper_text(graph.expr) if matrices else graph.expr) if fits else _too_large(total)
+    print(f"expression: {shown}")
     print(
         f"graph: {size['nodes']} nodes, {size['edges']} edges, {size['leaves']} leaves, "
         f"{size['operations']} operations, depth {size['depth']}"
     )
 
 
+def _too_large(total: int) -> str:
+    return (
+        f"(not printed: over {MAX_PRINTED_TERMS} terms or {MAX_PRINTED_DEPTH} levels deep, "
+        f"{total} terms counted)"
+    )
+
+
 def _grad(args: argparse.Namespace) -> int:
     graph = _graph(args)
-    if args.matrix is not None:
-        return _grad_matrices(args, graph)
-    _print_size(graph)
-    grad = backward(graph)
-    if args.simplify:
+    matrices = args.matrix is not None
+    if matrices and args.check:
+        _check_size(graph)
+    _print_size(graph, matrices)
+    grad = backward(graph)  # --simplify keeps the matrix forms: nothing to do for them
+    if args.simplify and not matrices:
         grad = grad.simplify(
             strategy=args.simplify, budget=args.budget, progress=args.simplify == "thorough"
         )
-    if args.structured:
-        for lhs, rhs in grad.equations:
-            print(f"{lhs} = {rhs}")
-    print(grad)
-    return _report(args, grad)
+    closed_printed = _print_gradient(grad, args.structured, paper_text if matrices else str)
+    return _report(args, grad, closed_printed)
 
 
-def _report(args: argparse.Namespace, grad) -> int:
+def _check_size(graph: Graph) -> None:
+    """Refuse ``--check`` of matrices too large to differentiate entry by entry."""
+    entries = 0
+    for leaf in graph.leaves:
+        rows, cols = (int(d) if d.is_Integer else 3 for d in getattr(leaf, "shape", (1, 1)))
+        entries += rows * cols
+        if entries > MAX_CHECK_ENTRIES:
+            raise SymgraphError(
+                f"--check: the matrices have more than {MAX_CHECK_ENTRIES} entries "
+                f"({leaf} is {rows}×{cols}); check the same model at a smaller size "
+                "(e.g. W=4x4, or a size name: W=nxn), the gradient's form is the same"
+            )
+
+
+def _print_gradient(grad, structured: bool, show) -> bool:
+    """The closed forms, or the δ-equations when those are too large to print.
+
+    Returns whether the closed forms were printed.
+    """
+    closed = grad.closed_forms()
+    fits, total = printable(closed.values())
+    if structured or not fits:
+        if not fits:
+            print(
+                f"note: the closed forms are too large to print ({total} terms or more, "
+                f"at most {MAX_PRINTED_TERMS}, {MAX_PRINTED_DEPTH} levels deep); "
+                "the structured form (δ-equations) instead"
+            )
+        _print_structured(grad, show, with_nodes=not fits)
+    if fits:
+        for w, e in closed.items():
+            print(f"d{grad.output}/d{w} = {show(e)}")
+    return fits
+
+
+def _print_structured(grad, show, with_nodes: bool) -> None:
+    """Node definitions (when the closed forms are not shown), δ-equations, one per line."""
+    lines = []
+    if with_nodes:
+        graph = grad.graph
+        lines = [(n, graph.op(n)) for n in graph.topological_order() if graph.op(n) is not None]
+    lines += list(grad.equations)
+    budget = MAX_PRINTED_TERMS
+    for k, (lhs, rhs) in enumerate(lines):
+        fits, used = printable([rhs], budget)
+        if not fits:
+            print(
+                f"note: {len(lines) - k} more lines not printed (over {MAX_PRINTED_TERMS} "
+                "terms): choose fewer weights with --wrt, or --python for the code"
+            )
+            break
+        budget -= used
+        print(f"{show(lhs)} = {show(rhs)}")
+    if with_nodes:
+        for w, d in grad.adjoints.items():
+            print(f"d{grad.output}/d{w} = {show(d)}")
+
+
+def _report(args: argparse.Namespace, grad, closed_printed: bool = True) -> int:
     """What ``grad`` prints after the gradients: the check, the LaTeX, the code."""
     status = EXIT_OK
     if args.check:
@@ -223,23 +311,17 @@ def _report(args: argparse.Namespace, grad) -> int:
         print(report)
         status = EXIT_OK if report.ok else EXIT_CHECK_FAILED
     if args.latex:
-        print(grad.latex())
-        if args.structured:
-            print(grad.latex(form="structured"))
+        if closed_printed:
+            print(grad.latex())
+        if args.structured or not closed_printed:
+            fits, _ = printable([rhs for _, rhs in grad.equations])
+            if fits:
+                print(grad.latex(form="structured"))
+            else:
+                print("note: the LaTeX is too large to print; --python gives the code")
     if args.python:
         print(compile_gradient(grad).source)
     return status
-
-
-def _grad_matrices(args: argparse.Namespace, graph: Graph) -> int:
-    """``grad`` with ``--matrix``: the gradients in matrix form (kept as built)."""
-    _print_size(graph, matrices=True)
-    grad = backward(graph)  # --simplify keeps the matrix forms: nothing to do
-    if args.structured:
-        for lhs, rhs in grad.equations:
-            print(f"{paper_text(lhs)} = {paper_text(rhs)}")
-    print(grad)  # in a paper's notation: Xᵀ, ⊙, tanh(·) entrywise
-    return _report(args, grad)
 
 
 def _point(grad, text: str | None, parse=parse_point):
@@ -283,11 +365,10 @@ def _draw(args: argparse.Namespace) -> int:
         by_name = {str(node): node for node in graph.nx}
         highlight = by_name.get(highlight.name, highlight)
         if highlight not in graph.nx:
-            raise SymgraphError(f"--highlight: {highlight} is not a node of the graph")
+            raise SymgraphError(f"--highlight: {shorten(highlight)} is not a node of the graph")
     dot = to_dot(graph, forward, delta, highlight=highlight)
     if args.output.endswith(".dot"):
-        with open(args.output, "w", encoding="utf-8") as handle:
-            handle.write(dot + "\n")
+        write_text(args.output, dot + "\n")
     else:
         render(dot, args.output)
     _print_size(graph, matrices=args.matrix is not None)
@@ -321,8 +402,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"symgraph: check failed: {err}", file=sys.stderr)
         return EXIT_CHECK_FAILED
     except SymgraphError as err:
-        print(f"symgraph: error: {err}", file=sys.stderr)
+        print(f"symgraph: error: {shorten(err, 500)}", file=sys.stderr)
         return EXIT_REFUSED
     except RecursionError:
         print("symgraph: error: the expression is too deeply nested", file=sys.stderr)
+        return EXIT_REFUSED
+    except MemoryError:
+        print("symgraph: error: out of memory: try a smaller model or size", file=sys.stderr)
+        return EXIT_REFUSED
+    except BrokenPipeError:  # the reader (| head) left: nothing more to say
+        sys.stdout = None
+        return EXIT_OK
+    except Exception as err:  # noqa: BLE001 - the last resort: never a traceback
+        print(
+            f"symgraph: internal error: {type(err).__name__}: {shorten(err)} "
+            "(please report this, with the command line)",
+            file=sys.stderr,
+        )
         return EXIT_REFUSED

@@ -29,6 +29,7 @@ from typing import Any
 
 import sympy as sp
 
+from .edge_values import partial_values
 from .errors import SymgraphError
 from .graph import Graph
 from .latex import paper_text
@@ -40,17 +41,6 @@ FORMATS = ("svg", "png", "pdf")
 
 def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
-def _value_of(expr: sp.Basic, values: Mapping[Any, Any]) -> str:
-    """`` = 0.5`` for a local partial at the forward values, or nothing if it has none."""
-    if expr.is_Number:
-        return ""
-    try:
-        point = {s: sp.Float(float(values[s])) for s in expr.free_symbols}
-        return f" = {format_value(expr.xreplace(point))}"
-    except (KeyError, TypeError, ValueError):  # a symbol without a value, or an array
-        return ""
 
 
 def to_dot(
@@ -104,12 +94,13 @@ def to_dot(
     for generation in graph.generations():
         names = " ".join(_quote(str(n)) for n in generation)
         lines.append(f"  {{ rank=same; {names} }}")
+    at_point = {} if values is None else partial_values(graph, values)  # compiled conventions
     for operand, result, data in graph.nx.edges(data=True):
         partial = "no rule" if data["partial"] is None else paper_text(data["partial"])
         if data.get("vjp") is not None:  # a matrix edge: the operand's share of δ_result
             partial = f"δ_{result} ↦ {paper_text(data['vjp'])}"
-        if values is not None and data["partial"] is not None:
-            partial += _value_of(data["partial"], values)
+        if (operand, result) in at_point and not data["partial"].is_Number:
+            partial += f" = {format_value(at_point[operand, result])}"
         color = ', color="#c0392b", penwidth=2' if {operand, result} <= on_path else ""
         lines.append(
             f"  {_quote(str(operand))} -> {_quote(str(result))} [label={_quote(partial)}{color}];"
@@ -233,9 +224,13 @@ def render(dot_source: str, path: str | Path, format: str | None = None) -> Path
             "Graphviz's dot program is not installed (apt-get install graphviz); "
             "to_dot() gives the DOT source without it"
         )
-    result = subprocess.run(
-        [dot, f"-T{format}", "-o", str(path)], input=dot_source, text=True, capture_output=True
-    )
+    try:
+        result = subprocess.run(
+            [dot, f"-T{format}", "-o", str(path)], input=dot_source, text=True, capture_output=True
+        )
+    except OSError as err:
+        raise SymgraphError(f"cannot run Graphviz's dot: {err.strerror or err}") from None
     if result.returncode != 0:
-        raise SymgraphError(f"dot failed: {result.stderr.strip().splitlines()[0]}")
+        reason = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[0]
+        raise SymgraphError(f"dot failed: {reason[:200]}")
     return path

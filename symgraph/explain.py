@@ -61,15 +61,14 @@ from typing import Any
 
 import networkx as nx
 import sympy as sp
-from sympy.printing.str import StrPrinter
 
 from .backward import AdjointSymbol
 from .compile import values_at
+from .edge_values import Number, as_number, has_piecewise, partial_values
 from .errors import GraphError
+from .explain_render import LatexRenderer, MarkdownRenderer, TextRenderer, render_walk
 from .gradient import Gradient
 from .matrix_explain import explain_matrices, find_weight
-
-Number = complex | float
 
 
 @dataclass(frozen=True)
@@ -184,15 +183,15 @@ class Walkthrough:
 
     def text(self) -> str:
         """Plain text, one fact per line."""
-        return _render(self, _Renderer())
+        return render_walk(self, TextRenderer())
 
     def markdown(self) -> str:
         """Markdown, formulas as ``$…$`` LaTeX math."""
-        return _render(self, _Markdown())
+        return render_walk(self, MarkdownRenderer())
 
     def latex(self) -> str:
         r"""One amsmath ``align*`` environment; headings as ``\intertext``."""
-        return _render(self, _Latex())
+        return render_walk(self, LatexRenderer())
 
     def __str__(self) -> str:
         return self.text()
@@ -272,24 +271,27 @@ def explain(
 
     point = forward = None
     edge_value: dict = {}
+    compiled_delta: dict = {}
+    zero_safe = has_piecewise(graph)  # as compiled: δ = 0 wins over a NaN partial
     if at is not None:
-        forward, _ = values_at(grad, dict(at))
-        forward = {n: _number(v) for n, v in forward.items()}
+        # the compiled gradient's own numbers and conventions (DiracDelta → 0, 1/0 = inf)
+        raw, raw_delta = values_at(grad, dict(at))
+        forward = {n: as_number(v) for n, v in raw.items()}
+        compiled_delta = {n: as_number(v) for n, v in raw_delta.items()}
         point = {(k.name if isinstance(k, sp.Symbol) else str(k)): v for k, v in at.items()}
-        for node in nodes:
-            for child in children(node):
-                edge_value[node, child] = _evaluate(graph.partial(node, child), forward)
+        edges = [(node, child) for node in nodes for child in children(node)]
+        edge_value = partial_values(graph, raw, edges)
 
     paths = []
     for path in _enumerate_paths(weight, output, children, max_paths):
+        missing = None if at is None else _NAN  # an edge with no numeric form
         steps = tuple(
-            Step(a, b, graph.partial(a, b), edge_value.get((a, b))) for a, b in pairwise(path)
+            Step(a, b, graph.partial(a, b), edge_value.get((a, b), missing))
+            for a, b in pairwise(path)
         )
         value = None
         if at is not None:
-            value = 1.0
-            for step in steps:
-                value *= step.value
+            value = _path_product([s.value for s in steps], zero_safe)
         paths.append(PathTerm(path, steps, sp.Mul(*(s.partial for s in steps)), value))
 
     deltas = []
@@ -298,10 +300,12 @@ def explain(
         terms = tuple((c, graph.partial(node, c)) for c in children(node))
         value = None
         if at is not None:
-            value = 1.0 if node == output else 0.0
-            for child, _ in terms:
-                if delta_value[child] != 0:  # 0 · (NaN of a branch not taken) is 0
-                    value += delta_value[child] * edge_value[node, child]
+            value = compiled_delta.get(node)
+            if value is None:  # a node the compiled pass does not visit: summed here alike
+                value = 1.0 if node == output else 0.0
+                for child, _ in terms:
+                    if not (zero_safe and delta_value[child] == 0):
+                        value += delta_value[child] * edge_value.get((node, child), _NAN)
             delta_value[node] = value
         deltas.append(DeltaLine(node, terms, value))
 
@@ -360,265 +364,31 @@ def _count_paths(graph, weight: sp.Symbol, on_path: set) -> int:
 # --- numbers ---
 
 
-def _number(value: Any) -> Number:
-    z = complex(value)
-    return z.real if z.imag == 0 else z
+_NAN = float("nan")
 
 
-def _evaluate(partial: sp.Basic, forward: Mapping) -> Number:
-    """A local partial at the forward values of the node symbols it mentions."""
-    subs = {s: sp.sympify(forward[s]) for s in partial.free_symbols if s in forward}
-    try:
-        return _number(partial.xreplace(subs).evalf())
-    except TypeError:  # zoo, nan, or a symbol without a value
-        return float("nan")
+def _path_product(values: list[Number | None], zero_safe: bool) -> Number:
+    """The product of a path's partials, from the output back, as backpropagation forms it.
+
+    With zero-safe products (a graph with a ``Piecewise``), a factor 0 nearer
+    the output makes the rest 0 even where a partial is NaN (a branch not taken).
+    """
+    product: Number = 1.0
+    for value in reversed(values):
+        if not (zero_safe and product == 0):
+            product *= _NAN if value is None else value
+    return product
 
 
 def _compiled_partial(grad: Gradient, weight: sp.Symbol, point: Mapping[str, Any]) -> Number:
     _, partials = grad.lambdify()(**point)
-    return _number(partials[grad.wrt.index(weight)])
+    return as_number(partials[grad.wrt.index(weight)])
 
 
 def _close(a: Number | None, b: Number | None) -> bool:
+    """Equal within rounding; NaN equals NaN and an infinity itself (both shown as such)."""
     if a is None or b is None:
         return False
+    if cmath.isnan(a) or cmath.isnan(b):
+        return cmath.isnan(a) and cmath.isnan(b)
     return cmath.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-
-
-# --- renderings: one walk over the walkthrough, printed three ways ---
-
-
-def _render(walk: Walkthrough, r: _Renderer) -> str:
-    """Feed the walkthrough to a renderer, fact by fact, in slide order."""
-    at = walk.point is not None
-
-    def num(value):
-        return r.num(value) if at else None
-
-    graph = walk.grad.graph
-    r.title(walk)
-    if walk.total_paths == 0:
-        r.eq(r.total(walk), "0")
-        return r.finish()
-    r.heading("nodes on the paths")
-    for n in walk.nodes:
-        if graph.op(n) is not None:
-            r.eq(r.name(n), _chain([r.expr(graph.op(n)), num(walk.forward.get(n))]))
-    for i, p in enumerate(walk.paths, 1):
-        r.path(i, r.arrow.join(r.name(n) for n in p.nodes))
-        for s in p.steps:
-            r.eq(r.partial(s.result, s.operand), _chain([r.expr(s.partial), num(s.value)]))
-        r.eq(r.text("product"), _chain([r.expr(p.product), num(p.value)]))
-    listed = len(walk.paths)
-    if walk.truncated:
-        # a partial sum: its number only (the δ-form below covers every path)
-        label = f"sum over the first {listed} of {walk.total_paths} paths (partial)"
-        r.sum(label, num(walk.sum_value))
-    else:
-        label = f"sum over {listed} path{'' if listed == 1 else 's'}"
-        r.sum(label, _chain([r.expr(walk.total), num(walk.sum_value), r.total(walk)]))
-        if at:
-            r.note(_check_note(walk))
-    r.delta_heading()
-    for line in walk.deltas:
-        generic = " + ".join(r.delta(c) + r.times + r.partial(c, line.node) for c, _ in line.terms)
-        tail = r.total(walk) if line.node == walk.weight else None
-        rhs = _chain([generic or None, r.expr(line.rhs), num(line.value), tail])
-        r.eq(r.delta(line.node), rhs)
-        if len(line.terms) > 1:  # where backpropagation sums
-            r.note(f"a sum: {r.math(r.name(line.node))} has {len(line.terms)} outputs")
-    if walk.truncated and at:
-        r.note(_check_note(walk))
-    return r.finish()
-
-
-def _chain(parts: list[str | None]) -> str:
-    """``a = b = c``, leaving out missing parts and repeats (no ``1 = 1``)."""
-    out: list[str] = []
-    for part in parts:
-        if part is not None and (not out or part != out[-1]):
-            out.append(part)
-    return " = ".join(out)
-
-
-def _plain(value: Number) -> str:
-    return "NaN" if value != value else f"{value:.6g}"
-
-
-def _check_note(walk: Walkthrough) -> str:
-    what = "δ_" + walk.weight.name if walk.truncated else "sum"
-    if walk.agrees:
-        verdict = "agrees"
-    else:
-        verdict = f"{what} differs by {_plain(abs(walk.checked - walk.compiled_value))}"
-    return f"compiled gradient: {_plain(walk.compiled_value)}, {verdict}"
-
-
-class _TextPrinter(StrPrinter):
-    """SymPy's str printer, with δ symbols printed ``δ_v2``."""
-
-    def _print_AdjointSymbol(self, expr):
-        return f"δ_{expr.node_name}"
-
-
-class _Renderer:
-    """Plain text; the subclasses print math with LaTeX."""
-
-    arrow, times = " → ", "·"
-
-    def __init__(self):
-        self.lines: list[str] = []
-
-    # primitives
-    def expr(self, e: sp.Basic) -> str:
-        return _TextPrinter().doprint(e)
-
-    def num(self, value: Number) -> str:
-        return _plain(value)
-
-    def name(self, s: sp.Symbol) -> str:
-        return s.name
-
-    def delta(self, s: sp.Symbol) -> str:
-        return f"δ_{s.name}"
-
-    def partial(self, num: sp.Symbol, den: sp.Symbol) -> str:
-        return f"∂{self.name(num)}/∂{self.name(den)}"
-
-    def total(self, walk: Walkthrough) -> str:
-        return f"d{self.name(walk.output)}/d{self.name(walk.weight)}"
-
-    def text(self, words: str) -> str:
-        return words
-
-    def math(self, formula: str) -> str:
-        return formula
-
-    # blocks
-    def summary(self, walk: Walkthrough) -> tuple[str, str]:
-        n = walk.total_paths
-        name, math = self.name, self.math
-        point = ", ".join(
-            math(f"{name(sp.Symbol(k))} = {self.num(_number(v))}")
-            for k, v in sorted((walk.point or {}).items())
-        )
-        title = f"{math(self.total(walk))} by the chain rule" + (f", at {point}" if point else "")
-        paths = f"{n} path{'' if n == 1 else 's'}" if n else "no path"
-        text = f"{paths} from {math(name(walk.weight))} to {math(name(walk.output))}"
-        if walk.truncated:
-            text += f"; the first {len(walk.paths)} are listed"
-        return title, text
-
-    def title(self, walk):
-        self.lines += list(self.summary(walk))
-
-    def heading(self, words):
-        self.lines += ["", words + ":"]
-
-    def delta_heading(self):
-        self.heading(
-            "δ-form (backpropagation: each node sums δ_child·∂child/∂node over its out-edges)"
-        )
-
-    def path(self, i, arrows):
-        self.lines += ["", f"path {i}: {arrows}"]
-
-    def eq(self, lhs, rhs):
-        self.lines.append(f"  {lhs} = {rhs}")
-
-    def sum(self, label, rhs):
-        self.lines += ["", label if rhs is None else f"{label} = {rhs}"]
-
-    def note(self, words):
-        self.lines[-1] += f" ({words})"
-
-    def finish(self) -> str:
-        return "\n".join(self.lines)
-
-
-class _Markdown(_Renderer):
-    """Markdown with ``$…$`` math: one list item per fact."""
-
-    arrow, times = r" \to ", r" \cdot "
-
-    def expr(self, e):
-        return sp.latex(e)
-
-    def num(self, value):
-        if isinstance(value, complex):
-            return sp.latex(sp.N(value, 6))
-        text = _plain(value)
-        if text in ("NaN", "inf", "-inf"):
-            return {"NaN": r"\mathrm{NaN}", "inf": r"\infty", "-inf": r"-\infty"}[text]
-        mantissa, _, exponent = text.partition("e")
-        return mantissa + (rf" \cdot 10^{{{int(exponent)}}}" if exponent else "")
-
-    def name(self, s):
-        return sp.latex(s)
-
-    def delta(self, s):
-        return sp.latex(AdjointSymbol(s))
-
-    def partial(self, num, den):
-        return rf"\frac{{\partial {self.name(num)}}}{{\partial {self.name(den)}}}"
-
-    def total(self, walk):
-        return rf"\frac{{d {self.name(walk.output)}}}{{d {self.name(walk.weight)}}}"
-
-    def text(self, words):
-        return rf"\text{{{words}}}"
-
-    def math(self, formula):
-        return f"${formula}$"
-
-    def title(self, walk):
-        title, text = self.summary(walk)
-        self.lines += [f"### {title}", "", text + "."]
-
-    def heading(self, words):
-        self.lines += ["", f"**{words[0].upper()}{words[1:]}**", ""]
-
-    def delta_heading(self):
-        self.heading(
-            r"$\delta$-form (backpropagation: each node sums "
-            r"$\delta_c \cdot \partial c / \partial n$ over its out-edges)"
-        )
-
-    def path(self, i, arrows):
-        self.heading(f"Path {i}: ${arrows}$")
-
-    def eq(self, lhs, rhs):
-        self.lines.append(f"- ${lhs} = {rhs}$")
-
-    def sum(self, label, rhs):
-        label = f"**{label[0].upper()}{label[1:]}**"
-        self.lines += ["", label if rhs is None else f"{label}: ${rhs}$"]
-
-
-class _Latex(_Markdown):
-    r"""One amsmath ``align*``; headings are ``\intertext``."""
-
-    def title(self, walk):
-        title, text = self.summary(walk)
-        self.lines.append(rf"\intertext{{{title}; {text}.}}")
-
-    def heading(self, words):
-        self.lines.append(rf"\intertext{{{words}}}")
-
-    def eq(self, lhs, rhs):
-        self.lines.append(f"{lhs} &= {rhs}")
-
-    def sum(self, label, rhs):
-        self.heading(f"{label[0].upper()}{label[1:]}" + ("" if rhs is None else ":"))
-        if rhs is not None:
-            self.eq(self.text("sum"), rhs)
-
-    def note(self, words):
-        self.lines[-1] += rf" && \text{{({words})}}"
-
-    def finish(self):
-        body = []
-        for line, following in zip(self.lines, [*self.lines[1:], None], strict=True):
-            ends_row = following is not None and not line.startswith(r"\intertext")
-            body.append(line + (r" \\" if ends_row else ""))
-        return "\\begin{align*}\n" + "\n".join(body) + "\n\\end{align*}"

@@ -48,6 +48,7 @@ import difflib
 import keyword
 import math
 import re
+import sys
 import unicodedata
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -288,9 +289,20 @@ _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _SYMPY_ERRORS = (TypeError, ValueError, ArithmeticError, AttributeError, NotImplementedError)
 
 
+_LONG_WORD = re.compile(r"\S{61,}")
+
+
+def _cut(match: re.Match) -> str:
+    return f"{match[0][:40]}...({len(match[0])} characters)"
+
+
 def _error(message: str) -> ParseError:
-    """A ParseError whose message is guaranteed to be one line."""
-    return ParseError(" ".join(message.splitlines()))
+    """A ParseError whose message is one line and echoes no long input back.
+
+    Any run of more than 60 characters without a space (a 5,000-digit
+    number, a huge name) is cut to its first 40 characters and its length.
+    """
+    return ParseError(_LONG_WORD.sub(_cut, " ".join(message.splitlines())))
 
 
 def _check_text(text: object, what: str) -> str:
@@ -597,6 +609,7 @@ class _Builder:
             del results[len(results) - count :]
             try:
                 results.append(combine(*args))
+                _check_float_range(results[-1])
             except ParseError as err:
                 message = str(err)
                 if " at column " in message or " at line " in message:
@@ -928,6 +941,24 @@ class _Builder:
             return function(arg)
 
         return guarded
+
+
+_FLOAT_MAX = sp.Integer(int(sys.float_info.max))
+
+
+def _check_float_range(expr: sp.Basic) -> None:
+    """Refuse a number beyond the largest float: it would overflow every numeric step.
+
+    Only the new node and its direct operands are looked at: every number
+    deeper down was checked when its own node was built.
+    """
+    for item in (expr, *getattr(expr, "args", ())):
+        if getattr(item, "is_Rational", False) and abs(item) > _FLOAT_MAX:
+            digits = math.log10(abs(item.p)) - math.log10(item.q)
+            raise _error(
+                f"number too large for a float: about 10**{int(digits)} (floats end near "
+                "1.8e308); rescale the model or write the number as a symbol"
+            )
 
 
 def _short(number: sp.Rational) -> str:
