@@ -26,10 +26,13 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
+from .sizes import too_big_to_print
 from .substitute import EVALUATED_DEPTH, folded, substitute
 
 if TYPE_CHECKING:  # pragma: no cover
     from .graph import Graph
+
+SIMPLIFY_BUDGET = 5.0  # seconds for one whole simplify call (symgraph.simplify.DEFAULT_BUDGET)
 
 
 class Gradient(Mapping):
@@ -116,13 +119,15 @@ class Gradient(Mapping):
     # --- the next stages ---
 
     def simplify(
-        self, strategy: str = "fast", budget: float = 5.0, progress: bool = False
+        self, strategy: str = "fast", budget: float = SIMPLIFY_BUDGET, progress: bool = False
     ) -> Gradient:
         """A new Gradient with simplified closed forms (values never change).
 
         ``"fast"`` factors shared factors and cancels, keeping a form only when
-        it is shorter; ``"thorough"`` also runs ``sympy.simplify`` with
-        ``budget`` seconds per expression.  See :mod:`symgraph.simplify`.
+        it is shorter; ``"thorough"`` also runs ``sympy.simplify``.  The whole
+        call, either way, takes at most about ``budget`` seconds (5 by default):
+        past it, each closed form keeps the best form found so far.  See
+        :mod:`symgraph.simplify`.
         """
         from .simplify import simplify_gradient
 
@@ -139,19 +144,62 @@ class Gradient(Mapping):
         return compile_gradient(self, backend=backend)
 
     def latex(self, form: str = "closed", environment: str = "align") -> str:
-        """LaTeX for a paper: ``\\frac{\\partial L}{\\partial w} = ...`` per weight."""
+        """LaTeX for a paper: ``\\frac{\\partial L}{\\partial w} = ...`` per weight.
+
+        Closed forms too big to print (:func:`symgraph.sizes.too_big_to_print`)
+        give the structured form instead, after a ``%`` comment saying why.
+        """
         from .latex import gradient_latex
 
-        return gradient_latex(self, form=form, environment=environment)
+        reason = self._unprintable() if form == "closed" else None
+        if reason is None:
+            return gradient_latex(self, form=form, environment=environment)
+        body = gradient_latex(self, form="structured", environment=environment)
+        return f"% {reason}\n{body}"
 
     def _repr_latex_(self) -> str:
-        return "$$" + self.latex(environment="aligned") + "$$"
+        lines = self.latex(environment="aligned").splitlines()
+        return "$$" + "\n".join(line for line in lines if not line.startswith("%")) + "$$"
 
     def __str__(self) -> str:
         from .latex import paper_text  # Xᵀ, ⊙, tanh(Z) entrywise; plain str for scalars
 
+        reason = self._unprintable()
+        if reason is not None:
+            return self._structured_text(reason, paper_text)
         closed = self.closed_forms().items()
         return "\n".join(f"d{self.output}/d{w} = {paper_text(e)}" for w, e in closed)
 
+    def _unprintable(self) -> str | None:
+        """Why the closed forms are not printed (naming the first such weight), or None."""
+        for w, e in self.closed_forms().items():
+            reason = too_big_to_print(e)
+            if reason is not None:
+                return (
+                    f"the closed form of d{self.output}/d{w} is too big to print ({reason}); "
+                    "the structured form follows, one equation per node"
+                )
+        return None
+
+    def _structured_text(self, reason: str, text) -> str:
+        """The forward definitions, the δ-equations, then each partial in δ-terms."""
+        nodes = self.graph.nx.nodes
+        lines = [f"# {reason}"]
+        lines += [
+            f"{n} = {_printed(nodes[n]['op'], text)}"
+            for n in self.graph.topological_order()
+            if nodes[n]["op"] is not None
+        ]
+        lines += [f"{text(lhs)} = {_printed(rhs, text)}" for lhs, rhs in self.equations]
+        structured = self.structured
+        lines += [f"d{self.output}/d{w} = {_printed(structured[w], text)}" for w in self.wrt]
+        return "\n".join(lines)
+
     def __repr__(self) -> str:
         return f"<Gradient of {self.output} wrt {', '.join(map(str, self.wrt))}>"
+
+
+def _printed(expr: sp.Basic, text) -> str:
+    """``text(expr)``, or a note when even one equation is too big to print."""
+    reason = too_big_to_print(expr)
+    return f"<not printed: {reason}>" if reason else text(expr)

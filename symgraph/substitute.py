@@ -53,11 +53,12 @@ def substitute(expr: sp.Basic, mapping: Mapping, evaluate: bool = True) -> sp.Ba
             continue
         args = [done[a] for a in e.args]
         changed = any(new is not old for new, old in zip(args, e.args, strict=True))
-        done[e] = _unevaluated(e.func, args) if changed else e
+        done[e] = unevaluated(e.func, args) if changed else e
     return done[expr]
 
 
-def _unevaluated(func, args):
+def unevaluated(func, args):
+    """``func(*args)`` built exactly as given, without SymPy's evaluation."""
     try:
         return func(*args, evaluate=False)
     except TypeError:  # a constructor without the flag (ExprCondPair, Tuple...)

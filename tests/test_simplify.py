@@ -160,20 +160,16 @@ SLOW = (sp.tanh(b * sp.tanh(w * sp.tanh(w * x + b) + b) + w) - y) ** 2
 
 def test_thorough_respects_a_tiny_budget_and_stays_correct():
     grad = sg.gradient(SLOW, wrt=[w, b])
-    start = time.perf_counter()
-    fast = grad.simplify("fast")
-    fast_seconds = time.perf_counter() - start
     budget = 0.05
     start = time.perf_counter()
     thorough = grad.simplify("thorough", budget=budget)
     elapsed = time.perf_counter() - start
-    slack = 2.0  # per expression: starting and stopping the child process
-    assert elapsed < fast_seconds + len(grad) * (budget + slack), elapsed
+    slack = 2.0  # closed forms, starting and stopping the child process
+    assert elapsed < budget + slack, elapsed
     assert thorough.simplified == "thorough"
     for weight in grad.wrt:
         assert_same_values(grad[weight], thorough[weight])
-        # past the budget the fast result stands
-        assert sp.count_ops(thorough[weight]) <= sp.count_ops(fast[weight])
+        assert sp.count_ops(thorough[weight]) <= sp.count_ops(grad[weight])
 
 
 def test_thorough_finds_what_fast_cannot():

@@ -1,0 +1,66 @@
+"""How big an expression is, measured without recursion, and whether it prints.
+
+SymPy's printers and rewriters recurse once per level of the expression tree
+and write out every shared part again each time it is used.  A closed form of a
+deep chain (``tanh(w*tanh(w*...))``, two hundred levels) overflows Python's
+stack when printed; one of a product of hundreds of factors prints megabytes.
+``tree_shape`` measures both, at a cost bounded by its ``limit``, so that a
+caller can decide before it prints.
+
+Examples
+--------
+>>> import sympy as sp
+>>> x, w = sp.symbols("x w")
+>>> tree_shape(sp.tanh(w * x + 1))
+(6, 4)
+>>> too_big_to_print(sp.tanh(w * x + 1)) is None
+True
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+
+# SymPy's str printer overflows the default stack a little past 200 tree levels
+PRINT_MAX_DEPTH = 100
+# about 100 kB of text: more is not read by anyone, and takes seconds to print
+PRINT_MAX_NODES = 10_000
+
+
+def tree_shape(expr: sp.Basic, limit: int | None = None) -> tuple[int, int]:
+    """(number of nodes, depth) of ``expr`` as a tree, without recursion.
+
+    Counting stops past ``limit`` nodes (the size returned is then ``limit + 1``).
+
+    >>> import sympy as sp
+    >>> tree_shape(sp.Symbol("x") + 1)
+    (3, 2)
+    """
+    count, depth, stack = 0, 0, [(expr, 1)]
+    while stack:
+        e, level = stack.pop()
+        count += 1
+        depth = max(depth, level)
+        if limit is not None and count > limit:
+            break
+        stack.extend((a, level + 1) for a in e.args)
+    return count, depth
+
+
+def too_big_to_print(
+    expr: sp.Basic, max_nodes: int = PRINT_MAX_NODES, max_depth: int = PRINT_MAX_DEPTH
+) -> str | None:
+    """Why ``expr`` is too big to print (a short phrase), or None when it is not.
+
+    >>> import sympy as sp
+    >>> e = sp.Symbol("x")
+    >>> for _ in range(60): e = sp.tanh(e + 1, evaluate=False)
+    >>> too_big_to_print(e)
+    'depth 121 > 100'
+    """
+    size, depth = tree_shape(expr, max_nodes)
+    if size > max_nodes:
+        return f"more than {max_nodes} nodes written out"
+    if depth > max_depth:
+        return f"depth {depth} > {max_depth}"
+    return None
