@@ -168,6 +168,8 @@ class _Printer(_BasePrinter):
             return self._print_Symbol(expr)
         if expr.is_Matrix and type(expr).__name__ in _MATRIX_PRINTED:
             return getattr(self, f"_print_{type(expr).__name__}")(expr)
+        if expr.is_Integer and abs(expr) >= 2**63:  # NumPy makes such an int an object array
+            return f"({float(expr)!r})"
         if expr.is_Integer:
             return str(int(expr)) if expr >= 0 else f"({int(expr)})"
         if expr.is_Rational:

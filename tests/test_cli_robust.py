@@ -123,6 +123,14 @@ class TestRefusedAtTheCause:
         assert len(line) < 2 * MAX_MESSAGE_CHARS + 100, line[:300]
 
 
+@pytest.mark.parametrize("power", [70, 300, 308])
+def test_check_of_a_large_integer_coefficient(power, capsys):
+    """10**300*x fits a float: its gradient is checked (it was an object array: TypeError)."""
+    status, out, err = run(["grad", f"10**{power}*x", "--wrt", "x", "--check"], capsys)
+    assert status == 0 and err == ""
+    assert "cross-check at 3 points: ok" in out
+
+
 class TestExplainFollowsTheCompiledConventions:
     """At a kink, the walkthrough's numbers are the compiled gradient's: no NaN, no 'differs'."""
 
