@@ -40,8 +40,18 @@ looked up by name in a whitelist, unevaluated (``cls(*args, evaluate=False)``;
 arguments, since their constructors would multiply scalars out or apply the
 function), so what comes back is exactly what was saved.  Anything else (an
 unknown class, a malformed entry, a matrix dimension that is negative, not an
-integer or over 2³¹ − 1, a file over 50 MB, nesting deeper than 10,000, an
-integer over 10,000 digits) raises :class:`~symgraph.errors.GraphError` naming it.
+integer or over 100,000, a file over 50 MB, nesting deeper than 10,000, an
+integer over 10,000 digits, a boolean where a number belongs) raises
+:class:`~symgraph.errors.GraphError` naming it, in one line.
+
+Before anything is computed, the loader applies the text parser's cost limits
+(:mod:`symgraph.io_limits`: sizes of numbers and powers, arguments of
+``factorial``/``binomial``/``gamma``, matrix sizes, the expanded size of shared
+expressions, the number of nodes and edges); then it checks what it can derive
+(:mod:`symgraph.io_verify`): partials and vector-Jacobian products against
+the operations, by the rules registry, expressions against operations, roles.
+So a file from an untrusted source can be loaded: it cannot run code, hang the
+steps after loading, or make symgraph differentiate wrongly.
 
 Examples
 --------
@@ -69,6 +79,7 @@ from __future__ import annotations
 import json
 import numbers
 import os
+import re
 from pathlib import Path
 from typing import IO, Any
 
@@ -264,7 +275,7 @@ def to_json(graph: Graph, indent: int | None = None) -> str:
     GraphError
         When an expression uses a class outside :data:`CLASSES` (an undefined
         function, a symbol of another class...), a matrix dimension other than
-        an integer up to 2³¹ − 1 or a size like ``n``, or an integer over 10,000 digits.
+        an integer up to 100,000 or a size like ``n``, or an integer over 10,000 digits.
 
     Examples
     --------
@@ -332,18 +343,43 @@ def save_json(graph: Graph, path_or_file: str | os.PathLike | IO[str]) -> None:
 # --- export for other tools -------------------------------------------------
 
 
+# XML 1.0 has no way to write these (and a reader turns \r into \n)
+_NOT_XML = re.compile("[\x00-\x08\x0b-\x0d\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_text(value: Any) -> str:
+    r"""``str(value)``, each character XML cannot hold written as ``\xNN`` or ``\uNNNN``.
+
+    >>> _xml_text("a\x01b\r")
+    'a\\x01b\\x0d'
+    """
+    text = "" if value is None else str(value)
+    return _NOT_XML.sub(
+        lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) < 256 else f"\\u{ord(m[0]):04x}", text
+    )
+
+
 def _stringified(graph: Graph) -> nx.DiGraph:
-    """A copy with string node ids and string attributes (``str()`` of each expression)."""
+    """A copy with string node ids and string attributes (``str()`` of each expression).
 
-    def text(value: Any) -> str:
-        return "" if value is None else str(value)
-
+    Node ids are the names, made unique as in the JSON file (``x#1`` for a
+    second node printed ``x``), with the characters XML cannot hold escaped.
+    """
+    ids: dict[Any, str] = {}
+    taken: set[str] = set()
+    for node in graph.nx:
+        base = key = _xml_text(node)
+        k = 1
+        while key in taken:
+            key, k = f"{base}#{k}", k + 1
+        ids[node] = key
+        taken.add(key)
     h = nx.DiGraph()
     for node, data in graph.nx.nodes(data=True):
-        h.add_node(str(node), **{k: text(v) for k, v in data.items()})
+        h.add_node(ids[node], **{k: _xml_text(v) for k, v in data.items()})
     for source, target, data in graph.nx.edges(data=True):
-        h.add_edge(str(source), str(target), **{k: text(v) for k, v in data.items()})
-    h.graph.update(output=str(graph.output), wrt=" ".join(str(w) for w in graph.wrt))
+        h.add_edge(ids[source], ids[target], **{k: _xml_text(v) for k, v in data.items()})
+    h.graph.update(output=ids[graph.output], wrt=" ".join(ids[w] for w in graph.wrt))
     return h
 
 

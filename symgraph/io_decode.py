@@ -14,6 +14,7 @@ from typing import IO, Any
 import networkx as nx
 import sympy as sp
 from sympy.core.function import FunctionClass
+from sympy.logic.boolalg import Boolean
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .adjoint import MatrixAdjoint
@@ -41,6 +42,8 @@ from .io_format import (
     _plain,
     _show,
 )
+from .io_limits import MAX_SIZE, MAX_TERMS, Costs, check_size
+from .io_verify import verify
 
 #: The classes of the ``symbols`` table, each with the keys its entries may have.
 SYMBOL_CLASSES: dict[str, set[str]] = {
@@ -148,14 +151,29 @@ def _construct(cls: type, args: list) -> sp.Basic:
 _KINDS = frozenset({"f", "fn", "s", "n", "fl", "c"})
 
 
+_BOOLEAN_ARGUMENTS = frozenset({"And", "Or", "Not", "Xor", "Implies", "Eq", "Ne"})
+
+
+def _is_truth_value(value: Any) -> bool:
+    """``true``, a comparison, ``And(...)``: not a number (a Symbol is both)."""
+    return isinstance(value, Boolean) and not isinstance(value, sp.Expr)
+
+
+def _takes_boolean(name: str, k: int) -> bool:
+    """Whether argument ``k`` of class ``name`` may be a truth value (a condition)."""
+    return name in _BOOLEAN_ARGUMENTS or (name == "ExprCondPair" and k == 1)
+
+
 def _decode_exprs(
-    table: Any, symbols: dict[str, sp.Basic], matrices: dict[str, tuple]
+    table: Any, symbols: dict[str, sp.Basic], matrices: dict[str, tuple], max_terms: int
 ) -> list[Any]:
     """Each entry built from earlier ones: iterative, and cycles cannot be written.
 
     Builds the matrix symbols of ``matrices`` into ``symbols``, each when first named.
+    Each entry's cost (:class:`~symgraph.io_limits.Costs`) is checked before it is built.
     """
     _need(isinstance(table, list), "'exprs' must be a list")
+    costs = Costs(max_terms)
     built: list[Any] = []
     depth: list[int] = []
     for i, entry in enumerate(table):
@@ -180,9 +198,15 @@ def _decode_exprs(
                 )
                 if not isinstance(built[a], sp.Basic) and (k, cls) != (0, ElementwiseApplyFunction):
                     raise GraphError(f"expression {i}: a function is an argument of {name}")
+                if _is_truth_value(built[a]) and not _takes_boolean(name, k):
+                    raise GraphError(
+                        f"expression {i}: {_show(built[a])} (a truth value) where {name} needs "
+                        "a number; booleans are only conditions (Piecewise, And, Or, Not)"
+                    )
             d = 1 + max((depth[a] for a in args), default=0)
             if d > MAX_DEPTH:
                 raise GraphError(f"expression {i} is nested deeper than {MAX_DEPTH} levels")
+            costs.apply(name, args, built)  # before building: nothing is computed yet
             built.append(_construct(cls, [built[a] for a in args]))
             depth.append(d)
             continue
@@ -209,6 +233,7 @@ def _decode_exprs(
         else:
             _need(isinstance(value, str) and value in CONSTANTS, f"unknown constant {_show(value)}")
             built.append(CONSTANTS[value])
+        costs.leaf(built[-1])
         depth.append(1)
     for key, spec in matrices.items():  # matrix nodes no expression names
         if key not in symbols:
@@ -242,15 +267,32 @@ def _decode_shape(value: Any, exprs: list, node: sp.Basic, where: str) -> tuple:
     return shape
 
 
-def from_json(text: str | bytes) -> Graph:
+def from_json(text: str | bytes, *, max_size: int = MAX_SIZE, max_terms: int = MAX_TERMS) -> Graph:
     """The graph written by :func:`to_json`; nothing in the text is executed.
+
+    What the loader can derive it checks (:func:`~symgraph.io_verify.verify`):
+    each edge's partial or vector-Jacobian product against its node's
+    operation (by the rules registry), each node's expression against its
+    operation, the roles; and it applies the text parser's cost limits before
+    anything is computed (:mod:`symgraph.io_limits`).
+
+    Parameters
+    ----------
+    text : str or bytes
+        UTF-8 JSON text.
+    max_size : int, optional
+        At most this many nodes + edges (60,000 by default).
+    max_terms : int, optional
+        At most this many terms in one expression, a shared part counted each
+        time it is used (50,000 by default, as the text parser).
 
     Raises
     ------
     GraphError
         For anything but a well-formed symgraph graph: bad JSON, another format
         or version, an unknown class or constant, a malformed number, a dangling
-        node or expression reference, a cycle, over 50 MB, nesting over 10,000.
+        node or expression reference, a cycle, over 50 MB, nesting over 10,000,
+        over a cost limit, a partial or expression its operation contradicts.
 
     Examples
     --------
@@ -263,14 +305,37 @@ def from_json(text: str | bytes) -> Graph:
     ...
     symgraph.errors.GraphError: not a symgraph graph file: format is 'pickle', expected ...
     """
+    if not isinstance(text, (str, bytes, bytearray)):
+        raise GraphError(f"a graph file is str or bytes, not {type(text).__name__}")
     if len(text) > MAX_BYTES:
         raise GraphError(f"refused a graph file over {MAX_BYTES // 2**20} MB")
+    if isinstance(text, (bytes, bytearray)):
+        text = _utf8(bytes(text))
     try:
         document = json.loads(text)
     except RecursionError as err:
         raise GraphError("not a symgraph graph file: JSON nested too deeply") from err
-    except ValueError as err:  # JSONDecodeError, UnicodeDecodeError, huge int literal
-        raise GraphError(f"not a symgraph graph file: {err}") from err
+    except ValueError as err:  # JSONDecodeError, huge int literal
+        raise GraphError(f"not a symgraph graph file: {_show(str(err), 120)}") from err
+    try:
+        return _graph(document, max_size, max_terms)
+    except GraphError:
+        raise
+    except (Exception, RecursionError) as err:  # noqa: BLE001 - never a raw exception
+        reason = _show(f"{type(err).__name__}: {err}", 120)
+        raise GraphError(f"not a symgraph graph file: cannot load it ({reason})") from err
+
+
+def _utf8(data: bytes) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise GraphError(
+            f"not a symgraph graph file: not UTF-8 (byte {err.start}); save it with save_json"
+        ) from err
+
+
+def _graph(document: Any, max_size: int, max_terms: int) -> Graph:
     _need(isinstance(document, dict), "the top level must be an object")
     fmt, version = document.get("format"), document.get("version")
     _need(fmt == FORMAT, f"format is {_show(fmt)}, expected {FORMAT!r}")
@@ -279,10 +344,9 @@ def from_json(text: str | bytes) -> Graph:
     nodes, edges = document.get("nodes"), document.get("edges")
     _need(isinstance(nodes, list), "'nodes' must be a list")
     _need(isinstance(edges, list), "'edges' must be a list")
-    _need(document.get("directed", True) is True, "the graph must be directed")
-    _need(document.get("multigraph", False) is False, "the graph must not be a multigraph")
+    check_size(len(nodes), len(edges), max_size)
     symbols, matrices = _decode_symbols(document.get("symbols"))
-    exprs = _decode_exprs(document.get("exprs"), symbols, matrices)
+    exprs = _decode_exprs(document.get("exprs"), symbols, matrices, max_terms)
 
     g = nx.DiGraph()
     for item in nodes:
@@ -328,16 +392,23 @@ def from_json(text: str | bytes) -> Graph:
     for w in wrt:
         _need(isinstance(w, str) and symbols.get(w) in g, f"weight {_show(w)} is no node")
     _need(len(set(wrt)) == len(wrt), "a weight is listed twice")
-    return Graph(g, symbols[output], [symbols[w] for w in wrt])
+    graph = Graph(g, symbols[output], [symbols[w] for w in wrt])
+    verify(graph)
+    return graph
 
 
-def load_json(path_or_file: str | os.PathLike | IO) -> Graph:
+def load_json(
+    path_or_file: str | os.PathLike | IO, *, max_size: int = MAX_SIZE, max_terms: int = MAX_TERMS
+) -> Graph:
     """Read a graph written by :func:`save_json` from a path or an open file.
+
+    ``max_size`` and ``max_terms`` raise the limits, as for :func:`from_json`.
 
     Raises
     ------
     GraphError
-        As :func:`from_json`; also for a file over 50 MB, before reading it.
+        As :func:`from_json`; also for a file over 50 MB, before reading it,
+        and for a file that cannot be read.
 
     Examples
     --------
@@ -347,18 +418,19 @@ def load_json(path_or_file: str | os.PathLike | IO) -> Graph:
     ...
     symgraph.errors.GraphError: not a symgraph graph file: the top level must be an object
     """
-    if hasattr(path_or_file, "read"):
-        text = path_or_file.read(MAX_BYTES + 1)
-    else:
-        path = Path(path_or_file)
-        if path.stat().st_size > MAX_BYTES:
-            raise GraphError(f"refused {path}: a graph file over {MAX_BYTES // 2**20} MB")
-        text = path.read_bytes()
-    if isinstance(text, bytes):
-        if len(text) > MAX_BYTES:
-            raise GraphError(f"refused a graph file over {MAX_BYTES // 2**20} MB")
-        try:
-            text = text.decode("utf-8")
-        except UnicodeDecodeError as err:
-            raise GraphError(f"not a symgraph graph file: not UTF-8 ({err})") from err
-    return from_json(text)
+    try:
+        if hasattr(path_or_file, "read"):
+            text = path_or_file.read(MAX_BYTES + 1)
+        else:
+            path = Path(path_or_file)
+            if path.stat().st_size > MAX_BYTES:
+                raise GraphError(f"refused {path}: a graph file over {MAX_BYTES // 2**20} MB")
+            text = path.read_bytes()
+    except UnicodeDecodeError as err:  # a file opened in text mode
+        raise GraphError(
+            f"not a symgraph graph file: not UTF-8 (byte {err.start}); open it in binary mode"
+        ) from err
+    except (OSError, TypeError, ValueError) as err:
+        reason = _show(f"{type(err).__name__}: {err}", 120)
+        raise GraphError(f"cannot read the graph file: {reason}") from err
+    return from_json(text, max_size=max_size, max_terms=max_terms)

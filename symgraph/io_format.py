@@ -21,6 +21,7 @@ from sympy.matrices.expressions.matmul import validate as _validate_matmul
 
 from .errors import GraphError
 from .matfuncs import FrobeniusNorm, LogSumExp, RowLogSumExp, RowSoftmax, Softmax, SumEntries
+from .parse import MAX_FLOAT_EXPONENT, MAX_MATRIX_SIZE
 
 FORMAT = "symgraph-graph"
 VERSION = 1
@@ -29,7 +30,7 @@ MAX_DEPTH = 10_000
 MAX_DIGITS = 10_000
 MAX_PRECISION = 100_000  # bits of a Float
 MAX_NAME = 10_000  # characters of a symbol's name
-MAX_DIMENSION = 2**31 - 1  # rows or columns of a matrix of concrete shape
+MAX_DIMENSION = MAX_MATRIX_SIZE  # rows or columns of a matrix, as the text parser
 MAX_SIZE_PARTS = 100  # symbols, numbers and operations of a symbolic size like n + 1
 MAX_DUMMY_INDEX = 2**63  # a Dummy's dummy_index is below this
 
@@ -159,6 +160,7 @@ def _decode_float(entry: dict) -> sp.Float:
         or not _FLOAT.fullmatch(text.lower())
         or type(prec) is not int
         or not 1 <= prec <= MAX_PRECISION
+        or abs(int(text.lower().partition("e")[2] or 0)) > MAX_FLOAT_EXPONENT
     ):
         raise GraphError(f"bad float {_show(text)} with precision {_show(prec)}")
     return sp.Float(text, precision=prec)
@@ -268,7 +270,27 @@ def _adjoint_node() -> type:
     return AdjointNode
 
 
+_SHOWN_TERMS = 200  # printing walks the whole tree: larger expressions are only named
+
+
+def _too_large(value: Any) -> bool:
+    """Whether ``value`` is an expression whose tree has more than ``_SHOWN_TERMS`` terms."""
+    stack, count = [value], 0
+    while stack:
+        e = stack.pop()
+        count += 1
+        if count > _SHOWN_TERMS:
+            return True
+        stack.extend(getattr(e, "args", ()))
+    return False
+
+
 def _show(value: Any, limit: int = 60) -> str:
+    """A short ``repr`` for a message: never a huge input echoed, never a long print."""
+    if isinstance(value, sp.Basic) and _too_large(value):
+        return f"<a {type(value).__name__} of more than {_SHOWN_TERMS} terms>"
+    if isinstance(value, (list, tuple, dict)) and len(value) > limit:
+        return f"<a {type(value).__name__} of {len(value)} items>"
     try:
         text = repr(value)
     except (RecursionError, ValueError):  # a deep expression, an integer over 4,300 digits
