@@ -55,6 +55,7 @@ from .simplify import DEFAULT_BUDGET
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_REFUSED = 0, 1, 2
 MAX_CHECK_ENTRIES = 2_500  # matrix entries --check differentiates one by one (50×50)
+MAX_LISTED_STEPS = 2_000  # explain lists at most about this many path steps
 
 
 class _Parser(argparse.ArgumentParser):
@@ -384,7 +385,9 @@ def _explain(args: argparse.Namespace) -> int:
         raise SymgraphError("explain needs exactly one weight: --wrt W")
     grad = backward(graph)
     point = _at(grad, args)
-    walk = explain(grad, graph.wrt[0], at=point)
+    # fewer paths listed when they are long (the δ-form below is always complete)
+    max_paths = max(1, min(50, MAX_LISTED_STEPS // graph.size["depth"]))
+    walk = explain(grad, graph.wrt[0], at=point, max_paths=max_paths)
     print({"text": walk.text, "markdown": walk.markdown, "latex": walk.latex}[args.format]())
     return EXIT_OK
 

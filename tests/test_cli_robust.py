@@ -237,6 +237,15 @@ class TestOutputIsBounded:
         assert re.search(r"note: \d+ more lines not printed", out)
         assert len(out) < 400_000  # the closed forms alone are 250 × 250 factors
 
+    def test_explain_of_a_deep_chain_is_bounded_and_checked(self, tmp_path, capsys):
+        depth = 150  # 150 paths from w, each about 450 steps long
+        path = chain_file(tmp_path, depth)
+        argv = ["explain", "--file", str(path), "--wrt", "w", "--at", "w=0.7,x=0.3,b=-0.2"]
+        status, out, _ = run(argv, capsys)
+        assert status == 0
+        assert len(out) < 400_000
+        assert f"of {depth} paths" in out and "agrees" in out and "differs" not in out
+
     def test_small_gradients_still_print_closed_forms(self, capsys):
         status, out, _ = run(["grad", "w*x + b", "--wrt", "w", "b"], capsys)
         assert status == 0 and "note:" not in out
