@@ -26,7 +26,14 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
-from .sizes import too_big_to_print
+from .errors import SymgraphError
+from .sizes import (
+    PRINT_MAX_DEPTH,
+    PRINT_MAX_NODES,
+    STRUCTURED_MAX_NODES,
+    too_big_to_print,
+    tree_shape,
+)
 from .substitute import EVALUATED_DEPTH, folded, substitute
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -146,16 +153,23 @@ class Gradient(Mapping):
     def latex(self, form: str = "closed", environment: str = "align") -> str:
         """LaTeX for a paper: ``\\frac{\\partial L}{\\partial w} = ...`` per weight.
 
-        Closed forms too big to print (:func:`symgraph.sizes.too_big_to_print`)
-        give the structured form instead, after a ``%`` comment saying why.
+        Closed forms too big to print (see :mod:`symgraph.sizes`) give the
+        structured form instead, after a ``%`` comment saying why; a structured
+        form too big as well is refused (SymgraphError).
         """
         from .latex import gradient_latex
 
         reason = self._unprintable() if form == "closed" else None
-        if reason is None:
+        if reason is None and form != "structured":
             return gradient_latex(self, form=form, environment=environment)
+        too_big = self._structured_too_big()
+        if too_big is not None:
+            raise SymgraphError(
+                f"the gradient is too big for LaTeX: {too_big}; "
+                "print a part of grad.equations, or build a coarser graph"
+            )
         body = gradient_latex(self, form="structured", environment=environment)
-        return f"% {reason}\n{body}"
+        return body if reason is None else f"% {reason}\n{body}"
 
     def _repr_latex_(self) -> str:
         lines = self.latex(environment="aligned").splitlines()
@@ -171,35 +185,69 @@ class Gradient(Mapping):
         return "\n".join(f"d{self.output}/d{w} = {paper_text(e)}" for w, e in closed)
 
     def _unprintable(self) -> str | None:
-        """Why the closed forms are not printed (naming the first such weight), or None."""
+        """Why the closed forms are not printed, or None: too deep, or too big together."""
+        left = PRINT_MAX_NODES
         for w, e in self.closed_forms().items():
-            reason = too_big_to_print(e)
-            if reason is not None:
+            size, depth = tree_shape(e, left)
+            left -= size
+            if left < 0 or depth > PRINT_MAX_DEPTH:
+                why = f"depth {depth} > {PRINT_MAX_DEPTH}"
+                if depth <= PRINT_MAX_DEPTH:
+                    why = f"the closed forms up to it exceed {PRINT_MAX_NODES} nodes written out"
                 return (
-                    f"the closed form of d{self.output}/d{w} is too big to print ({reason}); "
+                    f"the closed form of d{self.output}/d{w} is too big to print ({why}); "
                     "the structured form follows, one equation per node"
                 )
         return None
 
-    def _structured_text(self, reason: str, text) -> str:
+    def _structured_equations(self) -> list[tuple[Any, sp.Basic]]:
         """The forward definitions, the δ-equations, then each partial in δ-terms."""
         nodes = self.graph.nx.nodes
-        lines = [f"# {reason}"]
-        lines += [
-            f"{n} = {_printed(nodes[n]['op'], text)}"
+        pairs: list[tuple[Any, sp.Basic]] = [
+            (n, nodes[n]["op"])
             for n in self.graph.topological_order()
             if nodes[n]["op"] is not None
         ]
-        lines += [f"{text(lhs)} = {_printed(rhs, text)}" for lhs, rhs in self.equations]
+        pairs += self.equations
         structured = self.structured
-        lines += [f"d{self.output}/d{w} = {_printed(structured[w], text)}" for w in self.wrt]
+        return pairs + [(f"d{self.output}/d{w}", structured[w]) for w in self.wrt]
+
+    def _structured_too_big(self) -> str | None:
+        left = STRUCTURED_MAX_NODES
+        for _, rhs in self._structured_equations():
+            size, depth = tree_shape(rhs, left)
+            left -= size
+            if left < 0:
+                return f"its equations exceed {STRUCTURED_MAX_NODES} nodes written out"
+            if depth > PRINT_MAX_DEPTH:
+                return f"an equation of depth {depth} > {PRINT_MAX_DEPTH}"
+        return None
+
+    def _structured_text(self, reason: str, text) -> str:
+        """The structured form as text; the equations, then the partials, each cut
+        (saying so) past half of ``STRUCTURED_MAX_NODES``."""
+        pairs = self._structured_equations()
+        cut = len(pairs) - len(self.wrt)
+        lines = [f"# {reason}"]
+        for part, where in ((pairs[:cut], "grad.equations"), (pairs[cut:], "grad.structured")):
+            left = half = STRUCTURED_MAX_NODES // 2
+            for k, (lhs, rhs) in enumerate(part):
+                left -= tree_shape(rhs, max(left, 0))[0]
+                if left < 0:
+                    lines.append(
+                        f"# {len(part) - k} more lines not printed (over {half} nodes "
+                        f"written out): read them in {where}"
+                    )
+                    break
+                lines.append(_line(lhs, rhs, text))
         return "\n".join(lines)
 
     def __repr__(self) -> str:
         return f"<Gradient of {self.output} wrt {', '.join(map(str, self.wrt))}>"
 
 
-def _printed(expr: sp.Basic, text) -> str:
-    """``text(expr)``, or a note when even one equation is too big to print."""
-    reason = too_big_to_print(expr)
-    return f"<not printed: {reason}>" if reason else text(expr)
+def _line(lhs: Any, rhs: sp.Basic, text) -> str:
+    """``lhs = rhs`` as text, or a note in place of a right side too big to print."""
+    name = lhs if isinstance(lhs, str) else text(lhs)
+    reason = too_big_to_print(rhs)
+    return f"{name} = <not printed: {reason}>" if reason else f"{name} = {text(rhs)}"

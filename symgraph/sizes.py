@@ -25,6 +25,8 @@ import sympy as sp
 PRINT_MAX_DEPTH = 100
 # about 100 kB of text: more is not read by anyone, and takes seconds to print
 PRINT_MAX_NODES = 10_000
+# the structured form (one short equation per node) may be longer, but not without end
+STRUCTURED_MAX_NODES = 10 * PRINT_MAX_NODES
 
 
 def tree_shape(expr: sp.Basic, limit: int | None = None) -> tuple[int, int]:

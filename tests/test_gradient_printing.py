@@ -1,0 +1,137 @@
+"""Printing a Gradient never recurses with the graph's depth, and is bounded (issue 9).
+
+Over a depth or size limit, ``str(grad)`` and ``grad.latex()`` print the
+structured form (one δ-equation per node) and say why.  Deep cases run in a
+forked child with a generous time limit, so a hang or a crash reads as a failure.
+"""
+
+import importlib
+import multiprocessing
+
+import pytest
+import sympy as sp
+
+import symgraph as sg
+from symgraph.errors import SymgraphError
+
+gradient_module = importlib.import_module("symgraph.gradient")  # sg.gradient is the function
+x, b = sp.symbols("x b", real=True)
+
+
+def _child(conn, fn):  # pragma: no cover - runs in a forked child
+    try:
+        conn.send(fn())
+    except BaseException as err:  # noqa: B036 - report anything to the parent
+        conn.send(f"{type(err).__name__}: {str(err)[:200]}")
+
+
+def in_child(fn, seconds=20.0):
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child, args=(send, fn), daemon=True)
+    child.start()
+    send.close()
+    result = receive.recv() if receive.poll(seconds) else "timeout"
+    child.terminate()
+    child.join()
+    return result
+
+
+def deep_chain(depth=200):
+    """x, then ``depth`` times tanh(w_k*prev + b)."""
+    ws = sp.symbols(f"w1:{depth + 1}", real=True)
+    prev = x
+    for w in ws:
+        prev = sp.tanh(w * prev + b)
+    return sg.gradient(prev, wrt=[ws[0], b])
+
+
+def _print_everything():
+    grad = deep_chain()
+    return {
+        "str": str(grad),
+        "repr": repr(grad),
+        "latex": grad.latex(),
+        "structured latex": grad.latex(form="structured"),
+        "repr_latex": grad._repr_latex_(),
+        "structured": str(grad.structured),
+        "ops": sum(1 for _, data in grad.graph.nx.nodes(data=True) if data["op"] is not None),
+        "equations": len(grad.equations),
+    }
+
+
+class TestDeepChain:
+    @pytest.fixture(scope="class")
+    def printed(self):
+        result = in_child(_print_everything)
+        assert isinstance(result, dict), result  # was RecursionError from str(grad)
+        return result
+
+    def test_str_is_the_structured_form_and_says_why(self, printed):
+        lines = printed["str"].splitlines()
+        assert lines[0] == (
+            "# the closed form of dL/dw1 is too big to print (depth 1004 > 100); "
+            "the structured form follows, one equation per node"
+        )
+        # the forward definitions, one δ-equation per node, then each partial
+        assert len(lines) == 1 + printed["ops"] + printed["equations"] + 2
+        assert lines[1] == "v1 = w1*x"
+        assert lines[2] == "v2 = b + v1"
+        assert lines[3] == "v3 = tanh(v2)"
+        assert "δ_L = 1" in lines
+        assert lines[-2] == "dL/dw1 = δ_v1*x"
+        assert lines[-1].startswith("dL/db = δ_v101 + δ_v104")
+
+    def test_repr_is_short(self, printed):
+        assert printed["repr"] == "<Gradient of L wrt w1, b>"
+
+    def test_latex_is_the_structured_form_after_a_comment(self, printed):
+        lines = printed["latex"].splitlines()
+        assert lines[0].startswith("% the closed form of dL/dw1 is too big to print (depth")
+        assert lines[1] == "\\begin{align}"
+        assert lines[2] == "v_{1} &= w_{1} x \\\\"
+        assert "\n".join(lines[1:]) == printed["structured latex"]
+
+    def test_repr_latex_has_no_comment(self, printed):
+        assert printed["repr_latex"].startswith("$$\\begin{aligned}\nv_{1} &= w_{1} x")
+        assert "%" not in printed["repr_latex"]
+
+    def test_structured_prints(self, printed):
+        assert printed["structured"].startswith("{w1: delta_v1*x, b: delta_v101 + ")
+
+
+class TestBounded:
+    def test_a_small_gradient_prints_its_closed_forms(self):
+        w = sp.Symbol("w", real=True)
+        assert str(sg.gradient(sp.sin(w * x), wrt=[w])) == "dL/dw = x*cos(w*x)"
+
+    def test_many_big_closed_forms_together_give_the_structured_form(self):
+        xs = sp.symbols("x1:121", real=True)  # 120 closed forms of 119 factors each
+        grad = sg.gradient(sp.Mul(*xs), wrt=list(xs))
+        text = str(grad)
+        first = text.splitlines()[0]
+        assert first.startswith("# the closed form of dL/dx") and "exceed 10000 nodes" in first
+        assert len(text) < 200_000  # the closed forms written out: 120*119 factors
+        assert text.splitlines()[1] == "L = " + str(sp.Mul(*xs))
+
+    def test_the_structured_form_is_cut_past_its_limit_and_says_so(self, monkeypatch):
+        monkeypatch.setattr(gradient_module, "PRINT_MAX_NODES", 20)
+        monkeypatch.setattr(gradient_module, "STRUCTURED_MAX_NODES", 60)
+        xs = sp.symbols("x1:11", real=True)
+        grad = sg.gradient(sp.Mul(*xs), wrt=list(xs))
+        lines = str(grad).splitlines()
+        notes = [line for line in lines if line.startswith("# ") and "not printed" in line]
+        assert len(notes) == 2
+        assert notes[0].endswith("read them in grad.equations")
+        assert notes[1].endswith("read them in grad.structured")
+        assert lines[1] == "L = " + str(sp.Mul(*xs))
+
+    def test_latex_too_big_even_structured_is_one_line_error(self, monkeypatch):
+        monkeypatch.setattr(gradient_module, "PRINT_MAX_NODES", 20)
+        monkeypatch.setattr(gradient_module, "STRUCTURED_MAX_NODES", 60)
+        xs = sp.symbols("x1:11", real=True)
+        grad = sg.gradient(sp.Mul(*xs), wrt=list(xs))
+        for form in ("closed", "structured"):
+            with pytest.raises(SymgraphError, match="too big for LaTeX") as info:
+                grad.latex(form=form)
+            assert "\n" not in str(info.value)
