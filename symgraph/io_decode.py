@@ -344,7 +344,8 @@ def _graph(document: Any, max_size: int, max_terms: int) -> Graph:
     nodes, edges = document.get("nodes"), document.get("edges")
     _need(isinstance(nodes, list), "'nodes' must be a list")
     _need(isinstance(edges, list), "'edges' must be a list")
-    check_size(len(nodes), len(edges), max_size)
+    table = document.get("exprs")
+    check_size(len(nodes), len(edges), max_size, len(table) if isinstance(table, list) else 0)
     symbols, matrices = _decode_symbols(document.get("symbols"))
     exprs = _decode_exprs(document.get("exprs"), symbols, matrices, max_terms)
 

@@ -47,6 +47,7 @@ from .parse import (
 )
 
 MAX_SIZE = 60_000  # nodes + edges of one graph file (a 10,000-step chain has 30,000)
+ENTRIES_PER_ITEM = 5  # table entries per node or edge (a saved graph has 1.5 to 5)
 MAX_TERMS = MAX_NODES  # terms of one expression, shared parts counted at each use
 MAX_EXPLICIT_ENTRIES = 10_000  # entries of an explicit matrix (each one is compiled)
 MAX_MATERIALIZED = 4_000_000  # entries of an Identity, ZeroMatrix, OneMatrix (32 MB)
@@ -57,8 +58,10 @@ _SIZED = frozenset({"Identity", "ZeroMatrix", "OneMatrix"})
 _LOG2_GAMMA_ARG = math.log2(MAX_GAMMA_ARG)
 
 
-def check_size(nodes: int, edges: int, max_size: int) -> None:
+def check_size(nodes: int, edges: int, max_size: int, entries: int = 0) -> None:
     """Refuse a graph of more than ``max_size`` nodes and edges, naming the keyword.
+
+    The expression table may have :data:`ENTRIES_PER_ITEM` entries per node or edge.
 
     >>> check_size(3, 70_000, MAX_SIZE)
     Traceback (most recent call last):
@@ -71,6 +74,12 @@ from_json or load_json to load it
         raise GraphError(
             f"refused a graph of {nodes} nodes and {edges} edges: over max_size={max_size} "
             "nodes + edges (backpropagation and compiling grow with the graph); pass a larger "
+            "max_size= to from_json or load_json to load it"
+        )
+    if entries > ENTRIES_PER_ITEM * max_size:
+        raise GraphError(
+            f"refused a graph file of {entries} expression entries: over "
+            f"{ENTRIES_PER_ITEM} per node or edge of max_size={max_size}; pass a larger "
             "max_size= to from_json or load_json to load it"
         )
 

@@ -209,6 +209,12 @@ class TestCostBombs:
         message = refusal(text)
         assert "100000 nodes" in message and "max_size=" in message
 
+    def test_a_huge_expression_table(self):
+        data = json.loads(to_json(sg.Graph.from_expr(sp.sin(w * x), wrt=[w])))
+        data["exprs"] += [{"s": "w"}] * 300_001
+        message = refusal(json.dumps(data))
+        assert "300009 expression entries" in message and "max_size=" in message
+
     def test_max_size_is_a_keyword_of_both_loaders(self, tmp_path):
         g = sg.Graph.from_expr(sp.sin(w * x), wrt=[w])  # 4 nodes, 3 edges
         sg.save_json(g, tmp_path / "g.json")
