@@ -95,10 +95,24 @@ class Referee:
 
     def __init__(self, grad: Gradient, args: Sequence[sp.Basic], points, seed: int = 0):
         self.grad, self.args, self.points = grad, list(args), list(points)
-        self.forward = _Lines(forward_assignments(grad.graph, needed_only=True), [grad.output])
-        self.formula = _Lines(*_formula_lines(grad))
         self.rng = np.random.default_rng(seed)
         self._cache: dict[int, tuple] = {}
+        self._lines: tuple[_Lines, _Lines] | None = None  # built on the first dispute
+
+    @property
+    def forward(self) -> _Lines:
+        return self._built()[0]
+
+    @property
+    def formula(self) -> _Lines:
+        return self._built()[1]
+
+    def _built(self) -> tuple[_Lines, _Lines]:
+        if self._lines is None:
+            graph = self.grad.graph
+            forward = _Lines(forward_assignments(graph, needed_only=True), [graph.output])
+            self._lines = (forward, _Lines(*_formula_lines(self.grad)))
+        return self._lines
 
     def decide(self, k: int, entries, compiled=None, scale=None) -> list[Verdict | str]:
         """A :class:`Verdict` per ``(point, entry)`` of weight ``grad.wrt[k]``, or why not.
