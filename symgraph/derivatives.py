@@ -34,13 +34,21 @@ import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
 from .backward import backward
-from .build import GraphBuilder, Namer, _as_expr, _check_wrt, _leaf_symbols
+from .build import GraphBuilder, Namer, _as_expr, _leaf_symbols
+from .derivative_inputs import (
+    check_direction_names,
+    check_directions,
+    check_weights,
+    forward_graph,
+    outputs_of,
+)
 from .errors import GraphError
 from .forward import forward_assignments
 from .gradient import Gradient
 from .graph import Graph
 from .matfuncs import expand_explicit
-from .matrix_build import MatrixGraphBuilder, graph_of_expr, has_matrices, leaves_and_sizes
+from .matrix_build import MatrixGraphBuilder, has_matrices, leaves_and_sizes
+from .substitute import contains
 
 
 class AdjointNode(sp.Symbol):
@@ -113,7 +121,7 @@ def gradient_assignments(
             rename[node] = _renamed(node, _fresh_name(node.name, taken))
         assignments.append((rename.get(node, node), op.xreplace(rename) if rename else op))
     for lhs, rhs in grad.equations:  # children before parents: one pass
-        rhs = rhs.xreplace(rename) if rename else rhs
+        rhs = _entries_as_operations(rhs.xreplace(rename) if rename else rhs)
         if not rhs.free_symbols:  # δ_L = 1, or a 0: inline, never a node
             rename[lhs] = rhs
             continue
@@ -121,6 +129,33 @@ def gradient_assignments(
         rename[lhs] = node
         assignments.append((node, rhs))
     return assignments, {w: rename.get(d, d) for w, d in grad.adjoints.items()}
+
+
+def _entries_as_operations(rhs: sp.Basic) -> sp.Basic:
+    """Explicit matrices holding values, written as ``Σ entry · unit matrix``.
+
+    An entry's share (``δ_v E_ij`` for ``v = x[i, j]``) evaluates to an explicit
+    matrix with ``δ_v`` inside; as a node of the gradient's graph it must be an
+    operation on ``δ_v``, which the matrix rules differentiate.
+    """
+    if not contains(rhs, sp.MatrixBase):
+        return rhs
+    explicit = [m for m in rhs.atoms(sp.ImmutableMatrix) if m.free_symbols]  # rhs: one node
+    if not explicit:
+        return rhs
+    mapping = {}
+    for m in explicit:
+        terms = [
+            sp.MatMul(entry, _unit(m.shape, i, j))
+            for (i, j), entry in m.todok().items()
+            if entry != 0
+        ]
+        mapping[m] = terms[0] if len(terms) == 1 else sp.MatAdd(*terms)
+    return rhs.xreplace(mapping)
+
+
+def _unit(shape: tuple[int, int], i: int, j: int) -> sp.ImmutableMatrix:
+    return sp.ImmutableMatrix(*shape, lambda r, c: int((r, c) == (i, j)))
 
 
 def _adjoint_node(adjoint: sp.Basic, taken: set[str], rename: Mapping) -> sp.Basic:
@@ -174,85 +209,6 @@ def _view(b: GraphBuilder, root: sp.Basic, wrt: Sequence[sp.Basic]) -> Graph:
     return Graph(b.g, root, wrt)
 
 
-# --- checking what the user gave -------------------------------------------------
-
-
-def _check_weights(wrt: Iterable) -> tuple[sp.Symbol, ...]:
-    if isinstance(wrt, (str, sp.Basic)) and not isinstance(wrt, sp.MatrixBase):
-        wrt = [wrt]  # one weight given alone
-    wrt = tuple(wrt)
-    if not wrt:
-        raise GraphError("no weights to differentiate by: wrt is empty")
-    return _check_wrt(wrt, (sp.Symbol, sp.MatrixSymbol))
-
-
-def _forward_graph(expr, wrt, granularity: str) -> Graph:
-    """The graph of one scalar expression (or a Graph given as is)."""
-    if isinstance(expr, Graph):
-        return expr if wrt is None else Graph(expr.nx, expr.output, _check_weights(wrt))
-    if isinstance(expr, (list, tuple)) or getattr(expr, "is_Matrix", False):
-        shape = getattr(expr, "shape", (len(expr),))
-        raise GraphError(
-            f"needs one scalar expression, not {'x'.join(map(str, shape))} of them; "
-            "for several outputs use symgraph.derivatives.jacobian"
-        )
-    wrt = None if wrt is None else _check_weights(wrt)
-    return graph_of_expr(expr, wrt=wrt, granularity=granularity)
-
-
-def _outputs(exprs) -> list:
-    """The outputs of a Jacobian, flattened: a sequence, a row or column Matrix, or one."""
-    if isinstance(exprs, sp.MatrixBase):
-        if min(exprs.shape) > 1:
-            raise GraphError(
-                f"jacobian needs a row or a column of outputs, not a {exprs.rows}x{exprs.cols} "
-                "matrix; flatten it first (list(matrix))"
-            )
-        return list(exprs)
-    if isinstance(exprs, (list, tuple)):
-        return list(exprs)
-    return [exprs]
-
-
-def _directions(vector, wrt: Sequence[sp.Basic]) -> dict[sp.Basic, sp.Basic]:
-    """weight -> its direction v_w, checked: one per weight, free of the weights."""
-    if isinstance(vector, Mapping):
-        by_name = {w.name: w for w in wrt}
-        given = {}
-        for key, v in vector.items():
-            w = by_name.get(key) if isinstance(key, str) else key
-            if w not in set(wrt):
-                raise GraphError(f"the vector gives a direction for {key}, which is not a weight")
-            given[w] = v
-        missing = [str(w) for w in wrt if w not in given]
-        if missing:
-            raise GraphError(f"the vector gives no direction for {', '.join(missing)}")
-    else:
-        vector = list(vector)
-        if len(vector) != len(wrt):
-            raise GraphError(
-                f"the vector has {len(vector)} entries but there are {len(wrt)} weights"
-            )
-        given = dict(zip(wrt, vector, strict=True))
-    weights = set(wrt)
-    directions = {}
-    for w, v in given.items():
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            v = sp.sympify(v)
-        if not isinstance(v, sp.Basic):
-            raise GraphError(f"the direction for {w} must be a SymPy expression, not {v!r}")
-        inside = sorted(map(str, v.free_symbols & weights))
-        if inside:
-            raise GraphError(
-                f"the direction for {w} depends on the weight {', '.join(inside)}; "
-                "a direction must be independent of the weights (use fresh symbols v1, v2, ...)"
-            )
-        if isinstance(w, sp.MatrixSymbol) and getattr(v, "shape", None) != w.shape:
-            raise GraphError(f"the direction for {w} must have its shape {w.shape}")
-        directions[w] = v
-    return directions
-
-
 # --- the public functions --------------------------------------------------------
 
 
@@ -296,11 +252,12 @@ def jacobian(exprs, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") ->
     [cos(t), -r*sin(t)],
     [sin(t),  r*cos(t)]])
     """
+    wrt = None if wrt is None else check_weights(wrt)
     if _holds_matrices(exprs) or any(isinstance(w, sp.MatrixSymbol) for w in wrt or ()):
         return _matrix_jacobian(exprs, wrt)
-    outputs = [_as_expr(e, f"output {k}") for k, e in enumerate(_outputs(exprs))]
+    outputs = [_as_expr(e, f"output {k}") for k, e in enumerate(outputs_of(exprs))]
     leaves = _leaf_symbols(outputs)  # iteratively: free_symbols recurses
-    wrt = _check_weights(leaves if wrt is None else wrt)
+    wrt = check_weights(leaves if wrt is None else wrt)
     b = GraphBuilder(granularity, Namer(s.name for s in [*leaves, *wrt]), wrt)
     for w in wrt:
         b.leaf(w)
@@ -357,7 +314,7 @@ def hessian(expr, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") -> s
     [x**2*exp(b + w*x), x*exp(b + w*x)],
     [   x*exp(b + w*x),   exp(b + w*x)]])
     """
-    graph = _forward_graph(expr, wrt, granularity)
+    graph = forward_graph(expr, wrt, granularity)
     if any(isinstance(w, sp.MatrixSymbol) for w in graph.wrt):
         return _hessian_through_directions(graph)
     grad = backward(graph)
@@ -421,10 +378,10 @@ def hvp(expr, wrt: Iterable[sp.Symbol] | None, vector, granularity: str = "op") 
     >>> float(hv_w), float(hv_b)
     (1.0, 1.0)
     """
-    graph = _forward_graph(expr, wrt, granularity)
-    directions = _directions(vector, graph.wrt)
+    graph = forward_graph(expr, wrt, granularity)
+    directions = check_directions(vector, graph.wrt)
     symbols = set().union(*(v.free_symbols for v in directions.values()))
-    _check_direction_names(graph, symbols)
+    check_direction_names(graph, symbols)
     names = {s.name for s in symbols}
     assignments, component = gradient_assignments(backward(graph), reserved=names)
     taken = names | {n.name for n in graph.nx} | {target.name for target, _ in assignments}
@@ -454,14 +411,14 @@ def _matrix_jacobian(exprs, wrt) -> sp.ImmutableMatrix:
     reverse pass per root gives its row, matrix weights' columns row-major.
     """
     if isinstance(exprs, (list, tuple)):
-        outputs = list(exprs)
+        outputs = outputs_of(exprs)
     else:
         rows, cols = exprs.shape
         if not (rows.is_Integer and cols.is_Integer):
             raise GraphError(f"a Jacobian needs outputs of concrete shape, not {rows}×{cols}")
         outputs = [MatrixElement(exprs, i, j) for i in range(rows) for j in range(cols)]
     leaves, sizes = leaves_and_sizes(outputs)
-    wrt = _check_weights(leaves if wrt is None else wrt)
+    wrt = check_weights(leaves if wrt is None else wrt)
     b = MatrixGraphBuilder(Namer(s.name for s in [*leaves, *wrt]), wrt, sizes)
     for w in wrt:
         b.leaf(w)
@@ -507,22 +464,6 @@ def _entries(e: sp.Basic) -> list[sp.Basic]:
     if not getattr(e, "is_Matrix", False):
         return [e]
     return list(expand_explicit(e))
-
-
-def _check_direction_names(graph: Graph, symbols: Iterable[sp.Symbol]) -> None:
-    """A direction symbol must not share its name with a different leaf of the graph.
-
-    (The same symbol is fine: a direction may be an input.  An intermediate
-    node of that name is renamed by :func:`gradient_assignments`.)
-    """
-    leaves = {n.name: n for n in graph.leaves}
-    for s in symbols:
-        other = leaves.get(s.name)
-        if other is not None and other != s:
-            raise GraphError(
-                f"the direction symbol {s} has the name of a different symbol of the "
-                f"expression ({other!r}, assumptions {other.assumptions0}); rename one of them"
-            )
 
 
 __all__ = ["AdjointNode", "gradient_assignments", "hessian", "hvp", "jacobian"]

@@ -19,6 +19,13 @@ class GraphError(SymgraphError, ValueError):
     """A graph that cannot be built or used as asked (bad weight, bad node)."""
 
 
+class WeightError(SymgraphError, KeyError):
+    """A gradient asked for a symbol that is not one of its weights (a KeyError, as for a dict)."""
+
+    def __str__(self) -> str:  # KeyError would print the message quoted
+        return str(self.args[0]) if self.args else ""
+
+
 class NoRuleError(SymgraphError, NotImplementedError):
     """No derivative rule is known for an operation on the path to a weight."""
 

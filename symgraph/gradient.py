@@ -26,11 +26,12 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
-from .errors import SymgraphError
+from .errors import SymgraphError, WeightError
 from .sizes import (
     PRINT_MAX_DEPTH,
     PRINT_MAX_NODES,
     STRUCTURED_MAX_NODES,
+    shown,
     too_big_to_print,
     tree_shape,
 )
@@ -81,7 +82,9 @@ class Gradient(Mapping):
                     return w
         elif key in self.adjoints:
             return key
-        raise KeyError(f"{key} is not a weight of this gradient (wrt: {list(self.wrt)})")
+        raise WeightError(
+            f"{shown(key)} is not a weight of this gradient; ask for one of {shown(list(self.wrt))}"
+        )
 
     def __getitem__(self, key: Any) -> sp.Basic:
         return self.closed_forms()[self._key(key)]

@@ -35,6 +35,7 @@ from collections.abc import Iterable, Sequence
 
 import networkx as nx
 import sympy as sp
+from sympy.logic.boolalg import Boolean
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .adjoint import adjoint_of
@@ -51,6 +52,7 @@ from .errors import GraphError, NoRuleError
 from .graph import Graph
 from .matrix_rules import has_vjp, matrix_vjp
 from .rules import local_partial
+from .sizes import shown
 from .substitute import contains, folded, substitute
 
 GRANULARITIES = ("op", "named")
@@ -409,6 +411,8 @@ def _output_symbol(name: str, value: sp.Basic, namer: Namer) -> sp.Basic:
 
 def graph_of_expr(expr, wrt=None, granularity: str = "op", output="L") -> Graph:
     """A matrix graph when ``expr`` holds matrices, a scalar graph otherwise."""
+    check_value(expr, "the expression")
+    _check_output_name(output)
     if has_matrices(expr):
         return build_matrix_graph(expr, wrt, granularity, output)
     return build_from_expr(expr, wrt=wrt, granularity=granularity, output=output)
@@ -416,7 +420,33 @@ def graph_of_expr(expr, wrt=None, granularity: str = "op", output="L") -> Graph:
 
 def graph_of_assignments(assignments, wrt=None, granularity: str = "op") -> Graph:
     """A matrix graph when any assignment holds matrices, a scalar graph otherwise."""
+    if isinstance(assignments, (str, bytes, sp.Basic)) or not isinstance(assignments, Iterable):
+        raise GraphError(
+            "assignments must be a list of (name, expression) pairs, "
+            f"not {type(assignments).__name__}"
+        )
     assignments = list(assignments)
+    for k, pair in enumerate(assignments):
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise GraphError(f"assignment {k} must be a (name, expression) pair, not {shown(pair)}")
+        check_value(pair[1], f"the right side of {shown(pair[0])}")
     if any(has_matrices(rhs) or isinstance(name, sp.MatrixSymbol) for name, rhs in assignments):
         return build_matrix_assignments(assignments, wrt, granularity)
     return build_from_assignments(assignments, wrt=wrt, granularity=granularity)
+
+
+def check_value(expr: object, what: str) -> None:
+    """A condition (``c > 1``, ``True``) has no derivative: refused, not differentiated as 0."""
+    if isinstance(expr, Boolean) and not isinstance(expr, sp.Expr):
+        raise GraphError(
+            f"{what} is a condition ({shown(expr)}), not a number; differentiate a "
+            "number-valued expression (a Piecewise for a branch)"
+        )
+
+
+def _check_output_name(output: object) -> None:
+    if isinstance(output, sp.Symbol) or (isinstance(output, str) and output.isidentifier()):
+        return
+    raise GraphError(
+        f"the output's name must be a Symbol or an identifier such as 'L', not {shown(output)}"
+    )

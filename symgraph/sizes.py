@@ -29,6 +29,19 @@ PRINT_MAX_NODES = 10_000
 STRUCTURED_MAX_NODES = 10 * PRINT_MAX_NODES
 
 
+SHOWN = 60  # characters of a user's value that an error message repeats
+
+
+def shown(value: object, limit: int = SHOWN) -> str:
+    """``repr(value)`` on one line, cut to ``limit`` characters (for error messages).
+
+    >>> shown("x" * 100)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..."
+    """
+    text = " ".join(repr(value).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def tree_shape(expr: sp.Basic, limit: int | None = None) -> tuple[int, int]:
     """(number of nodes, depth) of ``expr`` as a tree, without recursion.
 

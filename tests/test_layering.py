@@ -35,6 +35,7 @@ ORDER = [
     "gradient",
     "backward",
     "api",
+    "derivative_inputs",
     "derivatives",
     "simplify",
     "compile",
