@@ -319,7 +319,12 @@ def to_json(graph: Graph, indent: int | None = None) -> str:
         symbols=enc.symbols,
         exprs=enc.exprs,
     )
-    return json.dumps(document, indent=indent, ensure_ascii=False)
+    text = json.dumps(document, indent=indent, ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate in a name: only \uXXXX can write it
+        text = json.dumps(document, indent=indent, ensure_ascii=True)
+    return text
 
 
 def save_json(graph: Graph, path_or_file: str | os.PathLike | IO[str]) -> None:

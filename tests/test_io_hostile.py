@@ -357,6 +357,12 @@ class TestGraphML:
         h = nx.parse_graphml(to_graphml(sg.Graph.from_expr(s + 1, wrt=[s])))
         assert "s\\ud800" in h.nodes
 
+    def test_a_lone_surrogate_in_a_name_saves_and_loads(self, tmp_path):
+        s = sp.Symbol("s\ud800", real=True)
+        g = sg.Graph.from_expr(sp.sin(s * w), wrt=[w])
+        sg.save_json(g, tmp_path / "g.json")
+        assert load_json(tmp_path / "g.json").node_named("s\ud800") == s
+
     def test_nodes_printed_alike_stay_apart(self):
         x_positive = sp.Symbol("x", positive=True)  # builders refuse it: made by hand
         d = nx.DiGraph()
