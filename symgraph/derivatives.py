@@ -429,7 +429,7 @@ def _matrix_jacobian(exprs, wrt) -> sp.ImmutableMatrix:
             closed = backward(_view(b, root, wrt)).closed_forms()
             matrix.append([e for w in wrt for e in _entries(closed[w])])
         else:  # a constant output, or a weight itself
-            matrix.append([sp.S(int(root == w)) for w in wrt for _ in _entries(w)])
+            matrix.append([sp.Integer(int(root == w)) for w in wrt for _ in _entries(w)])
     return sp.ImmutableMatrix(len(matrix), width, [e for row in matrix for e in row])
 
 

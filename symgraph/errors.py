@@ -19,8 +19,8 @@ class GraphError(SymgraphError, ValueError):
     """A graph that cannot be built or used as asked (bad weight, bad node)."""
 
 
-class WeightError(SymgraphError, KeyError):
-    """A gradient asked for a symbol that is not one of its weights (a KeyError, as for a dict)."""
+class NotFoundError(SymgraphError, KeyError):
+    """A weight or node asked for that the gradient or graph does not have (a KeyError)."""
 
     def __str__(self) -> str:  # KeyError would print the message quoted
         return str(self.args[0]) if self.args else ""

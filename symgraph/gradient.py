@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import sympy as sp
 
-from .errors import SymgraphError, WeightError
+from .errors import NotFoundError, SymgraphError
 from .sizes import (
     PRINT_MAX_DEPTH,
     PRINT_MAX_NODES,
@@ -82,7 +82,7 @@ class Gradient(Mapping):
                     return w
         elif key in self.adjoints:
             return key
-        raise WeightError(
+        raise NotFoundError(
             f"{shown(key)} is not a weight of this gradient; ask for one of {shown(list(self.wrt))}"
         )
 

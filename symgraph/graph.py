@@ -31,6 +31,9 @@ from typing import Any
 import networkx as nx
 import sympy as sp
 
+from .errors import GraphError, NotFoundError
+from .sizes import shown
+
 ROLES = ("input", "weight", "intermediate", "output")
 
 
@@ -130,6 +133,8 @@ class Graph:
 
     def nodes_with_role(self, role: str) -> list[sp.Symbol]:
         """The nodes of one role, in topological order."""
+        if role not in ROLES:
+            raise GraphError(f"unknown role {shown(role)}; choose one of {', '.join(ROLES)}")
         return [n for n in self.topological_order() if self.nx.nodes[n]["role"] == role]
 
     @property
@@ -154,20 +159,35 @@ class Graph:
         """True when some node is a matrix (its ``shape`` is ``(rows, cols)``)."""
         return any(isinstance(n, sp.MatrixSymbol) for n in self.nx)
 
-    def op(self, node: sp.Symbol) -> sp.Basic | None:
-        """The local operation of a node."""
-        return self.nx.nodes[node]["op"]
+    def op(self, node: sp.Symbol | str) -> sp.Basic | None:
+        """The local operation of a node (given as its symbol or its name)."""
+        return self.nx.nodes[self._node(node)]["op"]
 
-    def partial(self, operand: sp.Symbol, result: sp.Symbol) -> sp.Basic:
+    def partial(self, operand: sp.Symbol | str, result: sp.Symbol | str) -> sp.Basic:
         """The local partial ∂result/∂operand written on an edge."""
-        return self.nx.edges[operand, result]["partial"]
+        edge = self._node(operand), self._node(result)
+        if not self.nx.has_edge(*edge):
+            raise NotFoundError(
+                f"no edge {edge[0]} -> {edge[1]}: {edge[1]} is not computed from {edge[0]}"
+            )
+        return self.nx.edges[edge]["partial"]
 
     def node_named(self, name: str) -> sp.Symbol:
         """The node whose symbol is printed as ``name``."""
         for node in self.nx.nodes:
             if node.name == name:
                 return node
-        raise KeyError(f"no node named {name!r}")
+        raise NotFoundError(f"no node named {shown(name)}; the nodes are {shown(list(self.nx))}")
+
+    def _node(self, node: Any) -> sp.Symbol:
+        if isinstance(node, str):
+            return self.node_named(node)
+        try:
+            if node in self.nx:
+                return node
+        except TypeError:  # unhashable
+            pass
+        raise NotFoundError(f"{shown(node)} is not a node of this graph")
 
     # --- granularity (reshape.py) ---
 
@@ -175,6 +195,8 @@ class Graph:
         """A new graph with ``nodes`` fused into one; see :func:`symgraph.reshape.coarsen`."""
         from .reshape import coarsen
 
+        if isinstance(nodes, (str, sp.Basic)) or not isinstance(nodes, Iterable):
+            raise GraphError(f"coarsen needs a list of nodes to fuse, not {shown(nodes)}")
         return coarsen(self, nodes, name)
 
     def refine(self, node) -> Graph:

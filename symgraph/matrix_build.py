@@ -95,7 +95,7 @@ def leaves_and_sizes(roots: Iterable[sp.Basic]) -> tuple[list[sp.Basic], set[sp.
         if isinstance(e, sp.MatrixSymbol):
             leaves[e] = None
             for d in e.shape:
-                dims |= sp.sympify(d).free_symbols
+                dims |= d.free_symbols  # MatrixSymbol sympified its sizes itself
         elif isinstance(e, sp.Symbol):
             leaves[e] = None
         elif is_matrix(e) and not e.args:

@@ -11,7 +11,7 @@ import pytest
 import sympy as sp
 
 import symgraph as sg
-from symgraph.errors import GraphError, SymgraphError, WeightError
+from symgraph.errors import GraphError, NotFoundError, SymgraphError
 
 n = sp.Symbol("n", integer=True, positive=True)
 c, s, u = sp.symbols("c s u", real=True)
@@ -187,7 +187,7 @@ class TestRefusedInOneLine:
 
     def test_a_missing_weight_is_a_key_error_and_a_symgraph_error(self):
         grad = sg.gradient(c**2, wrt=[c])
-        with pytest.raises(WeightError, match="not a weight of this gradient") as info:
+        with pytest.raises(NotFoundError, match="not a weight of this gradient") as info:
             grad[5]
         assert isinstance(info.value, KeyError)
         assert str(info.value) == "5 is not a weight of this gradient; ask for one of [c]"

@@ -6,7 +6,7 @@ import pytest
 import sympy as sp
 
 import symgraph as sg
-from symgraph.errors import EvaluationError, GraphError
+from symgraph.errors import EvaluationError, GraphError, NotFoundError
 
 w, x, b, y, z = sp.symbols("w x b y z", real=True)
 L = sp.Symbol("L", real=True)
@@ -160,3 +160,36 @@ class TestForward:
     def test_missing_or_unknown_values(self, values, message):
         with pytest.raises(EvaluationError, match=message):
             sg.Graph.from_expr(w * x).forward(values)
+
+
+class TestLookups:
+    """A node or edge that is not there: one NotFoundError line (also a KeyError)."""
+
+    g = sg.Graph.from_expr(sp.sin(w * x), wrt=[w])
+
+    def test_by_symbol_or_by_name(self):
+        v1 = self.g.node_named("v1")
+        assert self.g.op("v1") == self.g.op(v1) == w * x
+        assert self.g.partial("w", "v1") == self.g.partial(w, v1) == x
+
+    @pytest.mark.parametrize(
+        "call, message",
+        [
+            (lambda g: g.op("zz"), "no node named 'zz'"),
+            (lambda g: g.op(sp.Symbol("zz")), "zz is not a node of this graph"),
+            (lambda g: g.op([1]), r"\[1\] is not a node of this graph"),
+            (lambda g: g.partial(w, x), "no edge w -> x"),
+            (lambda g: g.node_named(5), "no node named 5"),
+        ],
+    )
+    def test_missing(self, call, message):
+        # were raw KeyErrors from networkx (or a TypeError for an unhashable node)
+        with pytest.raises(NotFoundError, match=message) as info:
+            call(self.g)
+        assert isinstance(info.value, KeyError) and "\n" not in str(info.value)
+
+    def test_unknown_role_and_bad_coarsen(self):
+        with pytest.raises(GraphError, match="unknown role 'bogus'; choose one of input"):
+            self.g.nodes_with_role("bogus")
+        with pytest.raises(GraphError, match="needs a list of nodes"):
+            self.g.coarsen(5)
