@@ -28,9 +28,16 @@ import numpy as np
 import sympy as sp
 
 from .backward import AdjointSymbol
-from .codegen import ZeroSafeProduct, make_function
+from .codegen import ZeroSafeProduct
 from .errors import EvaluationError, GraphError
-from .forward import checked_values, expressions_function, forward_assignments, run, values_in_order
+from .forward import (
+    checked_values,
+    expressions_function,
+    forward_assignments,
+    run,
+    stable_function,
+    values_in_order,
+)
 from .gradient import Gradient
 from .values import broadcast_shape, check_shapes, declared_shapes
 
@@ -116,7 +123,7 @@ def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient
     else:  # the graph itself: forward lines, then one line per δ-equation (@ for matrices)
         outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
         assignments = forward_assignments(grad.graph, needed_only=True) + numeric_equations(grad)
-        fn = make_function(assignments, args, outputs, name="value_and_grad")
+        fn = stable_function(assignments, args, outputs, name="value_and_grad")
     return CompiledGradient(fn, args, grad.wrt, declared_shapes(args) if matrices else None)
 
 
@@ -172,7 +179,7 @@ def values_at(grad: Gradient, values=None, **kw) -> tuple[dict, dict]:
     nodes = [n for n in grad.graph.topological_order() if n not in leaves]
     lhs = [d for d, _ in grad.equations]
     assignments = forward_assignments(grad.graph) + numeric_equations(grad)
-    fn = make_function(assignments, args, [*nodes, *lhs], name="values_at")
+    fn = stable_function(assignments, args, [*nodes, *lhs], name="values_at")
     ordered = checked_values(args, values_in_order(args, values, kw))
     results = run(fn, ordered)
     forward = dict(zip(args, ordered, strict=True))

@@ -27,6 +27,7 @@ from .build import build_shared
 from .codegen import make_function
 from .errors import EvaluationError
 from .graph import Graph
+from .stable import stable_lines
 from .values import broadcast_shape, check_shapes, declared_shapes, real_value
 
 
@@ -100,7 +101,7 @@ def forward_function(graph: Graph, inputs=None, outputs=None):
         inputs = [n for n in order if graph.nx.nodes[n]["op"] is None]
     if outputs is None:
         outputs = order
-    return make_function(forward_assignments(graph), inputs, outputs, name="forward")
+    return stable_function(forward_assignments(graph), inputs, outputs, name="forward")
 
 
 def expressions_function(exprs, inputs, name: str = "expressions"):
@@ -119,7 +120,15 @@ def expressions_function(exprs, inputs, name: str = "expressions"):
     """
     g, roots = build_shared(exprs)
     ops = [(n, g.nodes[n]["op"]) for n in nx.topological_sort(g) if g.nodes[n]["op"] is not None]
-    return make_function(ops, inputs, roots, name=name)
+    return stable_function(ops, inputs, roots, name=name)
+
+
+def stable_function(assignments, inputs, outputs, name: str):
+    """:func:`~symgraph.codegen.make_function` of the lines in their stable forms.
+
+    See :mod:`symgraph.stable`: ``σ'(-1000)`` is 0, not NaN.
+    """
+    return make_function(stable_lines(assignments), inputs, outputs, name=name)
 
 
 def forward_values(graph: Graph, values: Mapping[Any, Any] | None = None, **kw: Any) -> dict:
