@@ -312,8 +312,7 @@ def stable_lines(
         near[target] = distance
         new = expr
         if distance < DEPTH:
-            view = _view(expr, definition, opaque)
-            rewritten = stable_form(view)
+            view, rewritten = _view(expr, definition, opaque)
             if rewritten != view:
                 new = rewritten.xreplace(folded)
                 folded.setdefault(rewritten, target)
@@ -325,8 +324,8 @@ def stable_lines(
     return out
 
 
-def _view(expr: sp.Basic, definition: dict, opaque: set) -> sp.Basic:
-    """``expr`` with the lines it reads substituted in, up to DEPTH steps back."""
+def _view(expr: sp.Basic, definition: dict, opaque: set) -> tuple[sp.Basic, sp.Basic]:
+    """``expr`` with the lines it reads substituted in, up to DEPTH steps back; its rewrite."""
     view = expr
     for _ in range(DEPTH):
         known = {s: definition[s] for s in view.free_symbols if s in definition and s not in opaque}
@@ -336,7 +335,7 @@ def _view(expr: sp.Basic, definition: dict, opaque: set) -> sp.Basic:
         if _size(wider) > MAX_VIEW_OPS:
             break
         view = wider
-    return view
+    return view, stable_form(view)
 
 
 def _size(expr: sp.Basic) -> int:
