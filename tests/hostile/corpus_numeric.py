@@ -286,6 +286,28 @@ def _check_gp_case(seed: int, tmp) -> None:
         raise Wrong(f"check fails the correct GP gradient at seed {seed}: {report}")
 
 
+#: The walkthrough at a point where a naive formula divides by zero or sits on a kink.
+EXPLAIN_AT = {
+    "log(x)": sp.log(X) * W,
+    "1/x": W / X,
+    "x*log(x)": W * X * sp.log(X),
+    "Heaviside(x)": W * sp.Heaviside(X),
+    "x*sign(x)": W * X * sp.sign(X),
+    "guarded-log": W * sp.Piecewise((sp.log(X), X > 0), (0, True)),
+}
+
+
+def _explain_case(name: str, tmp) -> None:
+    grad = sg.gradient(EXPLAIN_AT[name], wrt=[W, X])
+    for weight in (W, X):
+        text = sg.explain(grad, weight, at={W: 1.0, X: 0.0}).text().lower()
+        # nan is honest where the value itself is undefined (0·log 0 as computed); at a
+        # kink or a guarded branch every value is defined, and nothing may disagree.
+        for word in ("differs",) if name in ("log(x)", "1/x", "x*log(x)") else ("nan", "differs"):
+            if word in text:
+                raise Wrong(f"explain(∂/∂{weight}) at x = 0 prints {word!r}")
+
+
 def edge_cases() -> list[Case]:
     cases = [Case(f"at-point:{name}", "numeric", partial(_zero_case, name)) for name in AT_ZERO]
     cases += [
@@ -300,6 +322,7 @@ def edge_cases() -> list[Case]:
         Case("derivatives:hvp-1x1", "numeric", partial(_quadratic_form_case, "hvp")),
         Case("simplify:matrix-scalar-weight", "numeric", _simplify_matrix_case),
     ]
+    cases += [Case(f"explain:{n}", "numeric", partial(_explain_case, n)) for n in EXPLAIN_AT]
     cases += [Case(f"check:bce:{s}", "numeric", partial(_check_bce_case, s)) for s in range(8)]
     cases += [Case(f"check:gp:{s}", "numeric", partial(_check_gp_case, s)) for s in range(4)]
     return cases

@@ -21,9 +21,6 @@ XFAIL: dict[str, str] = {
     "helper:nn.mlp(widths):2": "issue 9: API/simplify: text helpers (RAW builtins.TypeError)",
     "helper:nn.mlp(widths):3": "issue 9: API/simplify: text helpers (RAW builtins.TypeError)",
     # --- CLI ---
-    "cli:explain-at-zero-x*log(x)": "issue 9: CLI (LIES)",
-    "cli:explain-at-zero-x**x": "issue 9: CLI (LIES)",
-    "cli:explain-at-minus8-cuberoot": "issue 9: CLI (LIES)",
     "cli:file-many-lines": "issue 9: CLI (HUNG)",
     "bomb:grad:[(x+{i})]*x500": "issue 9: CLI (HUNG)",
     "bomb:grad:[(w*x{i}+1)]*x500": "issue 9: CLI (HUNG)",
