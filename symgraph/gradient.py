@@ -35,7 +35,7 @@ from .sizes import (
     too_big_to_print,
     tree_shape,
 )
-from .substitute import EVALUATED_DEPTH, folded, substitute
+from .substitute import EVALUATED_DEPTH, folded, substitute, warm_assumptions
 
 if TYPE_CHECKING:  # pragma: no cover
     from .graph import Graph
@@ -121,6 +121,8 @@ class Gradient(Mapping):
             }
             # Deep graphs give deep closed forms: built unevaluated, in linear time.
             evaluate = self.graph.size["depth"] <= EVALUATED_DEPTH
+            if not evaluate:  # even unevaluated, SymPy asks is_commutative all the way down
+                warm_assumptions(values.values())
             for lhs, rhs in self.equations:  # children before parents: one pass
                 values[lhs] = substitute(rhs, values, evaluate)
             self._closed = {w: folded(values.get(d, d)) for w, d in self.adjoints.items()}
@@ -194,9 +196,10 @@ class Gradient(Mapping):
             size, depth = tree_shape(e, left)
             left -= size
             if left < 0 or depth > PRINT_MAX_DEPTH:
-                why = f"depth {depth} > {PRINT_MAX_DEPTH}"
-                if depth <= PRINT_MAX_DEPTH:
-                    why = f"the closed forms up to it exceed {PRINT_MAX_NODES} nodes written out"
+                why = f"the closed forms up to it exceed {PRINT_MAX_NODES} nodes written out"
+                if depth > PRINT_MAX_DEPTH:  # counted in full, or only up to the node limit
+                    why = f"depth {depth} > " if left >= 0 else "depth over "
+                    why += str(PRINT_MAX_DEPTH)
                 return (
                     f"the closed form of d{self.output}/d{w} is too big to print ({why}); "
                     "the structured form follows, one equation per node"

@@ -65,6 +65,35 @@ def unevaluated(func, args):
         return func(*args)
 
 
+def warm_assumptions(exprs, seen: set[int] | None = None) -> None:
+    """Ask each subexpression of ``exprs`` whether it commutes, children first.
+
+    Building ``Mul(a, f(E), evaluate=False)`` still asks ``f(E).is_commutative``,
+    which SymPy answers by asking every level of ``E`` in turn: recursion as deep
+    as ``E``.  Asked bottom-up, each answer is cached and every question is one
+    level deep.  ``seen`` (ids) shares the walk between calls.
+
+    >>> import sympy as sp
+    >>> e = sp.Symbol("w")
+    >>> for _ in range(3000): e = sp.sin(e, evaluate=False)
+    >>> warm_assumptions([e])
+    >>> (2 * sp.cos(e, evaluate=False)).is_commutative
+    True
+    """
+    seen = set() if seen is None else seen
+    stack: list[tuple[sp.Basic, bool]] = [(e, False) for e in exprs]
+    while stack:
+        e, ready = stack.pop()
+        if id(e) in seen:
+            continue
+        if ready or not e.args:
+            seen.add(id(e))
+            e.is_commutative  # noqa: B018 - cached on the object for the levels above
+            continue
+        stack.append((e, True))
+        stack.extend((a, False) for a in e.args if id(a) not in seen)
+
+
 def contains(expr: sp.Basic, *classes: type) -> bool:
     """Whether ``expr`` holds an instance of ``classes``, each shared part visited once.
 
