@@ -41,7 +41,7 @@ arguments, since their constructors would multiply scalars out or apply the
 function), so what comes back is exactly what was saved.  Anything else (an
 unknown class, a malformed entry, a matrix dimension that is negative, not an
 integer or over 100,000, a file over 50 MB, nesting deeper than 10,000, an
-integer over 10,000 digits, a boolean where a number belongs) raises
+integer over 4,000 digits, a boolean where a number belongs) raises
 :class:`~symgraph.errors.GraphError` naming it, in one line.
 
 Before anything is computed, the loader applies the text parser's cost limits
@@ -275,7 +275,7 @@ def to_json(graph: Graph, indent: int | None = None) -> str:
     GraphError
         When an expression uses a class outside :data:`CLASSES` (an undefined
         function, a symbol of another class...), a matrix dimension other than
-        an integer up to 100,000 or a size like ``n``, or an integer over 10,000 digits.
+        an integer up to 100,000 or a size like ``n``, or an integer over 4,000 digits.
 
     Examples
     --------

@@ -346,6 +346,10 @@ def _graph(document: Any, max_size: int, max_terms: int) -> Graph:
     _need(isinstance(edges, list), "'edges' must be a list")
     table = document.get("exprs")
     check_size(len(nodes), len(edges), max_size, len(table) if isinstance(table, list) else 0)
+    for item in nodes:  # before the (slower) tables: a node without an expression is refused
+        _need(isinstance(item, dict), "a node must be an object")
+        expr = item.get("expr")
+        _need(type(expr) is int, f"node {_show(item.get('id'))}'s expr is not an expression")
     symbols, matrices = _decode_symbols(document.get("symbols"))
     exprs = _decode_exprs(document.get("exprs"), symbols, matrices, max_terms)
 

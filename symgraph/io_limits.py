@@ -14,8 +14,8 @@ length), before anything is computed:
   time it is used, at most ``max_terms`` (:data:`MAX_TERMS` by default);
 - ``bits``: a bound on log₂ of the exact numbers the entry computes when
   evaluated (a product adds its factors' bits, a power multiplies), at most
-  :data:`~symgraph.parse.MAX_TOTAL_POWER_BITS`; one power of a number at most
-  :data:`~symgraph.parse.MAX_POWER_BITS`;
+  :data:`MAX_BITS` (the parser's total, and no more than Python prints); one
+  power of a number at most :data:`~symgraph.parse.MAX_POWER_BITS`;
 - ``factorial``, ``binomial``, ``gamma``, ``beta`` and ``polygamma``'s order of a
   number above :data:`~symgraph.parse.MAX_GAMMA_ARG` are refused;
 - an explicit matrix has at most :data:`MAX_EXPLICIT_ENTRIES` entries, an
@@ -46,6 +46,7 @@ from .parse import (
     MAX_TOTAL_POWER_BITS,
 )
 
+MAX_BITS = min(MAX_TOTAL_POWER_BITS, 14_000)  # Python refuses to print an int over 4,300 digits
 MAX_SIZE = 60_000  # nodes + edges of one graph file (a 10,000-step chain has 30,000)
 ENTRIES_PER_ITEM = 5  # table entries per node or edge (a saved graph has 1.5 to 5)
 MAX_TERMS = MAX_NODES  # terms of one expression, shared parts counted at each use
@@ -137,10 +138,9 @@ class Costs:
         else:
             size = 0.0  # a float-valued function, a relation, a matrix operation
             self._matrix(i, name, args, built)
-        if size > MAX_TOTAL_POWER_BITS:
+        if size > MAX_BITS:
             raise GraphError(
-                f"expression {i} ({name}) computes a number of more than "
-                f"{MAX_TOTAL_POWER_BITS} bits"
+                f"expression {i} ({name}) computes a number of more than {MAX_BITS} bits"
             )
         self.terms.append(terms)
         self.bits.append(size)

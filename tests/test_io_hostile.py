@@ -140,6 +140,13 @@ class TestCostBombs:
         exprs.append({"f": "Mul", "a": [0, len(exprs) - 1]})
         assert message in refusal(one_operation(exprs))
 
+    def test_numbers_python_cannot_print(self):
+        """Over 4,300 digits str() raises ValueError: in a literal, or in a product of two."""
+        exprs = [{"s": "w"}, {"n": "9" * 4500}, {"f": "Mul", "a": [0, 1]}]
+        assert "more than 4000 digits" in refusal(one_operation(exprs))
+        exprs = [{"s": "w"}, {"n": "9" * 2500}, {"f": "Mul", "a": [0, 1, 1]}]
+        assert "more than 14000 bits" in refusal(one_operation(exprs))
+
     def test_products_of_large_numbers(self):
         """2**9000 squared 20 times: each power fine, the product 9000 * 2**20 bits."""
         exprs = [{"s": "w"}, {"n": "2"}, {"n": "9000"}, {"f": "Pow", "a": [1, 2]}]
