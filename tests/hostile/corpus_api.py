@@ -175,6 +175,17 @@ def name_cases() -> list[Case]:
     return cases
 
 
+def collision_cases() -> list[Case]:
+    """Names the generated code itself uses (np, sin, v1, delta_w...): the numbers stay right."""
+    return [
+        Case(f"collide:{kind}:{sink}:{name}", "names", partial(_name_case, kind, name, SINKS[sink]))
+        for kind in ("symbol", "weight", "intermediate")
+        for name in PAYLOADS["collide"]
+        for sink in ("lambdify", "values_at")
+        if kind == "symbol" or sink == "lambdify"
+    ]
+
+
 def _trace_case(name: str, tmp) -> None:
     w = sg.Value(1.5, name="w")
     a = sg.Value(2.0, name=name)
@@ -240,4 +251,4 @@ def helper_cases() -> list[Case]:
 
 
 def cases() -> list[Case]:
-    return name_cases() + helper_cases()
+    return name_cases() + collision_cases() + helper_cases()

@@ -234,8 +234,8 @@ def _tie_case(tmp) -> None:
 
 def _chain_print_case(depth: int, tmp) -> None:
     expr = W
-    for _ in range(depth):
-        expr = sp.sin(expr)
+    for _ in range(depth):  # unevaluated: SymPy's own constructor recurses on deep input
+        expr = sp.sin(expr, evaluate=False)
     grad = sg.gradient(expr, wrt=[W])
     str(grad), repr(grad)
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 HUNG_LIMIT = 4.0
 
 XFAIL: dict[str, str] = {
-    # --- API/simplify ---
-    "print:chain-2000": "issue 9: API/simplify (RAW builtins.RecursionError)",
     # --- API/simplify: budget ---
     "bomb:simplify-product-500": "issue 9: API/simplify: budget (HUNG)",
     # --- API/simplify: text helpers ---
@@ -21,16 +19,14 @@ XFAIL: dict[str, str] = {
     "helper:nn.mlp(widths):2": "issue 9: API/simplify: text helpers (RAW builtins.TypeError)",
     "helper:nn.mlp(widths):3": "issue 9: API/simplify: text helpers (RAW builtins.TypeError)",
     # --- CLI ---
-    "cli:file-many-lines": "issue 9: CLI (HUNG)",
+    "bomb:grad:[-]x100000x": "issue 9: CLI (LONG refusal (4000 chars))",
     "bomb:grad:[(x+{i})]*x500": "issue 9: CLI (HUNG)",
     "bomb:grad:[(w*x{i}+1)]*x500": "issue 9: CLI (HUNG)",
     "bomb:latex-product-500": "issue 9: CLI (HUNG)",
     "bomb:python-product-500": "issue 9: CLI (HUNG)",
     "bomb:structured-product-500": "issue 9: CLI (HUNG)",
     "bomb:explain-product-500": "issue 9: CLI (HUNG)",
-    "bomb:draw-product-500": "issue 9: CLI (HUNG)",
     "bomb:draw-svg-2000": "issue 9: CLI (HUNG)",
-    "bomb:grad:[-]x100000x": "issue 9: CLI (LONG refusal (4000 chars))",
     # --- compiler source check ---
     "name:idx:lambdify:5": "issue 9: compiler source check (MULTI-LINE refusal)",
     "name:idx:values_at:5": "issue 9: compiler source check (MULTI-LINE refusal)",
@@ -43,24 +39,18 @@ XFAIL: dict[str, str] = {
     "name:subs:lambdify:5": "issue 9: compiler source check (MULTI-LINE refusal)",
     "name:subs:values_at:5": "issue 9: compiler source check (MULTI-LINE refusal)",
     # --- graph-file loader ---
-    "file-bomb:integer-9999-digits": "issue 9: graph-file loader (RAW builtins.ValueError)",
-    "file-bomb:rational-huge": "issue 9: graph-file loader (RAW builtins.ValueError)",
     "file-malformed:chain-100k": "issue 9: graph-file loader (HUNG)",
-    "file-malformed:chain-20k": "issue 9: graph-file loader (HUNG)",
 }
 
 #: Listed cases known to overrun: run with HUNG_LIMIT.
 HUNG: set[str] = {
     "bomb:simplify-product-500",
-    "cli:file-many-lines",
     "bomb:grad:[(x+{i})]*x500",
     "bomb:grad:[(w*x{i}+1)]*x500",
     "bomb:latex-product-500",
     "bomb:python-product-500",
     "bomb:structured-product-500",
     "bomb:explain-product-500",
-    "bomb:draw-product-500",
     "bomb:draw-svg-2000",
     "file-malformed:chain-100k",
-    "file-malformed:chain-20k",
 }
