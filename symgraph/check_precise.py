@@ -59,6 +59,7 @@ ROUNDING_MARGIN = 30.0
 FORMULA_TOLERANCE = (1e-12, 1e-15)  # (relative, absolute per unit of 1 + |f|), at 50 digits
 FLOAT_TOLERANCE = (1e-9, 1e-12)  # the compiled double against the 50-digit reference
 MAX_DECIDED = 40  # disputed entries the referee decides per weight
+MAX_ENTRIES = 1000  # leaf entries at a point beyond which the referee is not run
 NAME = f"mpmath ({DIGITS} digits)"
 _RELATIVE_FLOOR = 1e-6  # as in the check: partials below this (times 1 + |f|) are absolute
 
@@ -134,10 +135,16 @@ class Referee:
         ``locate(j)`` gives the ``(point, entry)`` of flat entry ``j``. Returns
         ``(abs, rel, ok, worst)`` for this method (None if it could evaluate
         nothing), the mask of the entries where it overrules the float methods
-        (the gradient is right there), and a note for the row.
+        (the gradient is right there), the mask of those it decided at all, and
+        a note for the row.
         """
         overruled = np.zeros(np.shape(analytic), dtype=bool)
+        decided = overruled.copy()
         errors, worst, lost, unavailable, notes = [], "", 0.0, "", []
+        entries = max(sum(int(np.size(v)) for v in point) for point in self.points)
+        if entries > MAX_ENTRIES:  # SymPy numbers: a 60×60 product is seconds
+            why = f"{NAME} not run: {entries} entries at a point (at most {MAX_ENTRIES})"
+            return None, overruled, decided, why
         for count, j in enumerate(disputed):
             if count == MAX_DECIDED:  # bounded: each entry costs two 50-digit forward passes
                 notes.append(f"{NAME} decided {count} of {len(disputed)} disputed entries")
@@ -146,6 +153,7 @@ class Referee:
             if isinstance(verdict, str):
                 unavailable = verdict
                 continue
+            decided[j] = True
             floor = _RELATIVE_FLOOR * scale[j]
             reference, compiled = verdict.reference, float(analytic[j])
             diff = abs(verdict.formula - reference)
@@ -175,14 +183,14 @@ class Referee:
         if unavailable:
             notes.append(f"{NAME} could not decide: {unavailable}")
         if not errors:
-            return None, overruled, "; ".join(notes)
+            return None, overruled, decided, "; ".join(notes)
         summary = (
             max(e[0] for e in errors),
             max(e[1] for e in errors),
             all(e[2] for e in errors),
             worst,
         )
-        return summary, overruled, "; ".join(notes)
+        return summary, overruled, decided, "; ".join(notes)
 
     def _verdict(self, k, p, i, compiled, scale) -> Verdict:
         leaves, sizes = self._leaves(p)

@@ -256,3 +256,16 @@ class TestMatrixChecksAreBounded:
             report = check(grad, seed=0)
         assert report.ok, report
         assert all(row.methods[0] == "central-difference" for row in report.rows)
+
+    def test_a_large_weight_is_differenced_at_a_seeded_sample_of_entries(self):
+        W, xv = sp.MatrixSymbol("W", 60, 60), sp.MatrixSymbol("x", 60, 1)
+        loss = sp.log(SumEntries(layers.elementwise(sp.tanh, W * xv)) ** 2 + 1)
+        with time_limit(20):
+            report = check(sg.gradient(loss, wrt=[W]), seed=0, points=2)
+            assert report.ok, report
+            assert any("at most 64 entries" in note for note in report.notes)
+            with wrong_rule(sp.log, lambda op, i: 2 / op.args[0]):
+                wrong = sg.gradient(loss, wrt=[W])
+            failed = check(wrong, seed=0, points=2)
+        assert not failed.ok, failed
+        assert f"{NAME} not run: 3660 entries" in failed.rows[0].note  # bounded: floats decide
