@@ -32,6 +32,7 @@ from .sizes import (
     PRINT_MAX_NODES,
     STRUCTURED_MAX_NODES,
     shown,
+    substituted_shapes,
     too_big_to_print,
     tree_shape,
 )
@@ -189,22 +190,45 @@ class Gradient(Mapping):
         closed = self.closed_forms().items()
         return "\n".join(f"d{self.output}/d{w} = {paper_text(e)}" for w, e in closed)
 
+    def estimated_shapes(self, cap: int = STRUCTURED_MAX_NODES) -> dict[sp.Symbol, tuple]:
+        """weight -> (size, depth) its closed form will have as a tree, without building it.
+
+        Measured on the structured form in one pass (sizes capped at ``cap + 1``),
+        so that printing and simplifying can skip a closed form of millions of
+        terms instead of building it first.
+        """
+        nodes = self.graph.nx.nodes
+        steps = [(n, nodes[n]["op"]) for n in self.graph.topological_order() if nodes[n]["op"]]
+        shapes = substituted_shapes([*steps, *self.equations], cap)
+        return {w: shapes.get(d) or tree_shape(d, cap) for w, d in self.adjoints.items()}
+
     def _unprintable(self) -> str | None:
         """Why the closed forms are not printed, or None: too deep, or too big together."""
+        if self._closed is None:  # far too big: say so without building them
+            total, cap = 0, 10 * PRINT_MAX_NODES
+            for w, (size, depth) in self.estimated_shapes(cap).items():
+                total += size
+                if total > cap or depth > 10 * PRINT_MAX_DEPTH:
+                    return self._too_big(w, total <= cap, depth)
         left = PRINT_MAX_NODES
         for w, e in self.closed_forms().items():
             size, depth = tree_shape(e, left)
             left -= size
             if left < 0 or depth > PRINT_MAX_DEPTH:
-                why = f"the closed forms up to it exceed {PRINT_MAX_NODES} nodes written out"
-                if depth > PRINT_MAX_DEPTH:  # counted in full, or only up to the node limit
-                    why = f"depth {depth} > " if left >= 0 else "depth over "
-                    why += str(PRINT_MAX_DEPTH)
-                return (
-                    f"the closed form of d{self.output}/d{w} is too big to print ({why}); "
-                    "the structured form follows, one equation per node"
-                )
+                return self._too_big(w, left >= 0, depth)
         return None
+
+    def _too_big(self, w: sp.Symbol, counted: bool, depth: int) -> str:
+        """The reason line; ``counted``: the tree was measured in full, so ``depth`` is exact."""
+        why = f"the closed forms up to it exceed {PRINT_MAX_NODES} nodes written out"
+        if depth > PRINT_MAX_DEPTH:
+            why = (
+                f"depth {depth} > {PRINT_MAX_DEPTH}" if counted else f"depth over {PRINT_MAX_DEPTH}"
+            )
+        return (
+            f"the closed form of d{self.output}/d{w} is too big to print ({why}); "
+            "the structured form follows, one equation per node"
+        )
 
     def _structured_equations(self) -> list[tuple[Any, sp.Basic]]:
         """The forward definitions, the δ-equations, then each partial in δ-terms."""

@@ -21,7 +21,8 @@ best form found so far, its original one at worst.  SymPy's rewriters cannot be
 interrupted otherwise.  (Without ``os.fork``, on Windows, the stages run in this
 process and the deadline is checked between them.)
 
-Left alone: closed forms larger than ``FAST_MAX_NODES`` tree nodes or deeper
+Left alone: closed forms larger than ``FAST_MAX_NODES`` tree nodes (when all are
+far larger, they are not even built: see ``Gradient.estimated_shapes``) or deeper
 than SymPy's rewriters can recurse (the graph's sharing serves them better when
 compiled), and closed forms holding matrices (SymPy's simplifiers are scalar;
 backpropagation's matrix form is kept).
@@ -148,20 +149,25 @@ def simplify_gradient(
         )
     seconds = check_budget(budget)
     deadline = time.monotonic() + seconds
+    cap = 10 * FAST_MAX_NODES  # the estimate ignores SymPy's merging of terms: a margin
+    if all(size > cap for size, _ in grad.estimated_shapes(cap).values()):
+        # far too big, every one: not even built (a product of 500 factors has 250000 terms)
+        if progress:
+            print("simplify: every closed form is too big to simplify; kept", file=sys.stderr)
+        return Gradient(grad.graph, grad.equations, grad.adjoints, None, simplified=strategy)
     closed = grad.closed_forms()
     symbols = sorted(
         (s for s in grad.graph.leaves if not isinstance(s, sp.MatrixSymbol)), key=lambda s: s.name
     )
     jobs = {k: e for k, e in enumerate(closed.values()) if _simplifiable(e)}
-    closed_list = list(closed.values())
-    best = list(closed_list)
+    best = list(closed.values())
     names = [f"d{grad.output}/d{w}" for w in closed]
     finished = set(range(len(best))) - set(jobs)
     if jobs and seconds > 0:
         stages = _stages(jobs, symbols, strategy)
-        for k, flat, last in _within(stages, deadline):
-            form = None if flat is None else _rebuilt(flat)
-            if form is not None and _agrees(closed_list[k], form, symbols):
+        for k, sent, last in _within(stages, deadline):
+            form = None if sent is None else _rebuilt(sent[0])
+            if form is not None and hash(form) == sent[1]:  # rebuilt exactly as checked there
                 best[k] = form
             if last:
                 finished.add(k)
@@ -300,7 +306,8 @@ def _send_all(results: Iterator[tuple], conn: Connection) -> None:  # pragma: no
     try:
         for k, form, last in results:
             try:
-                conn.send((k, None if form is None else _flattened(form), last))
+                sent = None if form is None else (_flattened(form), hash(form))
+                conn.send((k, sent, last))
             except Exception:  # noqa: BLE001 - a form that does not pickle: not sent
                 conn.send((k, None, last))
         conn.send(_DONE)

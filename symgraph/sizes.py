@@ -62,6 +62,36 @@ def tree_shape(expr: sp.Basic, limit: int | None = None) -> tuple[int, int]:
     return count, depth
 
 
+def substituted_shapes(steps, cap: int) -> dict:
+    """(size, depth) of each step's right side with earlier steps' values put in, unbuilt.
+
+    ``steps`` are ``(symbol, right side)`` pairs, each right side in the symbols
+    of earlier steps; the shapes are what :func:`tree_shape` would measure on
+    the substituted expressions (before SymPy merges any terms), found in one
+    walk of each right side.  Sizes are capped at ``cap + 1``.
+
+    >>> import sympy as sp
+    >>> a, b, x = sp.symbols("a b x")
+    >>> substituted_shapes([(a, x + 1), (b, a**2)], cap=100)[b]  # (x + 1)**2
+    (5, 3)
+    """
+    shapes: dict = {}
+    for lhs, rhs in steps:
+        size, depth, stack = 0, 0, [(rhs, 1)]
+        while stack and size <= cap:
+            e, level = stack.pop()
+            known = shapes.get(e)
+            if known is not None:
+                size += known[0]
+                depth = max(depth, level - 1 + known[1])
+                continue
+            size += 1
+            depth = max(depth, level)
+            stack.extend((a, level + 1) for a in e.args)
+        shapes[lhs] = (min(size, cap + 1), depth)
+    return shapes
+
+
 def too_big_to_print(
     expr: sp.Basic, max_nodes: int = PRINT_MAX_NODES, max_depth: int = PRINT_MAX_DEPTH
 ) -> str | None:

@@ -162,3 +162,28 @@ def test_a_2000_deep_chain_builds_prints_simplifies_and_compiles():
         expected *= math.cos(value)
         value = math.sin(value)
     assert dw == pytest.approx(expected, rel=1e-9)
+
+
+class TestEstimatedShapes:
+    def test_exact_where_nothing_merges(self):
+        # a deep chain's closed forms are built unevaluated: the estimate is their tree shape
+        from symgraph.sizes import tree_shape
+
+        grad = deep_chain(30)
+        estimated = grad.estimated_shapes(cap=10**7)
+        for w, form in grad.closed_forms().items():
+            assert estimated[w] == tree_shape(form)
+
+    def test_far_too_big_closed_forms_are_never_built(self, monkeypatch):
+        grad = sg.gradient(sp.Mul(*[x + k for k in range(250)]), wrt=[x])
+
+        def refuse(self):
+            raise AssertionError("closed forms built")
+
+        monkeypatch.setattr(sg.Gradient, "closed_forms", refuse)
+        text = str(grad)  # the closed form: 250 products of 249 sums
+        assert text.startswith(
+            "# the closed form of dL/dx is too big to print "
+            "(the closed forms up to it exceed 10000 nodes written out)"
+        )
+        assert grad.simplify().simplified == "fast"
