@@ -31,8 +31,6 @@ from .backward import backward
 from .build import GRANULARITIES
 from .check import check
 from .cli_output import (
-    MAX_PRINTED_DEPTH,
-    MAX_PRINTED_TERMS,
     printable,
     read_text,
     shorten,
@@ -52,6 +50,7 @@ from .parse import (
     parse_symbols,
 )
 from .simplify import DEFAULT_BUDGET
+from .sizes import PRINT_MAX_DEPTH, PRINT_MAX_NODES, STRUCTURED_MAX_NODES
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_REFUSED = 0, 1, 2
 MAX_CHECK_ENTRIES = 2_500  # matrix entries --check differentiates one by one (50×50)
@@ -226,7 +225,7 @@ def _print_size(graph: Graph, matrices: bool = False) -> None:
 
 def _too_large(total: int) -> str:
     return (
-        f"(not printed: over {MAX_PRINTED_TERMS} terms or {MAX_PRINTED_DEPTH} levels deep, "
+        f"(not printed: over {PRINT_MAX_NODES} terms or {PRINT_MAX_DEPTH} levels deep, "
         f"{total} terms counted)"
     )
 
@@ -265,18 +264,14 @@ def _print_gradient(grad, structured: bool, show) -> bool:
 
     Returns whether the closed forms were printed.
     """
-    closed = grad.closed_forms()
-    fits, total = printable(closed.values())
+    reason = grad.unprintable_reason()  # measured before any closed form is built
+    fits = reason is None
     if structured or not fits:
         if not fits:
-            print(
-                f"note: the closed forms are too large to print ({total} terms or more, "
-                f"at most {MAX_PRINTED_TERMS}, {MAX_PRINTED_DEPTH} levels deep); "
-                "the structured form (δ-equations) instead"
-            )
+            print(f"note: {reason}")
         _print_structured(grad, show, with_nodes=not fits)
     if fits:
-        for w, e in closed.items():
+        for w, e in grad.closed_forms().items():
             print(f"d{grad.output}/d{w} = {show(e)}")
     return fits
 
@@ -288,12 +283,12 @@ def _print_structured(grad, show, with_nodes: bool) -> None:
         graph = grad.graph
         lines = [(n, graph.op(n)) for n in graph.topological_order() if graph.op(n) is not None]
     lines += list(grad.equations)
-    budget = MAX_PRINTED_TERMS
+    budget = STRUCTURED_MAX_NODES
     for k, (lhs, rhs) in enumerate(lines):
         fits, used = printable([rhs], budget)
         if not fits:
             print(
-                f"note: {len(lines) - k} more lines not printed (over {MAX_PRINTED_TERMS} "
+                f"note: {len(lines) - k} more lines not printed (over {STRUCTURED_MAX_NODES} "
                 "terms): choose fewer weights with --wrt, or --python for the code"
             )
             break

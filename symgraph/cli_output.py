@@ -2,28 +2,25 @@
 
 A formula's printed size is its size as a tree, which for an expression
 sharing subexpressions can be exponential in its size as a DAG.  It is
-measured here without printing, by one pass over the DAG, so the command line
-can decide what to print before it spends time and memory printing it.
+measured without printing, up to the print limits (:mod:`symgraph.sizes`), so
+the command line can decide what to print before it spends time printing it.
 
 Examples
 --------
 >>> import sympy as sp
 >>> x = sp.Symbol("x")
->>> tree_size(sp.sin(x) + sp.sin(x)**2)
-(7, 4)
+>>> printable([sp.sin(x) + sp.sin(x)**2])
+(True, 7)
 >>> shorten("x" * 500, 20)
 'xxxxxxxx...(500 characters)'
 """
 
 from __future__ import annotations
 
-import sympy as sp
-
 from .errors import SymgraphError
+from .sizes import PRINT_MAX_DEPTH, PRINT_MAX_NODES, tree_shape
 
 MAX_FILE_BYTES = 1_000_000
-MAX_PRINTED_TERMS = 20_000  # tree nodes printed, over all formulas of one command
-MAX_PRINTED_DEPTH = 100  # nesting printed (SymPy's printers recurse once per level)
 MAX_MESSAGE_CHARS = 200
 
 
@@ -41,36 +38,11 @@ def shorten(text: object, limit: int = MAX_MESSAGE_CHARS) -> str:
     return f"{text[: max(limit - 12, 8)]}...({len(text)} characters)"
 
 
-def tree_size(expr: sp.Basic) -> tuple[int, int]:
-    """(nodes, depth) of ``expr`` as a printed tree, in one pass over its DAG.
-
-    Iterative (no recursion in the depth) and linear in the number of distinct
-    subexpressions, however many times they are shared.
-
-    Examples
-    --------
-    >>> import sympy as sp
-    >>> tree_size(sp.Symbol("x"))
-    (1, 1)
-    """
-    size: dict[sp.Basic, tuple[int, int]] = {}
-    stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
-    while stack:
-        node, expanded = stack.pop()
-        if node in size:
-            continue
-        args = node.args if isinstance(node, sp.Basic) else ()
-        if expanded or not args:
-            parts = [size[a] for a in args]
-            size[node] = (1 + sum(n for n, _ in parts), 1 + max((d for _, d in parts), default=0))
-        else:
-            stack.append((node, True))
-            stack.extend((a, False) for a in args if a not in size)
-    return size[expr]
-
-
-def printable(exprs, budget: int = MAX_PRINTED_TERMS) -> tuple[bool, int]:
+def printable(exprs, budget: int = PRINT_MAX_NODES) -> tuple[bool, int]:
     """Whether ``exprs`` fit the print limits together, and their total tree size.
+
+    The size is counted up to the budget only (a DAG that shares a
+    subexpression 40 times is not walked 2⁴⁰ times).
 
     Examples
     --------
@@ -80,9 +52,9 @@ def printable(exprs, budget: int = MAX_PRINTED_TERMS) -> tuple[bool, int]:
     """
     total = 0
     for expr in exprs:
-        nodes, depth = tree_size(expr)
+        nodes, depth = tree_shape(expr, budget - total)
         total += nodes
-        if depth > MAX_PRINTED_DEPTH or total > budget:
+        if depth > PRINT_MAX_DEPTH or total > budget:
             return False, total
     return True, total
 

@@ -36,7 +36,8 @@ import sympy as sp
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 from .errors import NoRuleError
-from .source_check import UnsafeSourceError, check_source, short_text
+from .sizes import shown
+from .source_check import UnsafeSourceError, check_source
 
 try:  # SciPy prints erf, gamma, Bessel functions...; without it NumPy's set remains
     import scipy.special
@@ -291,8 +292,8 @@ def make_function(
         check_source(source, name)
     except UnsafeSourceError as err:
         where, expr = made_by[max(err.line - 2, 0)] if err.line >= 2 else ("the function", None)
-        shown = short_text(str(expr)) if expr is not None else name
-        message = f"cannot compile {where} = {shown}: it has no safe numeric form ({err.problem})"
+        what = shown(expr) if expr is not None else name
+        message = f"cannot compile {where} = {what}: it has no safe numeric form ({err.problem})"
         raise UnsafeSourceError(err.line, err.problem, message) from None
     filename = f"<symgraph-generated-{next(_file_numbers)}>"
     namespace = dict(_NAMESPACE)

@@ -11,7 +11,7 @@ Examples
 >>> as_constant("__import__('os')", "lam")
 Traceback (most recent call last):
 ...
-symgraph.errors.GraphError: lam: '__import__('os')' is refused: names starting with '_' ...
+symgraph.errors.GraphError: lam: names starting with '_' are not allowed: ...
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from sympy.core.sympify import _sympify
 
 from .errors import GraphError, ParseError
 from .parse import parse_expr
+from .sizes import shown
 
 
 def as_constant(value: Any, what: str) -> sp.Expr:
@@ -40,15 +41,10 @@ def as_constant(value: Any, what: str) -> sp.Expr:
     if isinstance(value, np.generic) and not isinstance(value, np.bool_):
         value = value.item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (str, numbers.Real)):
-        raise GraphError(f"{what} must be a number or a SymPy expression, not {_shown(value)}")
+        raise GraphError(f"{what} must be a number or a SymPy expression, not {shown(value)}")
     if isinstance(value, str):
         try:
             return parse_expr(value)
         except ParseError as err:
-            raise GraphError(f"{what}: {_shown(value)} is refused: {err}") from None
+            raise GraphError(f"{what}: {err}") from None
     return _sympify(value)
-
-
-def _shown(value: Any, limit: int = 40) -> str:
-    text = repr(value) if not isinstance(value, str) else f"'{value}'"
-    return text if len(text) <= limit else text[: limit - 1] + "…"

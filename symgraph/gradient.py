@@ -165,7 +165,7 @@ class Gradient(Mapping):
         """
         from .latex import gradient_latex
 
-        reason = self._unprintable() if form == "closed" else None
+        reason = self.unprintable_reason() if form == "closed" else None
         if reason is None and form != "structured":
             return gradient_latex(self, form=form, environment=environment)
         too_big = self._structured_too_big()
@@ -184,7 +184,7 @@ class Gradient(Mapping):
     def __str__(self) -> str:
         from .latex import paper_text  # Xᵀ, ⊙, tanh(Z) entrywise; plain str for scalars
 
-        reason = self._unprintable()
+        reason = self.unprintable_reason()
         if reason is not None:
             return self._structured_text(reason, paper_text)
         closed = self.closed_forms().items()
@@ -202,8 +202,19 @@ class Gradient(Mapping):
         shapes = substituted_shapes([*steps, *self.equations], cap)
         return {w: shapes.get(d) or tree_shape(d, cap) for w, d in self.adjoints.items()}
 
-    def _unprintable(self) -> str | None:
-        """Why the closed forms are not printed, or None: too deep, or too big together."""
+    def unprintable_reason(self) -> str | None:
+        """Why the closed forms are not printed, or None: too deep, or too big together.
+
+        Measured before any closed form is built where they would be far too big.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> import symgraph as sg
+        >>> w, x = sp.symbols("w x")
+        >>> sg.gradient(sp.tanh(w * x), wrt=[w]).unprintable_reason() is None
+        True
+        """
         if self._closed is None:  # far too big: say so without building them
             total, cap = 0, 10 * PRINT_MAX_NODES
             for w, (size, depth) in self.estimated_shapes(cap).items():

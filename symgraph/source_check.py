@@ -37,6 +37,7 @@ import types
 import numpy
 
 from .errors import NoRuleError
+from .sizes import shown
 
 MODULES = ("numpy", "scipy", "builtins", "functools")
 BUILTIN_NAMES = frozenset({"abs", "range", "min", "max", "sum"})
@@ -132,16 +133,16 @@ def _problem(node: ast.AST, chains: dict[ast.AST, str]) -> str | None:
     if isinstance(node, ast.Name):
         if node.id in MODULES or node.id in BUILTIN_NAMES or _GENERATED.match(node.id):
             return None
-        return f"the name {short_text(node.id)!r} is not generated code"
+        return f"the name {shown(node.id)} is not generated code"
     if isinstance(node, ast.Attribute):
         if node in chains:
             chain = chains[node]
             if chain == "" and not node.attr.startswith("_"):
                 return None
-            return None if _allowed_chain(chain) else f"{short_text(chain)} is not generated code"
+            return None if _allowed_chain(chain) else f"{shown(chain)} is not generated code"
         if node.attr in VALUE_ATTRIBUTES:
             return None
-        return f"the attribute {short_text(node.attr)!r} is not generated code"
+        return f"the attribute {shown(node.attr)} is not generated code"
     if isinstance(node, ast.Call):
         func = node.func
         if isinstance(func, ast.Lambda):
@@ -153,7 +154,7 @@ def _problem(node: ast.AST, chains: dict[ast.AST, str]) -> str | None:
         if isinstance(func, ast.Attribute) and func not in chains and func.attr in VALUE_ATTRIBUTES:
             return None
         if isinstance(func, ast.Name):
-            return f"the name {short_text(func.id)!r} is not a generated function"
+            return f"the name {shown(func.id)} is not a generated function"
         return "a call of something generated code never calls"
     if isinstance(node, ast.Constant):
         value = node.value
@@ -161,7 +162,7 @@ def _problem(node: ast.AST, chains: dict[ast.AST, str]) -> str | None:
             return None
         if isinstance(value, str) and _WORD.match(value):
             return None
-        return f"the constant {short_text(repr(value))} is not generated code"
+        return f"the constant {shown(value)} is not generated code"
     if isinstance(node, (ast.arg, ast.comprehension)):
         target = node.arg if isinstance(node, ast.arg) else getattr(node.target, "id", None)
         if target is None or not _GENERATED.match(target):
@@ -201,8 +202,3 @@ def _resolve(chain: str):
     except (ImportError, AttributeError):
         return None
     return target
-
-
-def short_text(text: str, limit: int = 60) -> str:
-    """``text``, cut to ``limit`` characters with an ellipsis."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
