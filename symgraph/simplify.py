@@ -154,7 +154,7 @@ def simplify_gradient(
         # far too big, every one: not even built (a product of 500 factors has 250000 terms)
         if progress:
             print("simplify: every closed form is too big to simplify; kept", file=sys.stderr)
-        return Gradient(grad.graph, grad.equations, grad.adjoints, None, simplified=strategy)
+        return grad  # unchanged: compiled from its graph, never from closed forms built in full
     closed = grad.closed_forms()
     symbols = sorted(
         (s for s in grad.graph.leaves if not isinstance(s, sp.MatrixSymbol)), key=lambda s: s.name
