@@ -34,11 +34,13 @@ x
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import sympy as sp
 from sympy.logic.boolalg import Boolean
 
-from .errors import NoRuleError
+from .errors import GraphError, NoRuleError
+from .sizes import shown
 
 Rule = Callable[[sp.Basic, int], sp.Basic]
 
@@ -64,7 +66,7 @@ def register_rule(cls: type, rule: Rule | None = None):
     """
     if rule is None:
         return lambda fn: register_rule(cls, fn)
-    _RULES[cls] = rule
+    _RULES[_rule_key(cls, rule, "register_rule")] = rule
     return rule
 
 
@@ -84,8 +86,17 @@ def register_vjp(cls: type, rule: VJP | None = None):
     """
     if rule is None:
         return lambda fn: register_vjp(cls, fn)
-    _VJP[cls] = rule
+    _VJP[_rule_key(cls, rule, "register_vjp")] = rule
     return rule
+
+
+def _rule_key(cls: Any, rule: Any, who: str) -> type:
+    """``cls`` when it is a SymPy class and ``rule`` a function; else one clear error."""
+    if not (isinstance(cls, type) and issubclass(cls, sp.Basic)):
+        raise GraphError(f"{who}: rules are keyed by a SymPy class, not {shown(cls)}")
+    if not callable(rule):
+        raise GraphError(f"{who}: a rule for {cls.__name__} is a function, not {shown(rule)}")
+    return cls
 
 
 def _find_vjp(op: sp.Basic) -> VJP | None:

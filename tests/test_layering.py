@@ -14,12 +14,12 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symgraph"
 # Left to right, as in DESIGN.md's picture; helpers with no symgraph imports first.
 ORDER = [
     "errors",
+    "sizes",
     "adjoint",
     "rules",
     "matfuncs",
     "matrix_rules",
     "substitute",
-    "sizes",
     "values",
     "stable",
     "source_check",

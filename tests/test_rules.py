@@ -6,7 +6,7 @@ import sympy as sp
 from oracles import assert_matches_sympy_diff
 
 import symgraph as sg
-from symgraph.errors import NoRuleError
+from symgraph.errors import GraphError, NoRuleError
 from symgraph.rules import find_rule, local_partial, register_rule
 
 x, y, z = sp.symbols("x y z", real=True)
@@ -167,3 +167,16 @@ class TestTiesOfMaxAndMin:
     def test_away_from_ties_equal_to_sympy_diff(self, fn):
         args = (self.a, self.b, self.c, self.d)
         assert_matches_sympy_diff(sg.gradient(fn(*args, 0.3), wrt=list(args)), points=30)
+
+
+class TestRegisteringRefusesNonsense:
+    @pytest.mark.parametrize("key", ["__import__('os')", 3, None, object])
+    def test_the_key_is_a_sympy_class(self, key):
+        with pytest.raises(GraphError, match="keyed by a SymPy class"):
+            sg.register_rule(key, lambda op, i: 0)
+        with pytest.raises(GraphError, match="keyed by a SymPy class"):
+            sg.register_vjp(key, lambda op, i, d: d)
+
+    def test_the_rule_is_a_function(self):
+        with pytest.raises(GraphError, match="is a function, not"):
+            sg.register_rule(sp.Function("never_registered"), "lambda op, i: 0")
