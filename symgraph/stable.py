@@ -49,8 +49,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sympy as sp
-from sympy.codegen.cfunctions import expm1, log1p
+from sympy.codegen.cfunctions import log1p
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from .stable_forms import LogAddExp, Logistic, Softplus, _stable, stable_form
 
 __all__ = ["DEPTH", "LogAddExp", "Logistic", "Softplus", "stable_form", "stable_lines"]
 
@@ -58,235 +60,9 @@ __all__ = ["DEPTH", "LogAddExp", "Logistic", "Softplus", "stable_form", "stable_
 DEPTH = 6
 MAX_VIEW_OPS = 80
 
-
-def _arg_text(printer, arg) -> str:
-    text = getattr(printer, "text", None)  # symgraph's printer: its fast path and its names
-    return text(arg) if text is not None else printer._print(arg)
-
-
-class Logistic(sp.Function):
-    """``σ(u) = 1/(1 + exp(-u))``, printed without overflow (numeric code only)."""
-
-    nargs = 1
-
-    def fdiff(self, argindex=1):
-        u = self.args[0]
-        return Logistic(u) * Logistic(-u)
-
-    def _numpycode(self, printer):
-        e = "numpy.exp(numpy.where(u.real >= 0, -u, u))"  # exp(-|u|), analytic branches
-        body = f"(lambda e: numpy.where(u.real >= 0, 1/(1 + e), e/(1 + e)))({e})"
-        return f"(lambda u: {body})({_arg_text(printer, self.args[0])})"
-
-
-class Softplus(sp.Function):
-    """``log(1 + exp(u))`` as ``max(u, 0) + log1p(exp(-|u|))`` (numeric code only)."""
-
-    nargs = 1
-
-    def fdiff(self, argindex=1):
-        return Logistic(self.args[0])
-
-    def _numpycode(self, printer):
-        body = (
-            "numpy.where(u.real >= 0, u, 0*u)"
-            " + numpy.log1p(numpy.exp(numpy.where(u.real >= 0, -u, u)))"
-        )
-        return f"(lambda u: {body})({_arg_text(printer, self.args[0])})"
-
-
-class LogAddExp(sp.Function):
-    """``log(exp(a) + exp(b) + …)``, shifted by the largest real part (numeric code only)."""
-
-    def fdiff(self, argindex=1):
-        return sp.exp(self.args[argindex - 1] - self)
-
-    def _numpycode(self, printer):
-        out = _arg_text(printer, self.args[0])
-        for arg in self.args[1:]:
-            shifted = "m + numpy.log(numpy.exp(u - m) + numpy.exp(v - m))"
-            pair = f"(lambda m: {shifted})(numpy.maximum(u.real, v.real))"
-            out = f"(lambda u, v: {pair})({out}, {_arg_text(printer, arg)})"
-        return out
-
-
-# --- the patterns -------------------------------------------------------------
-
-
-def _one_plus_exp(base: sp.Basic) -> sp.Basic | None:
-    """``u`` when ``base`` is ``1 + exp(u)``."""
-    if isinstance(base, sp.Add) and len(base.args) == 2 and sp.S.One in base.args:
-        other = base.args[0] if base.args[1] == 1 else base.args[1]
-        if isinstance(other, sp.exp):
-            return other.args[0]
-    return None
-
-
-def _exps(base: sp.Basic) -> list[sp.Basic] | None:
-    """``[a, b, …]`` when ``base`` is ``exp(a) + exp(b) + …`` (two terms or more)."""
-    if isinstance(base, sp.Add) and all(isinstance(t, sp.exp) for t in base.args):
-        return [t.args[0] for t in base.args]
-    return None
-
-
-def _pow(expr: sp.Pow) -> sp.Basic:
-    base, k = expr.args
-    u = _one_plus_exp(base)
-    if u is not None and k.is_negative:
-        return Logistic(-u) ** (-k)
-    return expr
-
-
-def _add(expr: sp.Add) -> sp.Basic:
-    terms = list(expr.args)
-    if sp.S.One in terms:  # 1 - σ(u) = σ(-u)
-        for t in terms:
-            if isinstance(t, sp.Mul) and len(t.args) == 2 and t.args[0] == -1:
-                if isinstance(t.args[1], Logistic):
-                    terms.remove(sp.S.One)
-                    terms.remove(t)
-                    return sp.Add(Logistic(-t.args[1].args[0]), *terms)
-    for i, first in enumerate(terms):  # c·σ(u) - c·σ(u)² = c·σ(u)·σ(-u)
-        for j, second in enumerate(terms):
-            ratio = second / first if i != j else None
-            if isinstance(ratio, sp.Mul) and len(ratio.args) == 2 and ratio.args[0] == -1:
-                if isinstance(ratio.args[1], Logistic):
-                    rest = [t for n, t in enumerate(terms) if n not in (i, j)]
-                    return sp.Add(first * Logistic(-ratio.args[1].args[0]), *rest)
-    constant = sum((t for t in terms if t.is_Integer), sp.S.Zero)
-    exps = [t for t in terms if isinstance(t, sp.exp)]
-    if constant.is_negative and exps:  # exp(x) + exp(y) - 2 = expm1(x) + expm1(y)
-        paired = exps[: int(-constant)]
-        rest = [t for t in terms if not t.is_Integer and t not in paired]
-        return sp.Add(*(expm1(t.args[0]) for t in paired), constant + len(paired), *rest)
-    return expr
-
-
-def _log(expr: sp.log) -> sp.Basic:
-    arg = expr.args[0]
-    base, k = arg.as_base_exp() if isinstance(arg, sp.Pow) else (arg, sp.S.One)
-    if isinstance(base, Logistic):
-        return -k * Softplus(-base.args[0])
-    u = _one_plus_exp(arg)
-    if u is not None:
-        return Softplus(u)
-    exps = _exps(arg)
-    if exps is not None:
-        return LogAddExp(*exps)
-    if isinstance(arg, sp.Add) and sp.S.One in arg.args:
-        return log1p(sp.Add(*(t for t in arg.args if t != 1)))
-    return expr
-
-
-def _distributed(expr: sp.Mul) -> sp.Basic | None:
-    """``c·(a + b)`` as ``c·a + c·b`` when a pattern then matches in a term.
-
-    ``σ(u)·(y/σ(u) + …)`` must become ``y + …``: where σ(u) underflows the
-    product is 0·∞.
-    """
-    for add in expr.args:
-        if not isinstance(add, sp.Add):
-            continue
-        rest = sp.Mul(*(f for f in expr.args if f is not add))
-        products = [rest * t for t in add.args]
-        stable = [stable_form(p) for p in products]
-        if stable != products:
-            return sp.Add(*stable)
-    return None
-
-
-def _mul(expr: sp.Mul) -> sp.Basic:
-    distributed = _distributed(expr)
-    if distributed is not None:
-        return distributed
-    factors = list(expr.args)
-    changed = True
-    while changed:
-        changed = False
-        for i, f in enumerate(factors):
-            if not isinstance(f, sp.exp):
-                continue
-            e = f.args[0]
-            for j, g in enumerate(factors):
-                base, k = g.as_base_exp()
-                new = None
-                if isinstance(base, Logistic) and k.is_Integer and k > 0:
-                    ratio = e / -base.args[0]  # exp(n·u)·σ(-u)^k: n = ratio
-                    if ratio.is_Integer and ratio > 0:
-                        m = min(int(ratio), int(k))
-                        u = -base.args[0]
-                        new = sp.exp((ratio - m) * u) * Logistic(u) ** m * base ** (k - m)
-                exps = _exps(base)
-                if exps is not None and k.is_negative and e in exps:  # softmax-like
-                    new = sp.exp(e + k * LogAddExp(*exps))
-                if new is not None:
-                    factors = [h for n, h in enumerate(factors) if n not in (i, j)] + [new]
-                    changed = True
-                    break
-            if changed:
-                break
-    return sp.Mul(*factors) if factors != list(expr.args) else expr
-
-
-def _log1p(expr: log1p) -> sp.Basic:
-    arg = expr.args[0]
-    if isinstance(arg, sp.Mul) and len(arg.args) == 2 and arg.args[0] == -1:
-        if isinstance(arg.args[1], Logistic):  # log(1 - σ(u)) = -softplus(u)
-            return -Softplus(arg.args[1].args[0])
-    if isinstance(arg, sp.exp):
-        return Softplus(arg.args[0])
-    return expr
-
-
-_PATTERNS = {sp.Pow: _pow, sp.Add: _add, sp.log: _log, sp.Mul: _mul, log1p: _log1p}
-
-
-def stable_form(expr: sp.Basic) -> sp.Basic:
-    """``expr`` with every pattern of the table above replaced, bottom up (iterative)."""
-    done: dict[sp.Basic, sp.Basic] = {}
-    stack = [expr]
-    while stack:
-        e = stack[-1]
-        if e in done:
-            stack.pop()
-            continue
-        pending = [a for a in e.args if a not in done and isinstance(a, sp.Basic)]
-        if pending:
-            stack.extend(pending)
-            continue
-        stack.pop()
-        composed = _compose(e) if isinstance(e, ElementwiseApplyFunction) else e
-        if composed is not e:  # f.(g.(X)) composed before f and g are rewritten apart
-            done[e] = composed
-            continue
-        new_args = [done.get(a, a) for a in e.args]
-        new = e.func(*new_args) if new_args != list(e.args) else e
-        rule = _PATTERNS.get(type(new))
-        done[e] = rule(new) if rule is not None else new
-    return done[expr]
-
-
-def _compose(expr: ElementwiseApplyFunction) -> sp.Basic:
-    """``f.(g.(X))`` as ``(f∘g).(X)`` when the composition has a stable form."""
-    inner = expr.expr
-    if not isinstance(inner, ElementwiseApplyFunction):
-        return expr
-    u = sp.Dummy("u", real=True)
-    composed = expr.function(inner.function(u))
-    stable = stable_form(composed)
-    if stable == composed:
-        return expr
-    return ElementwiseApplyFunction(sp.Lambda(u, stable), inner.expr)
-
-
-# --- the pass over the lines --------------------------------------------------
-
 _LOOKED_THROUGH = (sp.Add, sp.Mul, sp.Pow, sp.exp, sp.log, ElementwiseApplyFunction)
-_TRIGGERS = (sp.exp, sp.log)
-
-
-def _touches(expr: sp.Basic) -> bool:
-    return any(isinstance(a, _TRIGGERS) for a in sp.preorder_traversal(expr))
+_KINDS = (sp.exp, Logistic, sp.log, log1p, ElementwiseApplyFunction)
+_RECIPROCAL = "1/…"  # a power whose exponent is not a positive number
 
 
 def stable_lines(
@@ -300,48 +76,208 @@ def stable_lines(
     result equals an earlier line's value is written as that line's name
     again.  A line whose view matches nothing is kept as it is.  ``keep``:
     names that must not be looked through (none by default).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> z, s = sp.symbols("z s", real=True)
+    >>> stable_lines([(s, 1 / (1 + sp.exp(-z)))])
+    [(s, Logistic(z))]
     """
-    definition: dict[sp.Basic, sp.Basic] = {}
-    near: dict[sp.Basic, int] = {}  # steps back to a line with exp or log
-    folded: dict[sp.Basic, sp.Basic] = {}  # an earlier line's (stable) value -> its name
-    opaque = set(keep)
-    out = []
-    for target, expr in lines:
-        symbols = [s for s in expr.free_symbols if s in definition and s not in opaque]
-        distance = 0 if _touches(expr) else 1 + min((near[s] for s in symbols), default=DEPTH)
-        near[target] = distance
-        new = expr
-        if distance < DEPTH:
-            view, rewritten = _view(expr, definition, opaque)
-            if rewritten != view:
-                new = rewritten.xreplace(folded)
-                folded.setdefault(rewritten, target)
-            else:
-                folded.setdefault(view, target)
-        if isinstance(expr, _LOOKED_THROUGH) or expr.is_Symbol or expr.is_Number:
-            definition[target] = expr if new is expr else new
-        out.append((target, new))
-    return out
+    return _Pass(set(keep)).run(lines)
 
 
-def _view(expr: sp.Basic, definition: dict, opaque: set) -> tuple[sp.Basic, sp.Basic]:
-    """``expr`` with the lines it reads substituted in, up to DEPTH steps back; its rewrite."""
-    view = expr
-    for _ in range(DEPTH):
-        known = {s: definition[s] for s in view.free_symbols if s in definition and s not in opaque}
-        if not known:
-            break
-        wider = view.xreplace(known)
-        if _size(wider) > MAX_VIEW_OPS:
-            break
-        view = wider
-    return view, stable_form(view)
+class _Pass:
+    """The state of one pass: what each earlier line is, and what its view shows.
+
+    The work per line is bounded: a line is scanned alone (its own nodes, its
+    names' summaries); only a line where a pattern could match builds a view,
+    from the views of the lines it reads, each built once per depth and shared.
+    """
+
+    def __init__(self, opaque: set):
+        self.opaque = opaque
+        self.definition: dict = {}  # name -> its line (stable form), for names looked through
+        self.lines: dict = {}  # name -> the _Scan of its line (size, names read)
+        self.kinds: dict = {}  # name -> {kind of node its view shows: lines back}
+        self.sum_like: dict = {}  # name -> (its view is a sum, that sum has an integer term)
+        self.height: dict = {}  # name -> how many lines back its view can reach (<= DEPTH)
+        self.views: dict = {}  # (name, depth) -> view
+        self.sizes: dict = {}  # (name, depth) -> size of that view (capped)
+        self.built: list = []  # views built since the last fold, to be named
+        self.folded: dict = {}  # an earlier line's value (a view, its stable form) -> its name
+        self.done: dict = {}  # stable_form's memo over the whole pass
+
+    def run(self, lines):
+        out = []
+        for target, expr in lines:
+            scan = self._scan(expr)
+            new = self._rewrite(target, expr, scan) if scan.candidate else expr
+            if isinstance(expr, _LOOKED_THROUGH) or expr.is_Symbol or expr.is_Number:
+                self._define(target, new, scan if new is expr else self._scan(new))
+            out.append((target, new))
+        return out
+
+    # --- a line alone ---------------------------------------------------------
+
+    def _name(self, node) -> bool:
+        return node in self.definition and node not in self.opaque
+
+    def _scan(self, expr) -> _Scan:
+        """One walk over the line's own nodes: sizes, names read, kinds, candidate."""
+        scan = _Scan()
+        stack = [(expr, False)]
+        while stack:
+            node, ready = stack.pop()
+            if not ready:
+                scan.size += 1
+                if self._name(node):
+                    scan.reads[node] = scan.reads.get(node, 0) + 1
+                    scan.kinds[node] = self.kinds[node]
+                elif node not in scan.kinds:
+                    stack.append((node, True))
+                    stack.extend((a, False) for a in node.args if isinstance(a, sp.Basic))
+                continue
+            if node in scan.kinds:
+                continue
+            kinds: dict = {}
+            for a in node.args:
+                for kind, back in scan.kinds.get(a, {}).items():
+                    if back < kinds.get(kind, DEPTH + 1):
+                        kinds[kind] = back
+            if scan.candidate is False:
+                scan.candidate = self._may_match(node, kinds, scan.kinds)
+            for kind in _KINDS:
+                if isinstance(node, kind):
+                    kinds[kind] = 0
+            if isinstance(node, sp.Pow) and not (node.exp.is_Number and node.exp > 0):
+                kinds[_RECIPROCAL] = 0
+            scan.kinds[node] = kinds
+        scan.root = scan.kinds.get(expr, {})
+        return scan
+
+    def _may_match(self, node, kinds: dict, seen: dict) -> bool:
+        """Could a pattern match at ``node`` of a view (``kinds``: what its arguments show)?
+
+        A cheap necessary condition, by classes alone: a rewrite needs an exp
+        (or a σ, log, log1p) within reach of the right head.
+        """
+        if isinstance(node, (sp.log, log1p, ElementwiseApplyFunction)):
+            return True
+        if isinstance(node, sp.Pow):
+            positive = node.exp.is_Number and node.exp > 0
+            return not positive and sp.exp in seen.get(node.base, {})
+        if isinstance(node, sp.Add):
+            if Logistic in kinds:
+                return True
+            constant = any(
+                a.is_Integer and a.is_negative or not a.is_Integer and self._sum(a)[1]
+                for a in node.args
+            )
+            return sp.exp in kinds and constant
+        if isinstance(node, sp.Mul):
+            if sp.exp in kinds and (Logistic in kinds or _RECIPROCAL in kinds):
+                return True
+            return any(self._sum(a)[0] for a in node.args) and any(
+                k in kinds for k in (sp.exp, Logistic)
+            )
+        return False
+
+    def _sum(self, expr) -> tuple[bool, bool]:
+        """Is ``expr``'s view a sum, and has that sum an integer term?  (Top level only.)"""
+        if self._name(expr):
+            return self.sum_like.get(expr, (False, False))
+        if isinstance(expr, sp.Add):
+            return True, any(self._sum(a)[1] for a in expr.args)
+        if isinstance(expr, sp.Mul) and len(expr.args) == 2 and expr.args[0].is_Number:
+            return self._sum(expr.args[1])  # c·(a + b) is c·a + c·b
+        return False, expr.is_Integer and expr != 0
+
+    def _define(self, target, expr, scan: _Scan) -> None:
+        self.definition[target] = expr
+        self.lines[target] = scan
+        self.kinds[target] = {k: b + 1 for k, b in scan.root.items() if b + 1 <= DEPTH}
+        self.sum_like[target] = self._sum(expr)
+        self.height[target] = min(DEPTH, 1 + max((self.height[n] for n in scan.reads), default=0))
+
+    # --- the view of a line, and its rewrite ------------------------------------
+
+    def _rewrite(self, target, expr, scan: _Scan):
+        reach = min(DEPTH, max((self.height[n] for n in scan.reads), default=0))
+        depth = 0  # the deepest view within MAX_VIEW_OPS, as many lines back as it reaches
+        while depth < reach and _widened(scan, depth + 1, self._size) <= MAX_VIEW_OPS:
+            depth += 1
+        view = self._expand(expr, scan.reads, depth)
+        rewritten = _stable(view, self.done)
+        self._name_built()
+        if rewritten == view:
+            self._remember(view, target)
+            return expr
+        new = rewritten.xreplace(self.folded)
+        self._remember(rewritten, target)
+        return new
+
+    def _size(self, name, depth: int) -> int:
+        """Nodes of ``name``'s view ``depth`` lines deep, capped just above MAX_VIEW_OPS."""
+        if depth == 0:
+            return 1
+        depth = min(depth, self.height[name])
+        key = (name, depth)
+        if key not in self.sizes:
+            self.sizes[key] = _widened(self.lines[name], depth - 1, self._size)
+        return self.sizes[key]
+
+    def _view(self, name, depth: int):
+        if depth == 0:
+            return name
+        depth = min(depth, self.height[name])
+        key = (name, depth)
+        view = self.views.get(key)
+        if view is None:
+            view = self._expand(self.definition[name], self.lines[name].reads, depth - 1)
+            self.views[key] = view
+            self.built.append((view, name))
+        return view
+
+    def _expand(self, expr, reads: dict, depth: int):
+        """``expr`` with every name it reads replaced by that name's view ``depth`` deep."""
+        if depth == 0 or not reads:
+            return expr
+        return expr.xreplace({name: self._view(name, depth) for name in reads})
+
+    def _name_built(self) -> None:
+        """Each view just built is its line's value: a rewrite that meets it writes the name."""
+        for view, name in self.built:
+            if not view.is_Atom:
+                self._remember(view, name)
+                stable = self.done.get(view)
+                if stable is not None and not stable.is_Atom:
+                    self._remember(stable, name)
+        self.built.clear()
+
+    def _remember(self, value, name) -> None:
+        if not value.is_Atom:
+            self.folded.setdefault(value, name)
 
 
-def _size(expr: sp.Basic) -> int:
-    count = 0
-    for _ in sp.preorder_traversal(expr):
-        count += 1
-        if count > MAX_VIEW_OPS:
-            break
-    return count
+class _Scan:
+    """What one walk over a line's own nodes found."""
+
+    __slots__ = ("candidate", "kinds", "reads", "root", "size")
+
+    def __init__(self):
+        self.size = 0
+        self.reads: dict = {}
+        self.kinds: dict = {}
+        self.root: dict = {}
+        self.candidate = False
+
+
+def _widened(scan: _Scan, depth: int, size_of) -> int:
+    """Size of a scanned line once each name it reads is expanded ``depth`` deep (capped)."""
+    total = scan.size
+    for name, count in scan.reads.items():
+        total += count * (size_of(name, depth) - 1)
+        if total > MAX_VIEW_OPS:
+            return MAX_VIEW_OPS + 1
+    return total

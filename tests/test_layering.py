@@ -21,6 +21,7 @@ ORDER = [
     "matrix_rules",
     "substitute",
     "values",
+    "stable_forms",
     "stable",
     "source_check",
     "codegen",
