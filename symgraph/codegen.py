@@ -291,9 +291,9 @@ def make_function(
     try:  # SymPy prints some labels as they are: only generated code may run
         check_source(source, name)
     except UnsafeSourceError as err:
-        where, expr = made_by[max(err.line - 2, 0)] if err.line >= 2 else ("the function", None)
-        what = shown(expr) if expr is not None else name
-        message = f"cannot compile {where} = {what}: it has no safe numeric form ({err.problem})"
+        where, expr = made_by[max(err.line - 2, 0)] if err.line >= 2 else ("the function", name)
+        where = where if isinstance(where, str) else shown(where)
+        message = f"cannot compile {where} = {shown(expr)}: no safe numeric form ({err.problem})"
         raise UnsafeSourceError(err.line, err.problem, message) from None
     filename = f"<symgraph-generated-{next(_file_numbers)}>"
     namespace = dict(_NAMESPACE)
@@ -404,9 +404,10 @@ def _print(printer: _Printer, expr: sp.Basic, where: sp.Basic) -> str:
     try:
         return printer.text(expr)
     except (KeyError, TypeError, ValueError) as err:  # SymPy's printer on zoo, nan...
-        raise NoRuleError(f"cannot compile node {where} = {expr}: no numeric form") from err
+        where_text = f"{shown(where)} = {shown(expr)}"
+        raise NoRuleError(f"cannot compile node {where_text}: no numeric form") from err
     except PrintMethodNotImplementedError as err:
         what = err.args[0].splitlines()[0].split(": ")[-1] if err.args else "it"
         raise NoRuleError(
-            f"cannot compile node {where} = {expr}: no numeric form for {what}"
+            f"cannot compile node {shown(where)} = {shown(expr)}: no numeric form for {shown(what)}"
         ) from err

@@ -33,12 +33,12 @@ SHOWN = 60  # characters of a user's value that an error message repeats
 
 
 def shown(value: object, limit: int = SHOWN) -> str:
-    """``repr(value)`` on one line, cut to ``limit`` characters (for error messages).
+    """``repr(value)`` (``str`` of a SymPy object) on one line, cut to ``limit`` characters.
 
     >>> shown("x" * 100)
     "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..."
     """
-    text = " ".join(repr(value).split())
+    text = " ".join((str(value) if isinstance(value, sp.Basic) else repr(value)).split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

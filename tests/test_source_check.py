@@ -48,6 +48,15 @@ class TestLabelsNeverRun:
         assert len(str(refused.value).splitlines()) == 1
         assert len(str(refused.value)) < 300  # the payload is shown shortened, if at all
 
+    @pytest.mark.parametrize("label", [*LABELLED, "Function name"])
+    def test_a_label_with_newlines_is_refused_in_one_line(self, tmp_path, label):
+        text = f"x\nopen('{tmp_path / 'ran'}', 'w')\n"
+        make = LABELLED.get(label, lambda p: sp.Function(p)(w) * x)
+        with pytest.raises(SymgraphError) as refused:
+            sg.gradient(make(text), wrt=[w]).lambdify()
+        assert len(str(refused.value).splitlines()) == 1
+        assert not (tmp_path / "ran").exists()
+
     def test_the_error_names_the_node(self, tmp_path):
         grad = sg.gradient(sp.IndexedBase(_payload(tmp_path / "s"))[0] * w, wrt=[w])
         with pytest.raises(UnsafeSourceError, match="cannot compile .* no safe numeric form"):
@@ -55,7 +64,7 @@ class TestLabelsNeverRun:
 
     def test_a_function_call_is_code_not_mathematics(self):
         # FunctionCall("f", [x]) printed as f(x) once ran whatever f named (a wrong value)
-        with pytest.raises(NoRuleError, match="no numeric form for FunctionCall"):
+        with pytest.raises(NoRuleError, match="no numeric form for 'FunctionCall'"):
             sg.gradient(FunctionCall("abs", [x]) * w, wrt=[w]).lambdify()
 
     def test_user_names_are_never_printed(self, tmp_path):
