@@ -46,6 +46,7 @@ Logistic(z)
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 
 import sympy as sp
@@ -124,36 +125,47 @@ class _Pass:
         return node in self.definition and node not in self.opaque
 
     def _scan(self, expr) -> _Scan:
-        """One walk over the line's own nodes: sizes, names read, kinds, candidate."""
+        """One walk over the line's own nodes: sizes, names read, kinds, candidate.
+
+        A name inside a function's argument (``exp(v)``, ``σ(v)``) is not
+        looked through (see :func:`_opaque_args`), so it adds no kinds.
+        """
         scan = _Scan()
-        stack = [(expr, False)]
+        seen: dict = {}  # (node, inside a function) -> kinds its view shows
+        stack = [(expr, False, False)]
         while stack:
-            node, ready = stack.pop()
+            node, inside, ready = stack.pop()
+            key = (node, inside)
             if not ready:
                 scan.size += 1
                 if self._name(node):
-                    scan.reads[node] = scan.reads.get(node, 0) + 1
-                    scan.kinds[node] = self.kinds[node]
-                elif node not in scan.kinds:
-                    stack.append((node, True))
-                    stack.extend((a, False) for a in node.args if isinstance(a, sp.Basic))
+                    if inside:
+                        seen[key] = {}
+                    else:
+                        scan.reads[node] = scan.reads.get(node, 0) + 1
+                        seen[key] = self.kinds[node]
+                elif key not in seen:
+                    stack.append((node, inside, True))
+                    deeper = inside or _opaque_args(node)
+                    stack.extend((a, deeper, False) for a in node.args if isinstance(a, sp.Basic))
                 continue
-            if node in scan.kinds:
+            if key in seen:
                 continue
+            deeper = inside or _opaque_args(node)
             kinds: dict = {}
             for a in node.args:
-                for kind, back in scan.kinds.get(a, {}).items():
+                for kind, back in seen.get((a, deeper), {}).items():
                     if back < kinds.get(kind, DEPTH + 1):
                         kinds[kind] = back
-            if scan.candidate is False:
-                scan.candidate = self._may_match(node, kinds, scan.kinds)
+            if scan.candidate is False and not inside:
+                scan.candidate = self._may_match(node, kinds, seen)
             for kind in _KINDS:
                 if isinstance(node, kind):
                     kinds[kind] = 0
             if isinstance(node, sp.Pow) and not (node.exp.is_Number and node.exp > 0):
                 kinds[_RECIPROCAL] = 0
-            scan.kinds[node] = kinds
-        scan.root = scan.kinds.get(expr, {})
+            seen[key] = kinds
+        scan.root = seen.get((expr, False), {})
         return scan
 
     def _may_match(self, node, kinds: dict, seen: dict) -> bool:
@@ -166,7 +178,7 @@ class _Pass:
             return True
         if isinstance(node, sp.Pow):
             positive = node.exp.is_Number and node.exp > 0
-            return not positive and sp.exp in seen.get(node.base, {})
+            return not positive and sp.exp in seen.get((node.base, False), {})
         if isinstance(node, sp.Add):
             if Logistic in kinds:
                 return True
@@ -213,9 +225,46 @@ class _Pass:
         if rewritten == view:
             self._remember(view, target)
             return expr
-        new = rewritten.xreplace(self.folded)
+        new = self._factored(rewritten, scan.reads, depth).xreplace(self.folded)
         self._remember(rewritten, target)
         return new
+
+    def _factored(self, rewritten, reads: dict, depth: int):
+        """Each product of ``rewritten`` with a view's whole product in it uses that view's name.
+
+        The views of ``δ`` lines are long products (``δ_a2 = -δ_v14·w`` read
+        through); the line keeps ``δ_a2·…`` instead of the whole product again.
+        Nearest lines first.
+        """
+        terms = sp.Add.make_args(rewritten)
+        out = [self._factored_term(t, reads, depth) for t in terms]
+        if all(x is y for x, y in zip(out, terms, strict=True)):
+            return rewritten
+        return sp.Add(*out)
+
+    def _factored_term(self, term, reads: dict, depth: int):
+        if not isinstance(term, sp.Mul):
+            return term
+        powers = _powers(term)
+        queue = deque((name, depth) for name in reads)
+        seen = set()
+        while queue:
+            name, d = queue.popleft()
+            d = min(d, self.height[name])
+            if d == 0 or (name, d) in seen:
+                continue
+            seen.add((name, d))
+            view = self.views.get((name, d))
+            if view is None:
+                continue
+            if isinstance(view, sp.Mul):
+                part = _powers(view)
+                if len(part) >= 2 and _within(part, powers):
+                    term = name * (term / view)
+                    powers = _powers(term)
+                    continue
+            queue.extend((n, d - 1) for n in self.lines[name].reads)
+        return term
 
     def _size(self, name, depth: int) -> int:
         """Nodes of ``name``'s view ``depth`` lines deep, capped just above MAX_VIEW_OPS."""
@@ -240,10 +289,51 @@ class _Pass:
         return view
 
     def _expand(self, expr, reads: dict, depth: int):
-        """``expr`` with every name it reads replaced by that name's view ``depth`` deep."""
-        if depth == 0 or not reads:
-            return expr
-        return expr.xreplace({name: self._view(name, depth) for name in reads})
+        """``expr`` with each name it reads replaced by that name's view ``depth`` deep.
+
+        Inside a function's argument a name is only put in its canonical form
+        (:meth:`_canon`), so ``exp(v)`` and ``σ(-v)`` of two views compare equal
+        however deep each view went.  Iterative over the line's own nodes.
+        """
+        if not expr.args:
+            return self._view(expr, depth) if self._name(expr) else expr
+        built: dict = {}
+        stack = [(expr, False, False)]
+        while stack:
+            node, inside, ready = stack.pop()
+            key = (node, inside)
+            if key in built:
+                continue
+            if self._name(node):
+                built[key] = self._canon(node) if inside else self._view(node, depth)
+                continue
+            deeper = inside or _opaque_args(node)
+            if not ready:
+                stack.append((node, inside, True))
+                stack.extend((a, deeper, False) for a in node.args if isinstance(a, sp.Basic))
+                continue
+            args = [built.get((a, deeper), a) for a in node.args]
+            changed = any(x is not y for x, y in zip(args, node.args, strict=True))
+            built[key] = node.func(*args) if changed else node
+        return built[(expr, False)]
+
+    def _canon(self, name):
+        """A name read inside a function: copies and scalings ``c·v`` followed (bounded)."""
+        coeff = sp.S.One
+        for _ in range(DEPTH):
+            line = self.definition[name]
+            if self._name(line):
+                name = line
+                continue
+            if isinstance(line, sp.Mul) and len(line.args) == 2 and line.args[0].is_Number:
+                rest = line.args[1]
+                if rest.is_Symbol and not self._name(rest):
+                    return coeff * line
+                if self._name(rest):
+                    coeff, name = coeff * line.args[0], rest
+                    continue
+            break
+        return coeff * name
 
     def _name_built(self) -> None:
         """Each view just built is its line's value: a rewrite that meets it writes the name."""
@@ -271,6 +361,32 @@ class _Scan:
         self.kinds: dict = {}
         self.root: dict = {}
         self.candidate = False
+
+
+def _powers(product) -> dict:
+    """``{base: exponent}`` of a product's factors, its number left out."""
+    return dict(f.as_base_exp() for f in sp.Mul.make_args(product) if not f.is_Number)
+
+
+def _within(part: dict, whole: dict) -> bool:
+    """Does ``whole`` hold each factor of ``part`` at least as often (integer powers)?"""
+    for base, k in part.items():
+        m = whole.get(base)
+        if m is None or not (k.is_Integer and m.is_Integer) or k * m < 0 or abs(k) > abs(m):
+            return False
+    return True
+
+
+def _opaque_args(node) -> bool:
+    """Are ``node``'s arguments compared whole, never looked into (``exp``, ``σ``, ``tanh``...)?
+
+    A sympy function or one of ours; ``log`` and ``log1p`` are looked into
+    (``log(1 + exp(u))``, ``log(σ(u))``).
+    """
+    if not isinstance(node, sp.Function) or isinstance(node, (sp.log, log1p)):
+        return False
+    module = getattr(type(node), "__module__", None) or ""  # an undefined f(x): None
+    return isinstance(node, (Logistic, Softplus, LogAddExp)) or module.startswith("sympy.")
 
 
 def _widened(scan: _Scan, depth: int, size_of) -> int:
