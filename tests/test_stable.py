@@ -233,3 +233,39 @@ class TestRewrites:
             slope = np.imag(fn(np.array([t + 1j * h]))[0][0]) / h
             exact = _reference(lambda u, _: mpmath.log(1 + mpmath.exp(u)) + _sigmoid(u), t, 0)[1]
             _close(slope, exact)
+
+
+class TestCost:
+    """The pass stays linear: each generated line stays a few operations, whatever the depth."""
+
+    def test_a_deep_sigmoid_chain_keeps_short_lines_and_its_gradient(self):
+        from symgraph.compile import numeric_equations
+        from symgraph.forward import forward_assignments
+
+        w, b, x = sp.symbols("w b x", real=True)
+        steps, prev = [], x
+        for i in range(40):
+            a_i = sp.Symbol(f"a{i}", real=True)
+            steps.append((a_i, 1 / (1 + sp.exp(-(w * prev + b)))))
+            prev = a_i
+        steps.append((sp.Symbol("L"), prev**2))
+        grad = sg.Graph.from_assignments(steps, wrt=[w, b]).backward()
+        lines = forward_assignments(grad.graph, needed_only=True) + numeric_equations(grad)
+        grown = [
+            sp.count_ops(new) - sp.count_ops(old)
+            for (_, old), (_, new) in zip(lines, stable_lines(lines), strict=True)
+        ]
+        assert max(grown) <= 4, max(grown)  # was up to 78: earlier lines inlined again
+
+        def loss(wv, bv):
+            a_v = mpmath.mpf("0.3")
+            for _ in range(40):
+                a_v = _sigmoid(wv * a_v + bv)
+            return a_v**2
+
+        _, (dw, db) = grad.lambdify()(x=0.3, w=0.8, b=-0.2)
+        with mpmath.workdps(40):
+            exact_w = mpmath.diff(lambda t: loss(t, mpmath.mpf("-0.2")), mpmath.mpf("0.8"))
+            exact_b = mpmath.diff(lambda t: loss(mpmath.mpf("0.8"), t), mpmath.mpf("-0.2"))
+        _close(dw, exact_w)
+        _close(db, exact_b)
