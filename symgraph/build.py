@@ -29,6 +29,8 @@ from .rules import has_rule, local_partial, rebuild, slots, whole_partial
 from .substitute import EVALUATED_DEPTH, contains, substitute
 
 GRANULARITIES = ("op", "fine", "named")  # "named": a node per named intermediate only
+# A product of more factors is built in binary steps at every granularity.
+MAX_PRODUCT_FACTORS = 8
 
 
 class Namer:
@@ -232,6 +234,10 @@ class GraphBuilder:
     def _operation_of(self, e: sp.Basic, mapped: list[sp.Basic], node) -> sp.Symbol:
         if self.fine and isinstance(e, (sp.Add, sp.Mul)) and len(mapped) > 2:
             return self._binary_chain(e, mapped, node)
+        if isinstance(e, sp.Mul) and len(mapped) > MAX_PRODUCT_FACTORS:
+            # one node's partials would be k products of k - 1 factors: k² work for a
+            # k-factor product; in binary steps backpropagation stays linear (cheap gradient)
+            return self._binary_tree(e, mapped, node)
         operands = _unique(m for m in mapped if self.is_node(m))
         full = e if self.exprs_are_full else None
         return self.operation(rebuild(e, mapped), operands, node, full)
@@ -255,6 +261,26 @@ class GraphBuilder:
                 e.func(acc, nxt), _unique([acc, nxt]), node if last else None, full
             )
         return acc
+
+
+    def _binary_tree(self, e: sp.Basic, mapped: list[sp.Basic], node) -> sp.Symbol:
+        """``a*b*c*d`` as ``(a*b)*(c*d)``: binary steps, about log2(k) levels deep.
+
+        Shallow, so closed forms stay flat products however many factors there are.
+        """
+        level = [m for m in mapped if self.is_node(m)]
+        constants = [m for m in mapped if not self.is_node(m)]
+        if constants:
+            level[0] = self.operation(e.func(*constants, level[0]), [level[0]])
+        while len(level) > 1:
+            last = len(level) == 2
+            full = e if last and self.exprs_are_full else None
+            paired = [
+                self.operation(e.func(a, b), _unique([a, b]), node if last else None, full)
+                for a, b in zip(level[0::2], level[1::2], strict=False)
+            ]
+            level = paired + level[len(paired) * 2 :]
+        return level[0]
 
 
 def scalar_partials(node, op: sp.Basic, operands: Sequence[sp.Symbol]) -> list[tuple]:

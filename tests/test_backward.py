@@ -95,3 +95,22 @@ def test_deep_chain_matches_sympy_where_sympy_still_works():
         ours = sympy_values(grad[w_k], symbols, columns)
         theirs = sympy_values(sp.diff(grad.expr, w_k), symbols, columns)
         np.testing.assert_allclose(ours, theirs, rtol=1e-10)
+
+
+class TestWideProducts:
+    """A k-factor product is built in binary steps: its δ-equations are linear in k."""
+
+    def test_the_equations_grow_linearly(self):
+        from symgraph.sizes import tree_shape
+
+        sizes = []
+        for k in (100, 200, 400):
+            xs = sp.symbols(f"x0:{k}", real=True)
+            grad = sg.gradient(sp.Mul(*xs), wrt=list(xs))
+            sizes.append(sum(tree_shape(rhs)[0] for _, rhs in grad.equations))
+        assert sizes[1] < 2.2 * sizes[0] and sizes[2] < 2.2 * sizes[1]  # one node: k(k - 1)
+
+    def test_against_sympy_diff(self):
+        xs = sp.symbols("x0:20", real=True)
+        expr = 3 * sp.Mul(*xs[:12]) * sp.sin(sp.Mul(*xs[12:]))
+        assert_matches_sympy_diff(sg.gradient(expr, wrt=list(xs)), low=0.5, high=1.5)
