@@ -48,3 +48,24 @@ def as_constant(value: Any, what: str) -> sp.Expr:
         except ParseError as err:
             raise GraphError(f"{what}: {err}") from None
     return _sympify(value)
+
+
+#: The most units a layer written out symbol by symbol may have (symgraph.layers has matrices).
+MAX_UNITS = 10_000
+
+
+def count(value: Any, what: str, limit: int = MAX_UNITS) -> int:
+    """A positive whole number of units, at most ``limit``; text through the safe parser.
+
+    Examples
+    --------
+    >>> count(3, "width"), count("4", "width")
+    (3, 4)
+    """
+    number = as_constant(value, what)
+    if not (number.is_Integer and 1 <= int(number) <= limit):
+        raise GraphError(
+            f"{what} must be a whole number from 1 to {limit}, not {shown(value)} "
+            "(for symbolic or larger sizes, use the matrix layers in symgraph.layers)"
+        )
+    return int(number)

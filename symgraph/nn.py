@@ -44,7 +44,7 @@ from collections.abc import Callable, Sequence
 
 import sympy as sp
 
-from .constants import as_constant
+from .constants import as_constant, count
 from .errors import GraphError
 
 Activation = Callable[[sp.Expr], sp.Expr]
@@ -115,6 +115,7 @@ def weights(layer: int, rows: int, cols: int) -> list[list[LayerSymbol]]:
     >>> weights(1, 2, 3)
     [[W1_1_1, W1_1_2, W1_1_3], [W1_2_1, W1_2_2, W1_2_3]]
     """
+    rows, cols = count(rows, "a layer's width"), count(cols, "a layer's inputs")
     return [
         [layer_symbol("W", layer, j, k) for k in range(1, cols + 1)] for j in range(1, rows + 1)
     ]
@@ -128,7 +129,7 @@ def biases(layer: int, n: int) -> list[LayerSymbol]:
     >>> biases(2, 2)
     [b2_1, b2_2]
     """
-    return [layer_symbol("b", layer, j) for j in range(1, n + 1)]
+    return [layer_symbol("b", layer, j) for j in range(1, count(n, "a layer's width") + 1)]
 
 
 def input_symbols(n: int, sample: int | None = None, base: str = "x") -> list[LayerSymbol]:
@@ -140,7 +141,7 @@ def input_symbols(n: int, sample: int | None = None, base: str = "x") -> list[La
     ([x_1, x_2], [x_3_1, x_3_2])
     """
     head = () if sample is None else (sample,)
-    return [layer_symbol(base, None, *head, i) for i in range(1, n + 1)]
+    return [layer_symbol(base, None, *head, i) for i in range(1, count(n, "the inputs") + 1)]
 
 
 def target_symbols(n: int, sample: int | None = None) -> list[LayerSymbol]:
@@ -266,7 +267,8 @@ def dense(
     >>> params
     [W1_1_1, W1_1_2, b1_1]
     """
-    if n_out < 1 or not inputs:
+    n_out = count(n_out, "a layer's width")
+    if not inputs:
         raise GraphError(f"a layer needs inputs and at least one output (n_out={n_out})")
     W, b = weights(layer_index, n_out, len(inputs)), biases(layer_index, n_out)
     f = _activation(activation)

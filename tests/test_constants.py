@@ -24,6 +24,8 @@ TEXT_TAKERS = {
     "layers.mlp widths": lambda text: layers.mlp(layers.input_matrix(3, 2), [text, 1], "tanh"),
     "layers.l2_penalty": lambda text: layers.l2_penalty([layers.weights(1, 2, 2)], lam=text),
     "nn.l2_penalty": lambda text: nn.l2_penalty(list(sp.symbols("w1 w2")), lam=text),
+    "nn.mlp widths": lambda text: nn.mlp(nn.input_symbols(2), [text, 1], "tanh"),
+    "nn.input_symbols": lambda text: nn.input_symbols(text),
 }
 
 
@@ -62,3 +64,14 @@ class TestAsConstant:
         with pytest.raises(GraphError) as refused:
             as_constant("_" * 5000, "lam")
         assert len(str(refused.value)) < 400
+
+
+class TestUnitCounts:
+    @pytest.mark.parametrize("width", [0, -1, 2.5, 10**9, "abc", None, True])
+    def test_a_width_is_a_whole_number_in_range(self, width):
+        with pytest.raises(GraphError, match="a layer's width"):
+            nn.mlp(nn.input_symbols(2), [width, 1], "tanh")
+
+    def test_a_width_as_text_is_read(self):
+        out, params = nn.mlp(nn.input_symbols(2), ["3", 1], "tanh")
+        assert len(params) == 3 * 2 + 3 + 1 * 3 + 1
