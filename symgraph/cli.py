@@ -37,7 +37,7 @@ from .cli_output import (
     write_text,
 )
 from .compile import check_shapes, compile_gradient, declared_shapes, values_at
-from .draw import render, to_dot
+from .draw import MAX_RENDERED_NODES, render, to_dot
 from .errors import CheckError, EvaluationError, SymgraphError
 from .graph import Graph
 from .latex import paper_text
@@ -61,7 +61,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with our exit status for bad usage (2) and a one-line message."""
 
     def error(self, message: str):  # noqa: D102 - argparse's own contract
-        self.exit(EXIT_REFUSED, f"symgraph: error: {message}\n")
+        self.exit(EXIT_REFUSED, f"symgraph: error: {shorten(message)}\n")
 
 
 def _add_source(command: argparse.ArgumentParser) -> None:
@@ -362,6 +362,13 @@ def _draw(args: argparse.Namespace) -> int:
         highlight = by_name.get(highlight.name, highlight)
         if highlight not in graph.nx:
             raise SymgraphError(f"--highlight: {shorten(highlight)} is not a node of the graph")
+    nodes = graph.size["nodes"]
+    if nodes > MAX_RENDERED_NODES and not args.output.endswith(".dot"):
+        raise SymgraphError(
+            f"the graph has {nodes} nodes; Graphviz lays out at most about "
+            f"{MAX_RENDERED_NODES} in reasonable time: write -o graph.dot, "
+            "or draw a coarser graph (--granularity named with --file)"
+        )
     dot = to_dot(graph, forward, delta, highlight=highlight)
     if args.output.endswith(".dot"):
         write_text(args.output, dot + "\n")

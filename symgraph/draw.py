@@ -203,6 +203,12 @@ def draw_matplotlib(graph: Graph, path: str | Path | None = None, ax=None):
     return ax
 
 
+#: Graphviz lays out about this many nodes in seconds; more can take minutes.
+MAX_RENDERED_NODES = 1500
+#: How long ``dot`` may run before the drawing is given up.
+RENDER_SECONDS = 60
+
+
 def render(dot_source: str, path: str | Path, format: str | None = None) -> Path:
     """Write DOT source to ``path`` as SVG, PNG or PDF through Graphviz's ``dot``.
 
@@ -226,8 +232,17 @@ def render(dot_source: str, path: str | Path, format: str | None = None) -> Path
         )
     try:
         result = subprocess.run(
-            [dot, f"-T{format}", "-o", str(path)], input=dot_source, text=True, capture_output=True
+            [dot, f"-T{format}", "-o", str(path)],
+            input=dot_source,
+            text=True,
+            capture_output=True,
+            timeout=RENDER_SECONDS,
         )
+    except subprocess.TimeoutExpired:
+        raise SymgraphError(
+            f"Graphviz's dot took over {RENDER_SECONDS} s to lay the graph out; "
+            "write the DOT source instead (a .dot file) or draw a coarser graph"
+        ) from None
     except OSError as err:
         raise SymgraphError(f"cannot run Graphviz's dot: {err.strerror or err}") from None
     if result.returncode != 0:

@@ -316,3 +316,23 @@ def test_real_process(argv):
     assert result.returncode == 2, result.stderr
     assert len(result.stderr.splitlines()) == 1, result.stderr
     assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+class TestBoundedUsageAndDrawings:
+    def test_a_long_argument_is_not_echoed_back(self, capsys):
+        line = refusal(["grad", "-" * 100_000 + "x"], capsys)  # argparse's own refusal
+        assert len(line) < 300
+
+    def test_a_drawing_too_big_to_lay_out_is_refused_before_graphviz_runs(self, capsys):
+        from symgraph.draw import MAX_RENDERED_NODES
+
+        expr = "+".join(f"sin(w*x{k})" for k in range(MAX_RENDERED_NODES // 2))
+        line = refusal(["draw", expr, "--wrt", "w", "-o", "g.svg"], capsys)
+        assert "write -o graph.dot" in line
+
+    def test_the_same_graph_is_written_as_dot(self, tmp_path, capsys):
+        expr = "+".join(f"sin(w*x{k})" for k in range(800))
+        path = tmp_path / "g.dot"
+        status, out, err = run(["draw", expr, "--wrt", "w", "-o", str(path)], capsys)
+        assert status == 0, err
+        assert path.read_text().startswith("digraph symgraph {")
