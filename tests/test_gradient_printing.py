@@ -7,35 +7,16 @@ forked child with a generous time limit, so a hang or a crash reads as a failure
 
 import importlib
 import math
-import multiprocessing
 
 import pytest
 import sympy as sp
+from children import in_child
 
 import symgraph as sg
 from symgraph.errors import SymgraphError
 
 gradient_module = importlib.import_module("symgraph.gradient")  # sg.gradient is the function
 x, b = sp.symbols("x b", real=True)
-
-
-def _child(conn, fn):  # pragma: no cover - runs in a forked child
-    try:
-        conn.send(fn())
-    except BaseException as err:  # noqa: B036 - report anything to the parent
-        conn.send(f"{type(err).__name__}: {str(err)[:200]}")
-
-
-def in_child(fn, seconds=20.0):
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(send, fn), daemon=True)
-    child.start()
-    send.close()
-    result = receive.recv() if receive.poll(seconds) else "timeout"
-    child.terminate()
-    child.join()
-    return result
 
 
 def deep_chain(depth=200):

@@ -4,12 +4,12 @@ Values are compared with SymPy's own ``lambdify`` (tests/oracles.py), never with
 symgraph's code generator or its ``same_values`` check.
 """
 
-import multiprocessing
 import time
 
 import numpy as np
 import pytest
 import sympy as sp
+from children import in_child
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from oracles import sympy_values
@@ -52,29 +52,18 @@ def deep_chain(depth):
     return backward(sg.Graph.from_assignments(assignments, wrt=list(ws)))
 
 
-def _child(conn, depth):  # pragma: no cover - runs in a forked child
-    try:
-        grad = deep_chain(depth)
-        simple = grad.simplify()
-        point = {s.name: 0.9 for s in grad.graph.leaves}
-        plain, smart = grad.lambdify(), simple.lambdify()
-        ok = np.allclose(plain(**point)[1], smart(**point)[1], rtol=1e-9)
-        conn.send("ok" if ok else "different values")
-    except BaseException as err:  # noqa: B036 - report anything to the parent
-        conn.send(f"{type(err).__name__}: {str(err)[:200]}")
+def _simplified_chain_agrees(depth):  # pragma: no cover - runs in a forked child
+    grad = deep_chain(depth)
+    simple = grad.simplify()
+    point = {s.name: 0.9 for s in grad.graph.leaves}
+    plain, smart = grad.lambdify(), simple.lambdify()
+    same = np.allclose(plain(**point)[1], smart(**point)[1], rtol=1e-9)
+    return "ok" if same else "different values"
 
 
 def simplify_chain_in_child(depth, seconds):
     """Simplify a deep chain in a forked child: "ok", an error, or "timeout"."""
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(send, depth), daemon=True)
-    child.start()
-    send.close()
-    result = receive.recv() if receive.poll(seconds) else "timeout"
-    child.terminate()
-    child.join()
-    return result
+    return in_child(lambda: _simplified_chain_agrees(depth), seconds)
 
 
 # --- fast never changes a value --------------------------------------------------

@@ -8,12 +8,12 @@ finite differences computed by NumPy, never with symgraph's own code.
 
 import inspect
 import math
-import multiprocessing
 import time
 
 import numpy as np
 import pytest
 import sympy as sp
+from children import in_child
 from oracles import sympy_values
 
 import symgraph as sg
@@ -23,26 +23,6 @@ from symgraph.simplify import DEFAULT_BUDGET, simplify_gradient
 
 x, y, z, b, s = sp.symbols("x y z b s", real=True)
 LIMIT = 20.0
-
-
-def _child(conn, fn):  # pragma: no cover - runs in a forked child
-    try:
-        conn.send(fn())
-    except BaseException as err:  # noqa: B036 - report anything to the parent
-        conn.send(f"{type(err).__name__}: {str(err)[:200]}")
-
-
-def in_child(fn, seconds=LIMIT):
-    """``fn()`` in a forked child: its result, an error's text, or "timeout"."""
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    child = context.Process(target=_child, args=(send, fn), daemon=True)
-    child.start()
-    send.close()
-    result = receive.recv() if receive.poll(seconds) else "timeout"
-    child.terminate()
-    child.join()
-    return result
 
 
 def timed_simplify(expr, wrt, strategy, budget):
