@@ -22,7 +22,6 @@ from symgraph.gradient import Gradient
 from symgraph.simplify import DEFAULT_BUDGET, simplify_gradient
 
 x, y, z, b, s = sp.symbols("x y z b s", real=True)
-LIMIT = 20.0
 
 
 def timed_simplify(expr, wrt, strategy, budget):
