@@ -113,8 +113,8 @@ from .io_format import (  # noqa: F401 - the vocabulary, also readable as symgra
     _encode_float,
     _encode_rational,
     _plain,
-    _show,
 )
+from .sizes import shown
 
 __all__ = [
     "SYMBOL_CLASSES",
@@ -168,7 +168,7 @@ class _Encoder:
         if cls is sp.Dummy:
             index = s.dummy_index
             if type(index) is not int or not 0 <= index < MAX_DUMMY_INDEX:
-                raise GraphError(f"cannot save the Dummy {s} of dummy_index {_show(index)}")
+                raise GraphError(f"cannot save the Dummy {s} of dummy_index {shown(index)}")
             flags = _flags(s, lambda f: sp.Dummy(name, index, **f))
             return {"name": name, "class": "Dummy", "dummy_index": index, "assumptions": flags}
         if cls in (sp.MatrixSymbol, MatrixAdjoint):
@@ -244,7 +244,7 @@ class _Encoder:
     def shape(self, shape: Any, where: str) -> list:
         """A node's ``shape``: table positions, ``{"int": k}`` for a Python integer."""
         if not isinstance(shape, (tuple, list)) or len(shape) not in (0, 2):
-            raise GraphError(f"{where} = {_show(shape)} is not () or (rows, cols)")
+            raise GraphError(f"{where} = {shown(shape)} is not () or (rows, cols)")
         items: list = []
         for d in shape:
             if isinstance(d, sp.Basic):
@@ -253,7 +253,7 @@ class _Encoder:
                 _dimension(sp.Integer(int(d)), where)
                 items.append({"int": int(d)})
             else:
-                raise GraphError(f"{where} = {_show(shape)}: {_show(d)} is not a size")
+                raise GraphError(f"{where} = {shown(shape)}: {shown(d)} is not a size")
         return items
 
 

@@ -40,10 +40,10 @@ from .io_format import (
     _dimension,
     _need,
     _plain,
-    _show,
 )
 from .io_limits import MAX_SIZE, MAX_TERMS, Costs, check_size
 from .io_verify import verify
+from .sizes import shown
 
 #: The classes of the ``symbols`` table, each with the keys its entries may have.
 SYMBOL_CLASSES: dict[str, set[str]] = {
@@ -60,10 +60,10 @@ _MATRIX_SYMBOLS = {"MatrixSymbol": sp.MatrixSymbol, "MatrixAdjoint": MatrixAdjoi
 
 def _decode_flags(entry: dict, name: str) -> dict[str, bool]:
     flags = entry.get("assumptions", {})
-    _need(isinstance(flags, dict), f"symbol {_show(name)}: assumptions must be an object")
+    _need(isinstance(flags, dict), f"symbol {shown(name)}: assumptions must be an object")
     for flag, value in flags.items():
-        _need(flag in ASSUMPTIONS, f"unknown assumption {_show(flag)} on {_show(name)}")
-        _need(isinstance(value, bool), f"assumption {flag} of {_show(name)} is not a boolean")
+        _need(flag in ASSUMPTIONS, f"unknown assumption {shown(flag)} on {shown(name)}")
+        _need(isinstance(value, bool), f"assumption {flag} of {shown(name)} is not a boolean")
     return flags
 
 
@@ -77,21 +77,21 @@ def _decode_symbols(table: Any) -> tuple[dict[str, sp.Basic], dict[str, tuple]]:
     symbols: dict[str, sp.Basic] = {}
     matrices: dict[str, tuple] = {}
     for key, entry in table.items():
-        _need(isinstance(entry, dict), f"symbol {_show(key)} must be an object")
+        _need(isinstance(entry, dict), f"symbol {shown(key)} must be an object")
         name = entry.get("name")
-        _need(isinstance(name, str) and 0 < len(name) <= MAX_NAME, f"bad name {_show(name)}")
+        _need(isinstance(name, str) and 0 < len(name) <= MAX_NAME, f"bad name {shown(name)}")
         kind = entry.get("class", "Symbol")
         _need(
-            isinstance(kind, str) and kind in SYMBOL_CLASSES, f"unknown symbol class {_show(kind)}"
+            isinstance(kind, str) and kind in SYMBOL_CLASSES, f"unknown symbol class {shown(kind)}"
         )
-        _need(set(entry) <= SYMBOL_CLASSES[kind], f"symbol {_show(key)}: extra keys")
+        _need(set(entry) <= SYMBOL_CLASSES[kind], f"symbol {shown(key)}: extra keys")
         prefix = _PREFIX.get(kind, "")
-        _need(name.startswith(prefix) and len(name) > len(prefix), f"bad {kind} name {_show(name)}")
+        _need(name.startswith(prefix) and len(name) > len(prefix), f"bad {kind} name {shown(name)}")
         if kind in _MATRIX_SYMBOLS:
             shape = entry.get("shape")
             _need(
                 isinstance(shape, list) and len(shape) == 2,
-                f"matrix {_show(name)}: shape must be a list of two expression positions",
+                f"matrix {shown(name)}: shape must be a list of two expression positions",
             )
             matrices[key] = (_MATRIX_SYMBOLS[kind], name, shape)
             continue
@@ -107,7 +107,7 @@ def _decode_symbols(table: Any) -> tuple[dict[str, sp.Basic], dict[str, tuple]]:
                 index = entry.get("dummy_index")
                 _need(
                     type(index) is int and 0 <= index < MAX_DUMMY_INDEX,
-                    f"Dummy {_show(name)}: bad dummy_index {_show(index)}",
+                    f"Dummy {shown(name)}: bad dummy_index {shown(index)}",
                 )
                 symbols[key] = sp.Dummy(name, index, **flags)
             else:
@@ -115,7 +115,7 @@ def _decode_symbols(table: Any) -> tuple[dict[str, sp.Basic], dict[str, tuple]]:
         except GraphError:
             raise
         except Exception as err:  # InconsistentAssumptions
-            raise GraphError(f"symbol {_show(name)}: {err}") from err
+            raise GraphError(f"symbol {shown(name)}: {err}") from err
     return symbols, matrices
 
 
@@ -126,13 +126,13 @@ def _matrix_symbol(key: str, spec: tuple, built: list, limit: int) -> sp.MatrixS
     for ref in refs:
         _need(
             type(ref) is int and 0 <= ref < limit,
-            f"the shape of {_show(name)} names {_show(ref)}, no earlier expression",
+            f"the shape of {shown(name)} names {shown(ref)}, no earlier expression",
         )
-        dims.append(_dimension(built[ref], f"the shape of {_show(name)}"))
+        dims.append(_dimension(built[ref], f"the shape of {shown(name)}"))
     try:
         return cls(name, *dims)
     except Exception as err:  # a size SymPy refuses
-        raise GraphError(f"matrix {_show(name)}: {err}") from err
+        raise GraphError(f"matrix {shown(name)}: {err}") from err
 
 
 def _construct(cls: type, args: list) -> sp.Basic:
@@ -186,7 +186,7 @@ def _decode_exprs(
             name, args = entry["f"], entry["a"]
             if not isinstance(name, str) or name not in CLASSES:
                 raise GraphError(
-                    f"expression {i}: unknown class {_show(name)}; a file may only name "
+                    f"expression {i}: unknown class {shown(name)}; a file may only name "
                     "the SymPy classes in symgraph.io.CLASSES"
                 )
             _need(isinstance(args, list), f"expression {i}: 'a' must be a list")
@@ -194,13 +194,13 @@ def _decode_exprs(
             for k, a in enumerate(args):
                 _need(
                     type(a) is int and 0 <= a < i,
-                    f"expression {i}: argument {_show(a)} is not an earlier expression",
+                    f"expression {i}: argument {shown(a)} is not an earlier expression",
                 )
                 if not isinstance(built[a], sp.Basic) and (k, cls) != (0, ElementwiseApplyFunction):
                     raise GraphError(f"expression {i}: a function is an argument of {name}")
                 if _is_truth_value(built[a]) and not _takes_boolean(name, k):
                     raise GraphError(
-                        f"expression {i}: {_show(built[a])} (a truth value) where {name} needs "
+                        f"expression {i}: {shown(built[a])} (a truth value) where {name} needs "
                         "a number; booleans are only conditions (Piecewise, And, Or, Not)"
                     )
             d = 1 + max((depth[a] for a in args), default=0)
@@ -215,7 +215,7 @@ def _decode_exprs(
         if kind == "s":
             _need(
                 isinstance(value, str) and (value in symbols or value in matrices),
-                f"unknown symbol {_show(value)}",
+                f"unknown symbol {shown(value)}",
             )
             if value not in symbols:
                 symbols[value] = _matrix_symbol(value, matrices[value], built, i)
@@ -223,7 +223,7 @@ def _decode_exprs(
         elif kind == "fn":
             _need(
                 isinstance(value, str) and isinstance(CLASSES.get(value), FunctionClass),
-                f"expression {i}: unknown function {_show(value)}",
+                f"expression {i}: unknown function {shown(value)}",
             )
             built.append(CLASSES[value])
         elif kind == "n":
@@ -231,7 +231,7 @@ def _decode_exprs(
         elif kind == "fl":
             built.append(_decode_float(entry))
         else:
-            _need(isinstance(value, str) and value in CONSTANTS, f"unknown constant {_show(value)}")
+            _need(isinstance(value, str) and value in CONSTANTS, f"unknown constant {shown(value)}")
             built.append(CONSTANTS[value])
         costs.leaf(built[-1])
         depth.append(1)
@@ -255,7 +255,7 @@ def _decode_shape(value: Any, exprs: list, node: sp.Basic, where: str) -> tuple:
     dims: list = []
     for d in value:
         if isinstance(d, dict):
-            _need(set(d) == {"int"} and type(d["int"]) is int, f"{where}: bad size {_show(d)}")
+            _need(set(d) == {"int"} and type(d["int"]) is int, f"{where}: bad size {shown(d)}")
             _dimension(sp.Integer(d["int"]), where)
             dims.append(d["int"])
         else:
@@ -263,7 +263,7 @@ def _decode_shape(value: Any, exprs: list, node: sp.Basic, where: str) -> tuple:
     shape = tuple(dims)
     expected = tuple(node.shape) if isinstance(node, sp.MatrixSymbol) else ()
     if shape != expected:
-        _need(False, f"{where} {_show(shape)} is not its symbol's {_show(expected)}")
+        _need(False, f"{where} {shown(shape)} is not its symbol's {shown(expected)}")
     return shape
 
 
@@ -316,13 +316,13 @@ def from_json(text: str | bytes, *, max_size: int = MAX_SIZE, max_terms: int = M
     except RecursionError as err:
         raise GraphError("not a symgraph graph file: JSON nested too deeply") from err
     except ValueError as err:  # JSONDecodeError, huge int literal
-        raise GraphError(f"not a symgraph graph file: {_show(str(err), 120)}") from err
+        raise GraphError(f"not a symgraph graph file: {shown(str(err), 120)}") from err
     try:
         return _graph(document, max_size, max_terms)
     except GraphError:
         raise
     except (Exception, RecursionError) as err:  # noqa: BLE001 - never a raw exception
-        reason = _show(f"{type(err).__name__}: {err}", 120)
+        reason = shown(f"{type(err).__name__}: {err}", 120)
         raise GraphError(f"not a symgraph graph file: cannot load it ({reason})") from err
 
 
@@ -338,9 +338,9 @@ def _utf8(data: bytes) -> str:
 def _graph(document: Any, max_size: int, max_terms: int) -> Graph:
     _need(isinstance(document, dict), "the top level must be an object")
     fmt, version = document.get("format"), document.get("version")
-    _need(fmt == FORMAT, f"format is {_show(fmt)}, expected {FORMAT!r}")
+    _need(fmt == FORMAT, f"format is {shown(fmt)}, expected {FORMAT!r}")
     if version != VERSION or type(version) is not int:
-        raise GraphError(f"graph file version {_show(version)}; this symgraph reads {VERSION}")
+        raise GraphError(f"graph file version {shown(version)}; this symgraph reads {VERSION}")
     nodes, edges = document.get("nodes"), document.get("edges")
     _need(isinstance(nodes, list), "'nodes' must be a list")
     _need(isinstance(edges, list), "'edges' must be a list")
@@ -349,7 +349,7 @@ def _graph(document: Any, max_size: int, max_terms: int) -> Graph:
     for item in nodes:  # before the (slower) tables: a node without an expression is refused
         _need(isinstance(item, dict), "a node must be an object")
         expr = item.get("expr")
-        _need(type(expr) is int, f"node {_show(item.get('id'))}'s expr is not an expression")
+        _need(type(expr) is int, f"node {shown(item.get('id'))}'s expr is not an expression")
     symbols, matrices = _decode_symbols(document.get("symbols"))
     exprs = _decode_exprs(document.get("exprs"), symbols, matrices, max_terms)
 
@@ -357,11 +357,11 @@ def _graph(document: Any, max_size: int, max_terms: int) -> Graph:
     for item in nodes:
         _need(isinstance(item, dict), "a node must be an object")
         key = item.get("id")
-        _need(isinstance(key, str) and key in symbols, f"node id {_show(key)} is not a symbol")
+        _need(isinstance(key, str) and key in symbols, f"node id {shown(key)} is not a symbol")
         node = symbols[key]
-        _need(node not in g, f"node {_show(key)} is listed twice")
-        _need(item.get("role") in ROLES, f"node {_show(key)} has role {_show(item.get('role'))}")
-        _need("expr" in item, f"node {_show(key)} has no expr")
+        _need(node not in g, f"node {shown(key)} is listed twice")
+        _need(item.get("role") in ROLES, f"node {shown(key)} has role {shown(item.get('role'))}")
+        _need("expr" in item, f"node {shown(key)} has no expr")
         attrs: dict[str, Any] = {}
         for k, v in item.items():  # in the file's order, which is the saved graph's
             where = f"node {key}'s {k}"
@@ -377,8 +377,8 @@ def _graph(document: Any, max_size: int, max_terms: int) -> Graph:
         _need(isinstance(item, dict), "an edge must be an object")
         ends = item.get("source"), item.get("target")
         for end in ends:
-            _need(isinstance(end, str) and end in symbols, f"edge end {_show(end)} is no node")
-            _need(symbols[end] in g, f"edge end {_show(end)} is no node")
+            _need(isinstance(end, str) and end in symbols, f"edge end {shown(end)} is no node")
+            _need(symbols[end] in g, f"edge end {shown(end)} is no node")
         source, target = (symbols[end] for end in ends)
         _need(not g.has_edge(source, target), f"edge {ends} is listed twice")
         attrs = {}
@@ -392,10 +392,10 @@ def _graph(document: Any, max_size: int, max_terms: int) -> Graph:
     _need(nx.is_directed_acyclic_graph(g), "the graph has a cycle")
 
     output, wrt = document.get("output"), document.get("wrt")
-    _need(isinstance(output, str) and symbols.get(output) in g, f"output {_show(output)}")
+    _need(isinstance(output, str) and symbols.get(output) in g, f"output {shown(output)}")
     _need(isinstance(wrt, list), "'wrt' must be a list")
     for w in wrt:
-        _need(isinstance(w, str) and symbols.get(w) in g, f"weight {_show(w)} is no node")
+        _need(isinstance(w, str) and symbols.get(w) in g, f"weight {shown(w)} is no node")
     _need(len(set(wrt)) == len(wrt), "a weight is listed twice")
     graph = Graph(g, symbols[output], [symbols[w] for w in wrt])
     verify(graph)
@@ -436,6 +436,6 @@ def load_json(
             f"not a symgraph graph file: not UTF-8 (byte {err.start}); open it in binary mode"
         ) from err
     except (OSError, TypeError, ValueError) as err:
-        reason = _show(f"{type(err).__name__}: {err}", 120)
+        reason = shown(f"{type(err).__name__}: {err}", 120)
         raise GraphError(f"cannot read the graph file: {reason}") from err
     return from_json(text, max_size=max_size, max_terms=max_terms)

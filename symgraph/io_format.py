@@ -22,6 +22,7 @@ from sympy.matrices.expressions.matmul import validate as _validate_matmul
 from .errors import GraphError
 from .matfuncs import FrobeniusNorm, LogSumExp, RowLogSumExp, RowSoftmax, Softmax, SumEntries
 from .parse import MAX_FLOAT_EXPONENT, MAX_MATRIX_SIZE
+from .sizes import shown
 
 FORMAT = "symgraph-graph"
 VERSION = 1
@@ -132,7 +133,7 @@ def _encode_rational(number: sp.Rational) -> str:
 
 def _decode_rational(text: Any) -> sp.Rational:
     if not isinstance(text, str) or not _INTEGER.fullmatch(text):
-        raise GraphError(f"bad number {_show(text)}: expected digits like '-3' or '3/2'")
+        raise GraphError(f"bad number {shown(text)}: expected digits like '-3' or '3/2'")
     numerator, _, denominator = text.lstrip("-").partition("/")
     if max(len(numerator), len(denominator)) > MAX_DIGITS:
         raise GraphError(f"refused an integer of more than {MAX_DIGITS} digits")
@@ -141,7 +142,7 @@ def _decode_rational(text: Any) -> sp.Rational:
         return sp.Integer(p)
     q = _text_to_int(denominator)
     if q == 0:
-        raise GraphError(f"bad number {_show(text)}: zero denominator (write 'zoo')")
+        raise GraphError(f"bad number {shown(text)}: zero denominator (write 'zoo')")
     return sp.Rational(p, q)
 
 
@@ -162,7 +163,7 @@ def _decode_float(entry: dict) -> sp.Float:
         or not 1 <= prec <= MAX_PRECISION
         or abs(int(text.lower().partition("e")[2] or 0)) > MAX_FLOAT_EXPONENT
     ):
-        raise GraphError(f"bad float {_show(text)} with precision {_show(prec)}")
+        raise GraphError(f"bad float {shown(text)} with precision {shown(prec)}")
     return sp.Float(text, precision=prec)
 
 
@@ -184,7 +185,7 @@ def _dimension(d: Any, where: str) -> sp.Expr:
     """
     if isinstance(d, sp.Integer):
         if not 0 <= d <= MAX_DIMENSION:
-            raise GraphError(f"{where}: dimension {_show(d)} is not from 0 to {MAX_DIMENSION}")
+            raise GraphError(f"{where}: dimension {shown(d)} is not from 0 to {MAX_DIMENSION}")
         return d
     stack, parts = [d], 0
     while stack:  # iterative: a size is built from the table, nested up to MAX_DEPTH
@@ -197,11 +198,11 @@ def _dimension(d: Any, where: str) -> sp.Expr:
             or (isinstance(e, sp.Pow) and not (isinstance(e.exp, sp.Integer) and 0 <= e.exp <= 64))
         ):
             raise GraphError(
-                f"{where}: dimension {_show(d)} is neither an integer nor a size like n, n + 1"
+                f"{where}: dimension {shown(d)} is neither an integer nor a size like n, n + 1"
             )
         stack.extend(e.args)
     if d.is_integer is False or d.is_nonnegative is False:
-        raise GraphError(f"{where}: dimension {_show(d)} is not a nonnegative integer")
+        raise GraphError(f"{where}: dimension {shown(d)} is not a nonnegative integer")
     return d
 
 
@@ -229,7 +230,7 @@ def _build_elementwise(args: list) -> sp.Basic:
         unary = isinstance(function, FunctionClass) and 1 in function.nargs
     if not unary or not _is_matrix(operand):
         raise GraphError(
-            f"an entrywise function needs a unary function and a matrix: {_show(args)}"
+            f"an entrywise function needs a unary function and a matrix: {shown(args)}"
         )
     return sp.Basic.__new__(ElementwiseApplyFunction, function, operand)
 
@@ -238,7 +239,7 @@ def _build_dense(args: list) -> sp.Basic:
     """An explicit matrix, ``ImmutableMatrix(rows, cols, entries)``."""
     rows, cols, entries = args
     if not all(isinstance(k, sp.Integer) and k >= 0 for k in (rows, cols)):
-        raise GraphError(f"an explicit matrix of {_show(rows)} × {_show(cols)} entries")
+        raise GraphError(f"an explicit matrix of {shown(rows)} × {shown(cols)} entries")
     if not isinstance(entries, sp.Tuple):
         raise GraphError("an explicit matrix needs a Tuple of entries")
     if rows * cols != len(entries) or any(map(_is_matrix, entries)):
@@ -270,34 +271,6 @@ def _adjoint_node() -> type:
     return AdjointNode
 
 
-_SHOWN_TERMS = 200  # printing walks the whole tree: larger expressions are only named
-
-
-def _too_large(value: Any) -> bool:
-    """Whether ``value`` is an expression whose tree has more than ``_SHOWN_TERMS`` terms."""
-    stack, count = [value], 0
-    while stack:
-        e = stack.pop()
-        count += 1
-        if count > _SHOWN_TERMS:
-            return True
-        stack.extend(getattr(e, "args", ()))
-    return False
-
-
-def _show(value: Any, limit: int = 60) -> str:
-    """A short ``repr`` for a message: never a huge input echoed, never a long print."""
-    if isinstance(value, sp.Basic) and _too_large(value):
-        return f"<a {type(value).__name__} of more than {_SHOWN_TERMS} terms>"
-    if isinstance(value, (list, tuple, dict)) and len(value) > limit:
-        return f"<a {type(value).__name__} of {len(value)} items>"
-    try:
-        text = repr(value)
-    except (RecursionError, ValueError):  # a deep expression, an integer over 4,300 digits
-        text = f"<a {type(value).__name__} too large to show>"
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
 def _need(condition: bool, message: str) -> None:
     if not condition:
         raise GraphError(f"not a symgraph graph file: {message}")
@@ -307,7 +280,7 @@ def _plain(value: Any, where: str) -> Any:
     """An extra attribute, kept when it is a plain JSON value."""
     if value is None or isinstance(value, (str, bool, int, float)):
         return value
-    raise GraphError(f"{where} = {_show(value)} is neither an expression nor a plain value")
+    raise GraphError(f"{where} = {shown(value)} is neither an expression nor a plain value")
 
 
 _NODE = ("op", "expr", "role")

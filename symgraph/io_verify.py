@@ -41,8 +41,8 @@ import sympy as sp
 
 from .errors import GraphError
 from .graph import Graph
-from .io_format import _show
 from .matrix_build import matrix_edges
+from .sizes import shown
 from .substitute import EVALUATED_DEPTH, substitute
 
 _POINTS = 2  # random points at which differently written expressions must agree
@@ -76,12 +76,12 @@ def _check_roles(graph: Graph) -> None:
             if g.in_degree(node):
                 _fail(f"leaf {node} has in-edges")
             if not _same(data["expr"], node):
-                _fail(f"leaf {node} has the expression {_show(data['expr'])}, not itself")
+                _fail(f"leaf {node} has the expression {shown(data['expr'])}, not itself")
             expected = "weight" if node in wrt else "input"
         else:
             expected = "intermediate"
             if set(g.predecessors(node)) != _names_in(op, g):
-                _fail(f"the in-edges of {node} are not the nodes its operation {_show(op)} names")
+                _fail(f"the in-edges of {node} are not the nodes its operation {shown(op)} names")
         if node == graph.output:
             expected = "output"
         if data["role"] != expected:
@@ -150,7 +150,7 @@ def _finite(z: complex) -> bool:
 
 def _contradiction(where: str, saved: Any, op: Any, derived: Any) -> str:
     return (
-        f"{where} is {_show(saved)}, but its operation {_show(op)} gives {_show(derived)}; "
+        f"{where} is {shown(saved)}, but its operation {shown(op)} gives {shown(derived)}; "
         "the file was edited or corrupted: build the graph again"
     )
 
@@ -186,8 +186,8 @@ class _Numeric:
         for k, (where, op, saved, derived, _) in enumerate(self.items):
             if k not in decided:
                 _fail(
-                    f"{where} {_show(saved)} could not be checked against its operation "
-                    f"{_show(op)} (no point where both are finite); build the graph again"
+                    f"{where} {shown(saved)} could not be checked against its operation "
+                    f"{shown(op)} (no point where both are finite); build the graph again"
                 )
             if not decided[k]:
                 _fail(_contradiction(where, saved, op, derived))

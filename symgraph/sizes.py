@@ -30,15 +30,28 @@ STRUCTURED_MAX_NODES = 10 * PRINT_MAX_NODES
 
 
 SHOWN = 60  # characters of a user's value that an error message repeats
+SHOWN_TERMS = 200  # printing walks the whole tree: larger expressions are only named
 
 
 def shown(value: object, limit: int = SHOWN) -> str:
-    """``repr(value)`` (``str`` of a SymPy object) on one line, cut to ``limit`` characters.
+    """``value`` for an error message: one line, at most ``limit`` characters.
+
+    ``repr`` (``str`` for a SymPy object); an expression of more than
+    :data:`SHOWN_TERMS` terms, a long list, or a value that cannot print (too
+    deep, an integer over 4,300 digits) is only named, never printed.
 
     >>> shown("x" * 100)
     "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx..."
     """
-    text = " ".join((str(value) if isinstance(value, sp.Basic) else repr(value)).split())
+    if isinstance(value, sp.Basic) and tree_shape(value, SHOWN_TERMS)[0] > SHOWN_TERMS:
+        return f"<a {type(value).__name__} of more than {SHOWN_TERMS} terms>"
+    if isinstance(value, (list, tuple, dict)) and len(value) > limit:
+        return f"<a {type(value).__name__} of {len(value)} items>"
+    try:
+        text = str(value) if isinstance(value, sp.Basic) else repr(value)
+    except (RecursionError, ValueError):  # a deep expression, an integer over 4,300 digits
+        text = f"<a {type(value).__name__} too large to show>"
+    text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

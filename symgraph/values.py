@@ -32,16 +32,9 @@ import numpy as np
 import sympy as sp
 
 from .errors import EvaluationError
+from .sizes import shown
 
 __all__ = ["broadcast_shape", "check_shapes", "declared_shapes", "real_value"]
-
-_SHOWN = 40  # characters of a refused value echoed back
-
-
-def _shown(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
-
 
 def _refuse(name: str, what: str):
     raise EvaluationError(f"{name}: expected a real number or an array of them; got {what}")
@@ -77,23 +70,23 @@ def real_value(name: str, value: Any) -> Any:
     if value is None:
         _refuse(name, "None")
     if isinstance(value, (str, bytes)):
-        _refuse(name, f"text {_shown(value)}")
+        _refuse(name, f"text {shown(value, 40)}")
     if isinstance(value, (bool, int, float)):  # subclasses: True, IntEnum...
         return real_value(name, float(value) if isinstance(value, float) else int(value))
     if isinstance(value, complex):
-        _refuse(name, f"the complex number {_shown(value)}")
+        _refuse(name, f"the complex number {shown(value, 40)}")
     if hasattr(value, "shape") and hasattr(value, "dtype"):  # Dask, JAX...: theirs to compute
         if getattr(value.dtype, "kind", "f") == "c":
             _refuse(name, f"a complex array ({value.dtype})")
         return value
     if isinstance(value, sp.Basic) and not value.is_number:
-        _refuse(name, f"the symbolic expression {_shown(value)}")
+        _refuse(name, f"the symbolic expression {shown(value, 40)}")
     try:
         converted = complex(value)
     except (TypeError, ValueError, OverflowError):
         _refuse(name, f"a value of type {type(value).__name__}")
     if converted.imag != 0:
-        _refuse(name, f"the complex number {_shown(value)}")
+        _refuse(name, f"the complex number {shown(value, 40)}")
     try:
         return np.float64(float(value))
     except (TypeError, ValueError, OverflowError):
