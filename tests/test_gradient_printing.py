@@ -42,13 +42,14 @@ def _print_everything():
     }
 
 
-class TestDeepChain:
-    @pytest.fixture(scope="class")
-    def printed(self):
-        result = in_child(_print_everything)
-        assert isinstance(result, dict), result  # was RecursionError from str(grad)
-        return result
+@pytest.fixture(scope="module")
+def printed():
+    result = in_child(_print_everything)
+    assert isinstance(result, dict), result  # was RecursionError from str(grad)
+    return result
 
+
+class TestDeepChain:
     def test_str_is_the_structured_form_and_says_why(self, printed):
         lines = printed["str"].splitlines()
         assert lines[0] == (

@@ -75,37 +75,38 @@ def _one_line_naming_x(err):
     assert len(text) < 200
 
 
+@pytest.fixture(scope="module")
+def scalar_grad():
+    return sg.gradient(sp.sin(w * x), wrt=[w])
+
+
 class TestRefusedValues:
-    @pytest.fixture(scope="class")
-    def grad(self):
-        return sg.gradient(sp.sin(w * x), wrt=[w])
-
     @pytest.mark.parametrize("value, message", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
-    def test_compiled_gradient(self, grad, value, message):
+    def test_compiled_gradient(self, scalar_grad, value, message):
         with pytest.raises(sg.EvaluationError, match=message) as err:
-            grad.lambdify()(x=value, w=1.0)
+            scalar_grad.lambdify()(x=value, w=1.0)
         _one_line_naming_x(err)
 
     @pytest.mark.parametrize("value, message", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
-    def test_graph_forward(self, grad, value, message):
+    def test_graph_forward(self, scalar_grad, value, message):
         with pytest.raises(sg.EvaluationError, match=message) as err:
-            grad.graph.forward(x=value, w=1.0)
+            scalar_grad.graph.forward(x=value, w=1.0)
         _one_line_naming_x(err)
 
     @pytest.mark.parametrize("value, message", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
-    def test_values_at(self, grad, value, message):
+    def test_values_at(self, scalar_grad, value, message):
         with pytest.raises(sg.EvaluationError, match=message) as err:
-            values_at(grad, x=value, w=1.0)
+            values_at(scalar_grad, x=value, w=1.0)
         _one_line_naming_x(err)
 
     @pytest.mark.parametrize("value, message", [b[1:] for b in BAD], ids=[b[0] for b in BAD])
-    def test_check_at(self, grad, value, message):
+    def test_check_at(self, scalar_grad, value, message):
         with pytest.raises(sg.EvaluationError, match=message) as err:
-            sg.check(grad, at={"x": value, "w": 1.0})
+            sg.check(scalar_grad, at={"x": value, "w": 1.0})
         _one_line_naming_x(err)
 
-    def test_a_mask_without_masked_entries_is_honoured(self, grad):
-        value, (dw,) = grad.lambdify()(x=np.ma.masked_array([1.0, 2.0]), w=0.5)
+    def test_a_mask_without_masked_entries_is_honoured(self, scalar_grad):
+        value, (dw,) = scalar_grad.lambdify()(x=np.ma.masked_array([1.0, 2.0]), w=0.5)
         np.testing.assert_allclose(dw, [np.cos(0.5), 2 * np.cos(1.0)], rtol=1e-15)
 
     def test_the_message_never_echoes_a_long_input(self):
@@ -114,40 +115,43 @@ class TestRefusedValues:
         assert len(str(err.value)) < 120
 
     @pytest.mark.parametrize("call", ["lambdify", "forward", "values_at"])
-    def test_mismatched_shapes_name_both_arguments(self, grad, call):
+    def test_mismatched_shapes_name_both_arguments(self, scalar_grad, call):
         point = {"x": np.zeros(3), "w": np.zeros(2)}
         x3, w2 = r"x has shape \(3,\)", r"w has shape \(2,\)"
         shapes = f"({x3} but {w2}|{w2} but {x3})"
         with pytest.raises(sg.EvaluationError, match=shapes):
             if call == "lambdify":
-                grad.lambdify()(**point)
+                scalar_grad.lambdify()(**point)
             elif call == "forward":
-                grad.graph.forward(point)
+                scalar_grad.graph.forward(point)
             else:
-                values_at(grad, point)
+                values_at(scalar_grad, point)
 
-    def test_values_that_are_not_a_mapping(self, grad):
+    def test_values_that_are_not_a_mapping(self, scalar_grad):
         with pytest.raises(sg.EvaluationError, match="mapping"):
-            grad.graph.forward([1.0, 2.0])
+            scalar_grad.graph.forward([1.0, 2.0])
+
+
+W_2x2, v_2x1 = sp.MatrixSymbol("W", 2, 2), sp.MatrixSymbol("v", 2, 1)
+
+
+@pytest.fixture(scope="module")
+def matrix_grad():
+    return sg.gradient(sp.Trace(W_2x2.T * W_2x2) + sp.Trace(v_2x1.T * v_2x1), wrt=[W_2x2])
 
 
 class TestMatrixValues:
-    W = sp.MatrixSymbol("W", 2, 2)
-    v = sp.MatrixSymbol("v", 2, 1)
+    W, v = W_2x2, v_2x1
 
-    @pytest.fixture(scope="class")
-    def grad(self):
-        return sg.gradient(sp.Trace(self.W.T * self.W) + sp.Trace(self.v.T * self.v), wrt=[self.W])
-
-    def test_wrong_shape_in_forward_names_the_argument(self, grad):
+    def test_wrong_shape_in_forward_names_the_argument(self, matrix_grad):
         with pytest.raises(sg.EvaluationError, match=r"W has shape \(2, 2\)"):
-            grad.graph.forward({"W": np.zeros((3, 3)), "v": np.zeros((2, 1))})
+            matrix_grad.graph.forward({"W": np.zeros((3, 3)), "v": np.zeros((2, 1))})
 
-    def test_text_in_a_matrix_entry(self, grad):
+    def test_text_in_a_matrix_entry(self, matrix_grad):
         with pytest.raises(sg.EvaluationError, match="W: expected a real number"):
-            grad.lambdify()(W=[["a", "b"], ["c", "d"]], v=[1.0, 2.0])
+            matrix_grad.lambdify()(W=[["a", "b"], ["c", "d"]], v=[1.0, 2.0])
 
     def test_singular_matrix_is_one_line(self):
-        grad = sg.gradient(sp.Trace(sp.Inverse(self.W)), wrt=[self.W])
+        matrix_grad = sg.gradient(sp.Trace(sp.Inverse(self.W)), wrt=[self.W])
         with pytest.raises(sg.EvaluationError, match="invertible"):
-            grad.lambdify()(W=np.zeros((2, 2)))
+            matrix_grad.lambdify()(W=np.zeros((2, 2)))
