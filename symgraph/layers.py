@@ -404,10 +404,21 @@ def _log_one_minus(u: sp.Expr) -> sp.Expr:
     return sp.log(1 - u)
 
 
-def _softplus_shifted(u: sp.Expr) -> sp.Expr:
-    """``max(u, 0) + log(1 + exp(−|u|))``, with ``−|u| = u − 2 max(u, 0)``."""
-    m = sp.Max(u, 0)
-    return m + sp.log(1 + sp.exp(u - 2 * m))
+def _softplus(u: sp.Expr) -> sp.Expr:
+    """``log(1 + exp(u))``: compiled without overflow (symgraph.stable)."""
+    return sp.log(1 + sp.exp(u))
+
+
+def _softplus_of_minus(u: sp.Expr) -> sp.Expr:
+    return sp.log(1 + sp.exp(-u))
+
+
+def _is_sigmoid(M: sp.MatrixExpr) -> bool:
+    """Whether ``M`` is ``sigmoid`` applied to every entry of a matrix (the logits)."""
+    if not isinstance(M, ElementwiseApplyFunction):
+        return False
+    (u,), body = M.function.variables, M.function.expr
+    return body.xreplace({u: _U}) == activation("sigmoid")(_U)
 
 
 def binary_cross_entropy(
@@ -419,8 +430,12 @@ def binary_cross_entropy(
     """``−Σ (Y ⊙ log P + (1 − Y) ⊙ log(1 − P))`` on sigmoid outputs ``P``.
 
     With ``logits=True`` the outputs are the logits ``Z`` (``P = sigmoid(Z)``)
-    and each entry is ``max(z, 0) − y z + log(1 + exp(−|z|))``, finite for any
-    ``z``, as in :func:`symgraph.nn.binary_cross_entropy`.
+    and each entry is ``y softplus(−z) + (1 − y) softplus(z)``, whose gradient
+    ``(1 − y) σ(z) − y σ(−z)`` (that is, ``σ(z) − y``) is accurate to the last
+    digit for any ``z``, as in :func:`symgraph.nn.binary_cross_entropy`.  Outputs that are
+    ``sigmoid`` of a matrix are read as ``logits=True`` on that matrix: the same
+    loss, whose gradient ``σ(Z) − Y`` stays finite where ``log(1 − P)`` would
+    not (a logit of 1000).
 
     Examples
     --------
@@ -430,12 +445,17 @@ def binary_cross_entropy(
                 + HadamardProduct(Y, Lambda(_u, log(_u)).(P)))
     """
     _same_shape(outputs, targets)
-    if logits:
-        total = SumEntries(elementwise(_softplus_shifted, outputs)) - SumEntries(
-            sp.HadamardProduct(targets, outputs)
+    if not logits and _is_sigmoid(outputs):  # the same loss from the logits: finite for any z
+        outputs, logits = outputs.expr, True
+    ones = sp.OneMatrix(*targets.shape)
+    if logits:  # Y ⊙ softplus(−Z) + (1 − Y) ⊙ softplus(Z): its gradient (1 − Y)⊙σ(Z) − Y⊙σ(−Z)
+        total = SumEntries(
+            sp.MatAdd(
+                sp.HadamardProduct(targets, elementwise(_softplus_of_minus, outputs)),
+                sp.HadamardProduct(ones - targets, elementwise(_softplus, outputs)),
+            )
         )
     else:
-        ones = sp.OneMatrix(*targets.shape)
         # MatAdd itself, not +: `+` runs doit, which fuses log∘sigmoid under a fresh Dummy
         total = -SumEntries(
             sp.MatAdd(

@@ -157,7 +157,28 @@ class TestMatrixGraphs:
             if abs(t) <= 35:
                 _close(dZ[k, 0], _reference(_bce, t, label)[1])
 
-    @pytest.mark.xfail(reason="the 0·∞ spans two matrix lines (δ_P, then δ_Z); not fused yet")
+    @pytest.mark.parametrize("label", LABELS)
+    def test_cross_entropy_from_logits_everywhere(self, label):
+        # every point, ±1000 included: the gradient (1 − y)σ(z) − yσ(−z) keeps every digit
+        loss = layers.binary_cross_entropy(self.Z, self.Y, reduction="sum", logits=True)
+        value, (dZ,) = sg.gradient(loss, wrt=[self.Z]).lambdify()(
+            Z=np.array(POINTS), Y=np.full(len(POINTS), label)
+        )
+        _close(value, sum(_reference(_bce, t, label)[0] for t in POINTS))
+        for k, t in enumerate(POINTS):
+            _close(dZ[k, 0], _reference(_bce, t, label)[1])
+
+    @pytest.mark.parametrize("label", LABELS)
+    def test_scalar_cross_entropy_from_logits_everywhere(self, label):
+        z, y = sp.symbols("z y", real=True)
+        f = sg.gradient(nn.binary_cross_entropy([z], [y], logits=True), wrt=[z]).lambdify()
+        _, (dz,) = f(z=np.array(POINTS), y=label)
+        for k, t in enumerate(POINTS):
+            # finite everywhere; SymPy distributes (1 − y)σ(z) into σ(z) − yσ(z), so where
+            # σ(z) − y is tiny (y = 1, z = 25) the scalar graph keeps a few ulps of 1, not of it
+            exact = float(_reference(_bce, t, label)[1])
+            assert abs(dz[k] - exact) <= 1e-12 * abs(exact) + 4e-16, (t, dz[k], exact)
+
     def test_cross_entropy_gradient_at_a_logit_of_1000(self):
         loss = layers.binary_cross_entropy(
             layers.elementwise("sigmoid", self.Z), self.Y, reduction="sum"
