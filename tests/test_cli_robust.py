@@ -17,8 +17,9 @@ import sys
 import numpy as np
 import pytest
 import sympy as sp
+from test_cli import run  # main(argv) in-process -> (status, stdout, stderr)
 
-from symgraph.cli import MAX_CHECK_ENTRIES, main
+from symgraph.cli import MAX_CHECK_ENTRIES
 from symgraph.cli_output import MAX_MESSAGE_CHARS, printable, read_text
 from symgraph.errors import SymgraphError
 from symgraph.explain import explain
@@ -26,16 +27,6 @@ from symgraph.simplify import DEFAULT_BUDGET
 from symgraph.sizes import PRINT_MAX_NODES
 
 x = sp.Symbol("x", real=True)
-
-
-def run(argv, capsys):
-    """main(argv) in-process -> (status, stdout, stderr)."""
-    try:
-        status = main(argv)
-    except SystemExit as exit_:
-        status = exit_.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def refusal(argv, capsys) -> str:
