@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 import networkx as nx
 import sympy as sp
 from sympy.core.function import ArgumentIndexError
+from sympy.core.sympify import _sympify
 
 from .errors import GraphError, NoRuleError
 from .graph import Graph
@@ -67,7 +68,7 @@ def _as_expr(expr: object, what: str) -> sp.Basic:
             )
         return expr
     if isinstance(expr, (int, float)) and not isinstance(expr, bool):
-        return sp.sympify(expr)
+        return _sympify(expr)
     if isinstance(expr, str):
         raise GraphError(
             f"{what} is text; parse it first with symgraph.parse (text is never evaluated)"

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 import sympy as sp
+from sympy.core.sympify import _sympify
 
 from .build import build_shared
 from .codegen import ZeroSafeProduct
@@ -295,7 +296,7 @@ class _Lines:
 def _value(values, out, sizes):
     if out in values:
         return values[out]
-    return _evaluate(sp.sympify(out).xreplace(sizes))  # an output that is a constant (0)
+    return _evaluate(_sympify(out).xreplace(sizes))  # an output that is a constant (0)
 
 
 def _evaluate(expr: sp.Basic):

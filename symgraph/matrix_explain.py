@@ -42,6 +42,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 import sympy as sp
+from sympy.core.sympify import _sympify
 
 from .adjoint import adjoint_of
 from .compile import compile_gradient, values_at
@@ -179,7 +180,7 @@ class MatrixWalkthrough:
 
 
 def _shape_latex(shape: tuple) -> str:
-    return r" \times ".join(latex_of(sp.sympify(d)) for d in shape)
+    return r" \times ".join(latex_of(_sympify(d)) for d in shape)
 
 
 def _product_text(shapes: tuple) -> str:

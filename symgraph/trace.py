@@ -26,6 +26,7 @@ from collections.abc import Callable
 
 import numpy as np
 import sympy as sp
+from sympy.core.sympify import _sympify
 
 from .build import GraphBuilder, Namer, build_graph_from
 from .errors import GraphError
@@ -101,8 +102,8 @@ class Value:
 
         def op(*symbols, left=left, right=right):
             it = iter(symbols)
-            a = next(it) if isinstance(left, Value) else sp.sympify(left)
-            b = next(it) if isinstance(right, Value) else sp.sympify(right)
+            a = next(it) if isinstance(left, Value) else _sympify(left)
+            b = next(it) if isinstance(right, Value) else _sympify(right)
             return symbolic(a, b)
 
         if len(parents) == 2 and parents[0] is parents[1]:  # x*x: one operand, used twice

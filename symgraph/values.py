@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import sympy as sp
+from sympy.core.sympify import _sympify
 
 from .errors import EvaluationError
 from .sizes import shown
@@ -159,7 +160,7 @@ def broadcast_shape(symbols: Sequence[sp.Basic], values: Sequence[Any]) -> tuple
 
 def declared_shapes(symbols) -> dict:
     """symbol -> its declared shape: ``()`` for a scalar, ``(rows, cols)`` for a matrix."""
-    return {s: tuple(sp.sympify(d) for d in getattr(s, "shape", ())) for s in symbols}
+    return {s: tuple(_sympify(d) for d in getattr(s, "shape", ())) for s in symbols}
 
 
 def check_shapes(args, values, shapes) -> list:
