@@ -19,7 +19,7 @@ class GraphError(SymgraphError, ValueError):
     """A graph that cannot be built or used as asked (bad weight, bad node)."""
 
 
-class NotFoundError(SymgraphError, KeyError):
+class NotFoundError(GraphError, KeyError):
     """A weight or node asked for that the gradient or graph does not have (a KeyError)."""
 
     def __str__(self) -> str:  # KeyError would print the message quoted

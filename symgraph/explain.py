@@ -68,7 +68,7 @@ from .edge_values import Number, as_number, has_piecewise, partial_values
 from .errors import GraphError
 from .explain_render import LatexRenderer, MarkdownRenderer, TextRenderer, render_walk
 from .gradient import Gradient
-from .matrix_explain import explain_matrices, find_weight
+from .matrix_explain import explain_matrices
 
 
 @dataclass(frozen=True)
@@ -261,7 +261,7 @@ def explain(
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 0:
         raise GraphError(f"max_paths must be a non-negative integer, not {max_paths!r}")
     graph = grad.graph
-    weight = find_weight(grad, weight)
+    weight = grad.weight(weight)
     output = graph.output
     nodes = _nodes_on_paths(graph, weight)
     on_path = set(nodes)

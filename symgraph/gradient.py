@@ -76,19 +76,47 @@ class Gradient(Mapping):
 
     # --- the mapping ---
 
-    def _key(self, key: Any) -> sp.Symbol:
-        if isinstance(key, str):
-            for w in self.wrt:
-                if w.name == key:
-                    return w
-        elif key in self.adjoints:
-            return key
+    def weight(self, key: Any) -> sp.Basic:
+        """The weight ``key`` names: itself, or the weight of that name.
+
+        Raises
+        ------
+        NotFoundError
+            Naming what ``key`` is instead (an input, no node at all) and the weights.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> import symgraph as sg
+        >>> w, x = sp.symbols("w x")
+        >>> sg.gradient(w * x, wrt=[w]).weight("w")
+        w
+        """
+        try:
+            if key in self.adjoints:
+                return key
+        except TypeError:  # unhashable: not a weight either
+            pass
+        name = key.name if isinstance(key, (sp.Symbol, sp.MatrixSymbol)) else key
+        weights = shown(list(self.wrt))
+        if not isinstance(name, str):
+            raise NotFoundError(
+                f"{shown(key)} is not a weight of this gradient (a weight is a Symbol or a "
+                f"name); ask for one of {weights}"
+            )
+        for w in self.wrt:  # by name: a symbol with other assumptions names the same weight
+            if w.name == name:
+                return w
+        nodes = self.graph.nx.nodes(data="role")
+        role = next((r for n, r in nodes if n.name == name), None)
+        hint = f"{shown(name)} is an {role} node" if role else f"no weight named {shown(name)}"
         raise NotFoundError(
-            f"{shown(key)} is not a weight of this gradient; ask for one of {shown(list(self.wrt))}"
+            f"{hint}, not a weight; the weights of this gradient are {weights} "
+            "(differentiate by another symbol with sg.gradient(expr, wrt=[...]))"
         )
 
     def __getitem__(self, key: Any) -> sp.Basic:
-        return self.closed_forms()[self._key(key)]
+        return self.closed_forms()[self.weight(key)]
 
     def __iter__(self) -> Iterator[sp.Symbol]:
         return iter(self.wrt)

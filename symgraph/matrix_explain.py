@@ -46,7 +46,6 @@ from sympy.core.sympify import _sympify
 
 from .adjoint import adjoint_of
 from .compile import compile_gradient, values_at
-from .errors import GraphError
 from .gradient import Gradient
 from .latex import latex_of, paper_text, pass_throughs
 
@@ -211,7 +210,7 @@ def explain_matrices(
     GraphError
         When ``weight`` is not one of ``grad.wrt``.
     """
-    weight = find_weight(grad, weight)
+    weight = grad.weight(weight)
     graph = grad.graph
     on_path = (nx.descendants(graph.nx, weight) | {weight}) & (
         nx.ancestors(graph.nx, graph.output) | {graph.output}
@@ -260,19 +259,3 @@ def _term(graph, node, child, alias) -> Term:
 def _name(key: Any) -> str:
     return key if isinstance(key, str) else key.name
 
-
-def find_weight(grad: Gradient, weight: sp.Basic | str) -> sp.Basic:
-    """The weight of ``grad`` given as a symbol or a name; a clear error for anything else."""
-    name = weight.name if isinstance(weight, (sp.Symbol, sp.MatrixSymbol)) else weight
-    if not isinstance(name, str):
-        raise GraphError(f"a weight is a Symbol or a name, not {type(weight).__name__}")
-    for w in grad.wrt:
-        if w == weight or w.name == name:
-            return w
-    weights = ", ".join(w.name for w in grad.wrt) or "none"
-    role = next((d["role"] for n, d in grad.graph.nx.nodes(data=True) if n.name == name), None)
-    hint = f"{name!r} is an {role} node, not a weight" if role else f"no weight named {name!r}"
-    raise GraphError(
-        f"{hint}; the weights of this gradient are {weights} "
-        "(differentiate by another symbol with sg.gradient(expr, wrt=[...]))"
-    )

@@ -190,5 +190,8 @@ class TestRefusedInOneLine:
         with pytest.raises(NotFoundError, match="not a weight of this gradient") as info:
             grad[5]
         assert isinstance(info.value, KeyError)
-        assert str(info.value) == "5 is not a weight of this gradient; ask for one of [c]"
+        assert str(info.value) == (
+            "5 is not a weight of this gradient (a weight is a Symbol or a name); "
+            "ask for one of [c]"
+        )
         assert 5 not in grad and grad.get("z") is None and "c" in grad
