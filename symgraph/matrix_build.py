@@ -40,6 +40,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from .adjoint import adjoint_of
 from .build import (
+    GRANULARITIES,
     Namer,
     _check_names,
     _check_wrt,
@@ -55,7 +56,8 @@ from .rules import local_partial
 from .sizes import shown
 from .substitute import contains, folded, substitute
 
-GRANULARITIES = ("op", "named")
+# Matrix graphs have no binary steps of their own: "fine" is a scalar granularity.
+MATRIX_GRANULARITIES = tuple(g for g in GRANULARITIES if g != "fine")
 
 
 def is_matrix(e: sp.Basic) -> bool:
@@ -360,9 +362,10 @@ def build_matrix_graph(expr, wrt=None, granularity: str = "op", output="L") -> G
 
 def build_matrix_assignments(assignments, wrt=None, granularity="op", single=False) -> Graph:
     """The graph of named matrix assignments ``[(Z1, W1*X + b), ...]``, the last the output."""
-    if granularity not in GRANULARITIES:
+    if granularity not in MATRIX_GRANULARITIES:
         raise GraphError(
-            f"matrix graphs have granularity {' or '.join(GRANULARITIES)}, not {granularity!r}"
+            f"matrix graphs have granularity {' or '.join(MATRIX_GRANULARITIES)}, "
+            f"not {granularity!r}"
         )
     names = [name for name, _ in assignments]
     for name in names if not single else []:
