@@ -36,6 +36,7 @@ from .adjoint import AdjointSymbol, MatrixAdjoint, adjoint_of
 from .errors import NoRuleError
 from .gradient import Gradient
 from .graph import Graph
+from .sizes import zero_like
 
 
 def relevant_nodes(graph: Graph) -> set[sp.Symbol]:
@@ -98,7 +99,7 @@ def backward(graph: Graph) -> Gradient:
             elif partial != 0:
                 terms.append(adjoint[child] * partial)
         equations.append((adjoint[node], _sum(terms, node)))
-    return Gradient(graph, equations, {w: adjoint.get(w, _zero(w)) for w in graph.wrt})
+    return Gradient(graph, equations, {w: adjoint.get(w, zero_like(w)) for w in graph.wrt})
 
 
 def _seed(output: sp.Basic) -> sp.Basic:
@@ -106,14 +107,10 @@ def _seed(output: sp.Basic) -> sp.Basic:
     return sp.Identity(1) if isinstance(output, sp.MatrixSymbol) else sp.S.One
 
 
-def _zero(node: sp.Basic) -> sp.Basic:
-    return sp.ZeroMatrix(*node.shape) if isinstance(node, sp.MatrixSymbol) else sp.S.Zero
-
-
 def _sum(terms: list, node: sp.Basic) -> sp.Basic:
     if not isinstance(node, sp.MatrixSymbol):
         return sp.Add(*terms)
     terms = [t for t in terms if not t.is_ZeroMatrix]
     if len(terms) <= 1:
-        return terms[0] if terms else _zero(node)
+        return terms[0] if terms else zero_like(node)
     return sp.MatAdd(*terms)

@@ -22,7 +22,7 @@ from sympy.matrices.expressions.matmul import validate as _validate_matmul
 from .errors import GraphError
 from .matfuncs import FrobeniusNorm, LogSumExp, RowLogSumExp, RowSoftmax, Softmax, SumEntries
 from .parse import MAX_FLOAT_EXPONENT, MAX_MATRIX_SIZE
-from .sizes import shown
+from .sizes import is_matrix, shown
 
 FORMAT = "symgraph-graph"
 VERSION = 1
@@ -170,10 +170,6 @@ def _decode_float(entry: dict) -> sp.Float:
 # --- matrices: sizes and the constructors that need care ----------------------
 
 
-def _is_matrix(e: Any) -> bool:
-    return bool(getattr(e, "is_Matrix", False))
-
-
 _SIZE_PARTS = (sp.Symbol, sp.Integer, sp.Add, sp.Mul, sp.Pow)
 
 
@@ -208,7 +204,7 @@ def _dimension(d: Any, where: str) -> sp.Expr:
 
 def _build_matmul(args: list) -> sp.Basic:
     """``MatMul`` as saved: SymPy's constructor multiplies the scalar factors out."""
-    matrices = [a for a in args if _is_matrix(a)]
+    matrices = [a for a in args if is_matrix(a)]
     if not matrices:
         raise GraphError("a MatMul without a matrix factor")
     _validate_matmul(*matrices)  # ShapeError for factors that cannot be multiplied
@@ -216,7 +212,7 @@ def _build_matmul(args: list) -> sp.Basic:
 
 
 def _build_hadamard_power(args: list) -> sp.Basic:
-    if len(args) == 2 and not any(map(_is_matrix, args)):
+    if len(args) == 2 and not any(map(is_matrix, args)):
         raise GraphError("a HadamardPower of two scalars")  # SymPy would compute base**exp
     return sp.HadamardPower(*args)
 
@@ -228,7 +224,7 @@ def _build_elementwise(args: list) -> sp.Basic:
         unary = len(function.variables) == 1
     else:
         unary = isinstance(function, FunctionClass) and 1 in function.nargs
-    if not unary or not _is_matrix(operand):
+    if not unary or not is_matrix(operand):
         raise GraphError(
             f"an entrywise function needs a unary function and a matrix: {shown(args)}"
         )
@@ -242,7 +238,7 @@ def _build_dense(args: list) -> sp.Basic:
         raise GraphError(f"an explicit matrix of {shown(rows)} × {shown(cols)} entries")
     if not isinstance(entries, sp.Tuple):
         raise GraphError("an explicit matrix needs a Tuple of entries")
-    if rows * cols != len(entries) or any(map(_is_matrix, entries)):
+    if rows * cols != len(entries) or any(map(is_matrix, entries)):
         raise GraphError(f"an explicit {rows} × {cols} matrix needs {rows * cols} scalar entries")
     return sp.ImmutableDenseMatrix(int(rows), int(cols), list(entries))
 

@@ -42,7 +42,7 @@ import sympy as sp
 from .errors import GraphError
 from .graph import Graph
 from .matrix_build import matrix_edges
-from .sizes import shown
+from .sizes import is_matrix, shown
 from .substitute import EVALUATED_DEPTH, substitute
 
 _POINTS = 2  # random points at which differently written expressions must agree
@@ -219,10 +219,6 @@ def _same(a: Any, b: Any) -> bool:
     return True
 
 
-def _is_matrix(e: Any) -> bool:
-    return bool(getattr(e, "is_Matrix", False))
-
-
 def verify(graph: Graph) -> None:
     """Refuse a graph whose edges, expressions or roles contradict its operations.
 
@@ -250,7 +246,7 @@ def verify(graph: Graph) -> None:
                 word = "vector-Jacobian product" if key == "vjp" else "partial"
                 where = f"the {word} on edge {operand} -> {node}"
                 exact = isinstance(saved, sp.Number) and isinstance(derived, sp.Number)
-                if exact or saved is None or derived is None or _is_matrix(derived):
+                if exact or saved is None or derived is None or is_matrix(derived):
                     _fail(_contradiction(where, saved, op, derived))
                 numeric.add(where, op, saved, derived, local=True)
         mapping = {p: g.nodes[p]["expr"] for p in operands}
@@ -258,7 +254,7 @@ def verify(graph: Graph) -> None:
         saved = g.nodes[node]["expr"]
         if not _same(saved, derived):
             where = f"the expression of node {node}"
-            if _is_matrix(saved) or _is_matrix(derived):
+            if is_matrix(saved) or is_matrix(derived):
                 _fail(_contradiction(where, saved, op, derived))
             numeric.add(where, op, saved, derived, local=False)
     numeric.check()

@@ -29,6 +29,7 @@ import sympy as sp
 from sympy.core.sympify import _sympify
 
 from .errors import GraphError
+from .sizes import shape_text
 
 __all__ = [
     "FrobeniusNorm",
@@ -50,17 +51,13 @@ def _matrix_operand(arg, name: str) -> sp.Basic:
     return arg
 
 
-def _shape_text(shape) -> str:
-    return f"{shape[0]}×{shape[1]}"
-
-
 def _vector_operand(arg, name: str) -> sp.Basic:
     """The operand, which must be a vector: n×1 or 1×n (n may be symbolic)."""
     arg = _matrix_operand(arg, name)
     rows, cols = arg.shape
     if rows != 1 and cols != 1:
         raise GraphError(
-            f"{name} takes a vector (n×1 or 1×n), not a {_shape_text(arg.shape)} matrix"
+            f"{name} takes a vector (n×1 or 1×n), not a {shape_text(arg.shape)} matrix"
         )
     return arg
 

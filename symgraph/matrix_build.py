@@ -53,25 +53,16 @@ from .errors import GraphError, NoRuleError
 from .graph import Graph
 from .matrix_rules import has_vjp, matrix_vjp
 from .rules import local_partial
-from .sizes import shown
+from .sizes import is_matrix, shape_of, shown, zero_like
 from .substitute import contains, folded, substitute
 
 # Matrix graphs have no binary steps of their own: "fine" is a scalar granularity.
 MATRIX_GRANULARITIES = tuple(g for g in GRANULARITIES if g != "fine")
 
 
-def is_matrix(e: sp.Basic) -> bool:
-    """True for a matrix-valued expression."""
-    return bool(getattr(e, "is_Matrix", False))
-
-
 def has_matrices(expr: object) -> bool:
     """True when ``expr`` is a matrix or holds a ``MatrixSymbol`` (a matrix graph)."""
     return isinstance(expr, sp.Basic) and (is_matrix(expr) or contains(expr, sp.MatrixSymbol))
-
-
-def shape_of(e: sp.Basic) -> tuple:
-    return tuple(e.shape) if is_matrix(e) else ()
 
 
 # --- the expression's own DAG ---
@@ -326,7 +317,7 @@ def matrix_edges(node, op, operands) -> list[tuple[sp.Basic, dict]]:
     for s in operands:
         share = shares.get(s)
         if share is None:
-            share = _zero_like(s)
+            share = zero_like(s)
         else:  # tanh'(Z) = 1 - A⊙A: the node A, computed once, not tanh(Z) again
             share = folded(share.xreplace({op: node}) if share.has(op) else share)
         edges.append((s, {"vjp": share, "partial": None}))
@@ -337,10 +328,6 @@ def _rebuild(e: sp.Basic, args: list) -> sp.Basic:
     if isinstance(e, ElementwiseApplyFunction):
         return ElementwiseApplyFunction(args[0], args[1])
     return e.func(*args)
-
-
-def _zero_like(e: sp.Basic) -> sp.Basic:
-    return sp.ZeroMatrix(*e.shape) if is_matrix(e) else sp.S.Zero
 
 
 # --- public builders ---

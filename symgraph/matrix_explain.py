@@ -48,6 +48,7 @@ from .adjoint import adjoint_of
 from .compile import compile_gradient, values_at
 from .gradient import Gradient
 from .latex import latex_of, paper_text, pass_throughs
+from .sizes import shape_text
 
 
 def format_value(value: Any) -> str:
@@ -68,11 +69,6 @@ def format_value(value: Any) -> str:
         return f"{float(value):.4g}"
     except (TypeError, ValueError):
         return str(value)
-
-
-def shape_text(shape: tuple) -> str:
-    """``2×3`` for a matrix shape, ``()`` for a scalar."""
-    return "×".join(map(str, shape)) if shape else "()"
 
 
 @dataclass(frozen=True)

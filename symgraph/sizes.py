@@ -1,4 +1,4 @@
-"""How big an expression is, measured without recursion, and whether it prints.
+"""How big an expression is, measured without recursion, whether it prints, and its shape.
 
 SymPy's printers and rewriters recurse once per level of the expression tree
 and write out every shared part again each time it is used.  A closed form of a
@@ -122,3 +122,33 @@ def too_big_to_print(
     if depth > max_depth:
         return f"depth {depth} > {max_depth}"
     return None
+
+
+def is_matrix(e: object) -> bool:
+    """True for a matrix-valued expression.
+
+    >>> import sympy as sp
+    >>> is_matrix(sp.MatrixSymbol("W", 2, 3)), is_matrix(sp.Symbol("w"))
+    (True, False)
+    """
+    return bool(getattr(e, "is_Matrix", False))
+
+
+def shape_of(e: sp.Basic) -> tuple:
+    """``(rows, cols)`` of a matrix expression, ``()`` of a scalar."""
+    return tuple(e.shape) if is_matrix(e) else ()
+
+
+def zero_like(e: sp.Basic) -> sp.Basic:
+    """The zero of ``e``'s shape: ``ZeroMatrix(rows, cols)`` or ``0``."""
+    return sp.ZeroMatrix(*e.shape) if is_matrix(e) else sp.S.Zero
+
+
+def shape_text(shape: tuple) -> str:
+    """``2×3`` for a matrix shape, ``()`` for a scalar.
+
+    >>> shape_text((2, 3)), shape_text(())
+    ('2×3', '()')
+    """
+    return "×".join(map(str, shape)) if shape else "()"
+
