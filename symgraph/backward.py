@@ -29,7 +29,6 @@ x*cos(w*x)
 
 from __future__ import annotations
 
-import networkx as nx
 import sympy as sp
 
 from .adjoint import AdjointSymbol, MatrixAdjoint, adjoint_of
@@ -40,20 +39,8 @@ from .sizes import zero_like
 
 
 def relevant_nodes(graph: Graph) -> set[sp.Symbol]:
-    """Nodes on some path from a weight to the output (the only ones backprop needs).
-
-    Two sweeps over the graph (ancestors of the output, descendants of all the
-    weights at once), so the cost is linear, however many weights there are.
-    """
-    reach_output = nx.ancestors(graph.nx, graph.output) | {graph.output}
-    seen = {w for w in graph.wrt if w in reach_output}
-    stack = list(seen)
-    while stack:
-        for child in graph.nx.successors(stack.pop()):
-            if child not in seen:
-                seen.add(child)
-                stack.append(child)
-    return reach_output & seen
+    """Nodes on some path from a weight to the output (the only ones backprop needs)."""
+    return graph.nodes_between(graph.wrt)
 
 
 def backward(graph: Graph) -> Gradient:

@@ -61,13 +61,7 @@ def to_dot(
     highlight : Symbol, optional
         A weight whose paths to the output are drawn in red.
     """
-    on_path: set = set()
-    if highlight is not None:
-        import networkx as nx
-
-        on_path = (nx.descendants(graph.nx, highlight) | {highlight}) & (
-            nx.ancestors(graph.nx, graph.output) | {graph.output}
-        )
+    on_path = graph.nodes_between([highlight]) if highlight is not None else set()
     lines = [
         "digraph symgraph {",
         "  rankdir=TB;",

@@ -59,7 +59,6 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-import networkx as nx
 import sympy as sp
 
 from .backward import AdjointSymbol
@@ -318,11 +317,7 @@ def explain(
 
 def _nodes_on_paths(graph, weight: sp.Symbol) -> list[sp.Symbol]:
     """Nodes on some path from ``weight`` to the output, in topological order."""
-    reach_output = nx.ancestors(graph.nx, graph.output) | {graph.output}
-    if weight not in reach_output:
-        return []
-    from_weight = nx.descendants(graph.nx, weight) | {weight}
-    keep = reach_output & from_weight
+    keep = graph.nodes_between([weight])
     return [n for n in graph.topological_order() if n in keep]
 
 

@@ -127,6 +127,31 @@ class Graph:
             self._order = list(nx.topological_sort(self.nx))
         return list(self._order)
 
+    def nodes_between(self, sources) -> set[sp.Symbol]:
+        """Nodes on some path from one of ``sources`` (weights, say) to the output.
+
+        Two sweeps over the graph (ancestors of the output, descendants of all
+        the sources at once): linear, however many sources there are.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> import symgraph as sg
+        >>> w, x, b = sp.symbols("w x b")
+        >>> g = sg.Graph.from_expr(sp.tanh(w * x) + b, wrt=[w, b])
+        >>> sorted(map(str, g.nodes_between([b])))
+        ['L', 'b']
+        """
+        reach_output = nx.ancestors(self.nx, self.output) | {self.output}
+        seen = {s for s in sources if s in reach_output}
+        stack = list(seen)
+        while stack:
+            for child in self.nx.successors(stack.pop()):
+                if child not in seen:
+                    seen.add(child)
+                    stack.append(child)
+        return reach_output & seen
+
     def generations(self) -> list[list[sp.Symbol]]:
         """Groups of nodes that can be computed at the same time, in order."""
         return [list(gen) for gen in nx.topological_generations(self.nx)]

@@ -39,7 +39,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import networkx as nx
 import numpy as np
 import sympy as sp
 from sympy.core.sympify import _sympify
@@ -208,9 +207,7 @@ def explain_matrices(
     """
     weight = grad.weight(weight)
     graph = grad.graph
-    on_path = (nx.descendants(graph.nx, weight) | {weight}) & (
-        nx.ancestors(graph.nx, graph.output) | {graph.output}
-    )
+    on_path = graph.nodes_between([weight])
     order = [n for n in graph.topological_order() if n in on_path]
     values = deltas = None
     compiled = None
