@@ -65,3 +65,21 @@ def adjoint_of(node: sp.Basic) -> AdjointSymbol | MatrixAdjoint:
 
 def is_adjoint(e: sp.Basic) -> bool:
     return isinstance(e, (AdjointSymbol, MatrixAdjoint))
+
+
+class AdjointNode(sp.Symbol):
+    r"""A node of a gradient's graph: its value is the adjoint δ_n = ∂L/∂n.
+
+    Named ``g_<n>`` and printed :math:`\bar{n}` (the adjoint notation of reverse
+    mode), so it never reads as, nor equals, the δ symbols of a second pass.
+    """
+
+    def __new__(cls, name: str, node: sp.Symbol | None = None, **assumptions):
+        obj = super().__new__(cls, name, real=True)
+        if node is not None:
+            obj.node = node
+        return obj
+
+    def _latex(self, printer) -> str:
+        node = getattr(self, "node", None) or sp.Symbol(self.name[len("g_") :])
+        return rf"\bar{{{printer._print(node)}}}"

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
-from .backward import AdjointSymbol
+from .adjoint import AdjointSymbol
 from .codegen import ZeroSafeProduct
 from .errors import EvaluationError, GraphError
 from .forward import (

@@ -33,6 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
+from .adjoint import AdjointNode
 from .backward import backward
 from .build import GraphBuilder, Namer, _as_expr, _leaf_symbols
 from .derivative_inputs import (
@@ -49,25 +50,6 @@ from .graph import Graph
 from .matfuncs import expand_explicit
 from .matrix_build import MatrixGraphBuilder, has_matrices, leaves_and_sizes
 from .substitute import contains
-
-
-class AdjointNode(sp.Symbol):
-    r"""A node of a gradient's graph: its value is the adjoint δ_n = ∂L/∂n.
-
-    Named ``g_<n>`` and printed :math:`\bar{n}` (the adjoint notation of reverse
-    mode), so it never reads as, nor equals, the δ symbols of a second pass.
-    """
-
-    def __new__(cls, name: str, node: sp.Symbol | None = None, **assumptions):
-        obj = super().__new__(cls, name, real=True)
-        if node is not None:
-            obj.node = node
-        return obj
-
-    def _latex(self, printer) -> str:
-        node = getattr(self, "node", None) or sp.Symbol(self.name[len("g_") :])
-        return rf"\bar{{{printer._print(node)}}}"
-
 
 # --- the gradient's graph ------------------------------------------------------
 

@@ -61,7 +61,7 @@ from typing import Any
 
 import sympy as sp
 
-from .backward import AdjointSymbol
+from .adjoint import AdjointSymbol
 from .compile import values_at
 from .edge_values import Number, as_number, has_piecewise, partial_values
 from .errors import GraphError

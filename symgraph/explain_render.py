@@ -14,7 +14,7 @@ from __future__ import annotations
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
-from .backward import AdjointSymbol
+from .adjoint import AdjointSymbol
 from .edge_values import Number, as_number
 
 # --- renderings: one walk over the walkthrough, printed three ways ---

@@ -87,8 +87,7 @@ import networkx as nx
 import sympy as sp
 from sympy.core.function import FunctionClass
 
-from .adjoint import MatrixAdjoint
-from .backward import AdjointSymbol
+from .adjoint import AdjointNode, AdjointSymbol, MatrixAdjoint
 from .errors import GraphError
 from .graph import Graph
 from .io_decode import SYMBOL_CLASSES, from_json, load_json
@@ -108,7 +107,6 @@ from .io_format import (  # noqa: F401 - the vocabulary, also readable as symgra
     MAX_DIMENSION,
     MAX_DUMMY_INDEX,
     VERSION,
-    _adjoint_node,
     _dimension,
     _encode_float,
     _encode_rational,
@@ -175,7 +173,7 @@ class _Encoder:
             where = f"the shape of {name}"
             shape = [self.expr(_dimension(d, where)) for d in s.shape]
             return {"name": name, "class": cls.__name__, "shape": shape}
-        if cls is AdjointSymbol or (cls.__name__ == "AdjointNode" and cls is _adjoint_node()):
+        if cls in (AdjointSymbol, AdjointNode):
             return {"name": name, "class": cls.__name__}
         raise GraphError(
             f"cannot save the symbol {s} of class {cls.__name__}; only Symbol, Dummy, "

@@ -17,8 +17,7 @@ from sympy.core.function import FunctionClass
 from sympy.logic.boolalg import Boolean
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from .adjoint import MatrixAdjoint
-from .backward import AdjointSymbol
+from .adjoint import AdjointNode, AdjointSymbol, MatrixAdjoint
 from .errors import GraphError
 from .graph import ROLES, Graph
 from .io_format import (
@@ -34,7 +33,6 @@ from .io_format import (
     MAX_DUMMY_INDEX,
     MAX_NAME,
     VERSION,
-    _adjoint_node,
     _decode_float,
     _decode_rational,
     _dimension,
@@ -99,7 +97,7 @@ def _decode_symbols(table: Any) -> tuple[dict[str, sp.Basic], dict[str, tuple]]:
             symbols[key] = AdjointSymbol(sp.Symbol(name[len(prefix) :]))
             continue
         if kind == "AdjointNode":
-            symbols[key] = _adjoint_node()(name)
+            symbols[key] = AdjointNode(name)
             continue
         flags = _decode_flags(entry, name)
         try:

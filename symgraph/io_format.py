@@ -261,12 +261,6 @@ _BUILDERS = {
 }
 
 
-def _adjoint_node() -> type:
-    from .derivatives import AdjointNode  # derivatives comes after io in the data flow
-
-    return AdjointNode
-
-
 def _need(condition: bool, message: str) -> None:
     if not condition:
         raise GraphError(f"not a symgraph graph file: {message}")
