@@ -39,6 +39,7 @@ from .cli_output import (
 from .compile import check_shapes, compile_gradient, declared_shapes, values_at
 from .draw import MAX_RENDERED_NODES, render, to_dot
 from .errors import CheckError, EvaluationError, SymgraphError
+from .explain import explain
 from .graph import Graph
 from .latex import paper_text
 from .parse import (
@@ -380,8 +381,6 @@ def _draw(args: argparse.Namespace) -> int:
 
 
 def _explain(args: argparse.Namespace) -> int:
-    from .explain import explain  # the walkthrough module
-
     graph = _graph(args)
     if len(graph.wrt) != 1:
         raise SymgraphError("explain needs exactly one weight: --wrt W")

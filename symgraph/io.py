@@ -88,6 +88,7 @@ import sympy as sp
 from sympy.core.function import FunctionClass
 
 from .adjoint import AdjointNode, AdjointSymbol, MatrixAdjoint
+from .draw import to_dot
 from .errors import GraphError
 from .graph import Graph
 from .io_decode import SYMBOL_CLASSES, from_json, load_json
@@ -426,6 +427,4 @@ def save_dot(graph: Graph, path: str | os.PathLike, **kw: Any) -> None:
     >>> path.read_text().splitlines()[0]
     'digraph symgraph {'
     """
-    from .draw import to_dot  # draw comes after io in the data flow
-
     Path(path).write_text(to_dot(graph, **kw) + "\n", encoding="utf-8")
