@@ -1,10 +1,14 @@
 """Data flows one way: a module never imports one to its right (DESIGN.md).
 
-Only top-level imports count; the public doors on Graph and Gradient
-(``g.backward()``, ``grad.lambdify()``) import their stage inside the method.
+Top-level and function-local imports count alike; the only imports against the
+flow are the public doors on Graph, Gradient and Value (``g.backward()``,
+``grad.lambdify()``), which import their stage inside the method.  A stage is a
+module ``symgraph/<stage>.py`` or a package ``symgraph/<stage>/``; a package's
+modules may import each other (without a cycle) and anything left of the stage.
 """
 
 import ast
+import graphlib
 from pathlib import Path
 
 import pytest
@@ -80,49 +84,144 @@ UPWARD = {
 }
 
 
-def imports_of(source: str) -> set[tuple[str | None, str]]:
-    """(enclosing function or None at top level, symgraph module) for every relative import."""
+def imports_of(source: str, package: str | None = None) -> set[tuple[str | None, str]]:
+    """(enclosing function or None at top level, symgraph module) for every relative import.
+
+    In a module of the stage package ``package``, ``from .x`` names the sibling
+    ``package.x`` and ``from ..x`` the top-level ``x``; a relative import reaching
+    beyond ``symgraph/`` is returned as written (``...x``), which no stage allows.
+    """
     tree = ast.parse(source)
+    top = 1 if package is None else 2
     found: set[tuple[str | None, str]] = set()
     stack: list[tuple[ast.AST, str | None]] = [(tree, None)]
     while stack:
         node, function = stack.pop()
         if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             function = node.name
-        if isinstance(node, ast.ImportFrom) and node.level == 1:
-            if node.module:
-                found.add((function, node.module.split(".")[0]))
-            else:  # from . import x
-                found.update((function, alias.name) for alias in node.names)
+        if isinstance(node, ast.ImportFrom) and node.level:
+            names = [node.module] if node.module else [alias.name for alias in node.names]
+            for name in names:
+                first = name.split(".")[0]
+                if node.level == top:
+                    found.add((function, first))
+                elif node.level == 1:  # a sibling in the package
+                    found.add((function, f"{package}.{first}"))
+                else:
+                    found.add((function, "." * node.level + name))
         stack.extend((child, function) for child in ast.iter_child_nodes(node))
     return found
 
 
+def is_package(stage: str) -> bool:
+    return (PACKAGE / stage / "__init__.py").is_file()
+
+
+def files_of(stage: str) -> list[Path]:
+    """The source files of a stage: its module, or every module of its package."""
+    if is_package(stage):
+        return sorted((PACKAGE / stage).glob("*.py"))
+    return [PACKAGE / f"{stage}.py"]
+
+
+def stage_imports(stage: str) -> set[tuple[str, str | None, str]]:
+    """(file, enclosing function or None, imported module) over every file of ``stage``."""
+    package = stage if is_package(stage) else None
+    return {
+        (path.name, function, target)
+        for path in files_of(stage)
+        for function, target in imports_of(path.read_text(), package)
+    }
+
+
+def against_the_flow(stage: str, imports: set[tuple[str, str | None, str]]) -> set:
+    """The imports of ``stage`` that reach a stage to its right (the listed doors aside)."""
+    left = set(ORDER[: ORDER.index(stage)]) | {"__version__"}
+    return {
+        (file, function, target)
+        for file, function, target in imports
+        if target not in left
+        and not (is_package(stage) and target.startswith(f"{stage}."))
+        and (stage, function, target) not in UPWARD
+    }
+
+
 def test_every_module_is_placed():
-    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
-    assert modules == set(ORDER)
+    stages = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
+    stages |= {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
+    assert stages == set(ORDER)
+    read = {path for stage in ORDER for path in files_of(stage)}
+    every = set(PACKAGE.rglob("*.py")) - {PACKAGE / "__init__.py", PACKAGE / "__main__.py"}
+    assert every == read, f"modules no stage reads: {sorted(map(str, every - read))}"
 
 
 @pytest.mark.parametrize("module", ORDER)
 def test_imports_only_modules_to_the_left(module):
     """Top-level and function-local imports alike; the listed doors of Graph/Gradient aside."""
-    left = set(ORDER[: ORDER.index(module)]) | {"__version__"}
-    wrong = {
-        (function, target)
-        for function, target in imports_of((PACKAGE / f"{module}.py").read_text())
-        if target not in left and (module, function, target) not in UPWARD
-    }
+    wrong = against_the_flow(module, stage_imports(module))
     assert not wrong, f"{module} imports against the flow: {sorted(wrong, key=str)}"
+
+
+def sibling_order(package: str, imports: set[tuple[str, str | None, str]]) -> list[str]:
+    """The package's modules in an order where each imports only earlier ones (top level).
+
+    Raises graphlib.CycleError if their top-level imports of each other form a cycle.
+    """
+    graph: dict[str, set[str]] = {file.removesuffix(".py"): set() for file, _, _ in imports}
+    for file, function, target in imports:
+        if function is None and target.startswith(f"{package}."):
+            graph[file.removesuffix(".py")].add(target.removeprefix(f"{package}."))
+    return list(graphlib.TopologicalSorter(graph).static_order())
+
+
+@pytest.mark.parametrize("package", [stage for stage in ORDER if is_package(stage)])
+def test_a_packages_modules_import_each_other_without_a_cycle(package):
+    modules = {path.stem for path in files_of(package)}
+    order = sibling_order(package, stage_imports(package))
+    assert set(order) == modules, f"{package} imports missing modules: {set(order) - modules}"
 
 
 def test_the_listed_doors_still_exist():
     for module, function, target in UPWARD:
-        assert (function, target) in imports_of((PACKAGE / f"{module}.py").read_text())
+        assert (function, target) in {(f, t) for _, f, t in stage_imports(module)}
 
 
 def test_a_planted_upward_import_is_found():
     planted = "from .errors import GraphError\n\ndef helper():\n    from .cli import main\n"
     assert imports_of(planted) == {(None, "errors"), ("helper", "cli")}
+    assert against_the_flow("graph", {("graph.py", f, t) for f, t in imports_of(planted)}) == {
+        ("graph.py", "helper", "cli")
+    }
+
+
+def test_a_planted_upward_import_in_a_package_is_found():
+    planted = (
+        "from ..errors import ParseError\nfrom .limits import MAX_NODES\n"
+        "from . import vocabulary\nfrom ...outside import x\n\n"
+        "def helper():\n    from ..graph import Graph\n"
+    )
+    found = imports_of(planted, "parse")
+    assert found == {
+        (None, "errors"),
+        (None, "parse.limits"),
+        (None, "parse.vocabulary"),
+        (None, "...outside"),
+        ("helper", "graph"),
+    }
+    wrong = against_the_flow("parse", {("x.py", f, t) for f, t in found})
+    assert wrong == {("x.py", None, "...outside"), ("x.py", "helper", "graph")}
+    # a stage to the right of parse may import it, or one of its modules; one to the left may not
+    into = imports_of("from .parse.limits import MAX_NODES\n")
+    assert into == {(None, "parse")}
+    assert not against_the_flow("graph", {("graph.py", f, t) for f, t in into})
+    assert against_the_flow("codegen", {("codegen.py", f, t) for f, t in into})
+
+
+def test_a_planted_cycle_in_a_package_is_found():
+    imports = {("a.py", None, "parse.b"), ("b.py", None, "parse.c"), ("c.py", "f", "parse.a")}
+    assert sibling_order("parse", imports) == ["c", "b", "a"]  # the local import is no edge
+    with pytest.raises(graphlib.CycleError):
+        sibling_order("parse", imports | {("c.py", None, "parse.a")})
 
 
 @pytest.mark.parametrize("module", ORDER)
@@ -133,17 +232,18 @@ def test_no_eval_or_sympify_anywhere(module):
     text); text goes through symgraph's own parser.  The one ``exec`` runs
     generated code after ``source_check`` has checked it.
     """
-    tree = ast.parse((PACKAGE / f"{module}.py").read_text())
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            owner = getattr(func.value, "id", None) if isinstance(func, ast.Attribute) else None
-            assert name not in {"eval", "sympify", "S"}, f"{module}:{node.lineno} calls {name}"
-            assert not (owner in {"sp", "sympy"} and name == "parse_expr"), module
-            assert name != "exec" or module == "codegen", f"{module}:{node.lineno} calls exec"
-        if isinstance(node, ast.ImportFrom) and node.module:
-            assert not node.module.startswith("sympy.parsing"), module
-            if node.module == "sympy":
-                names = {alias.name for alias in node.names}
-                assert not names & {"sympify", "S", "parse_expr"}, module
+    for path in files_of(module):
+        where = path.relative_to(PACKAGE)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call):
+                func = node.func
+                name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                owner = getattr(func.value, "id", None) if isinstance(func, ast.Attribute) else None
+                assert name not in {"eval", "sympify", "S"}, f"{where}:{node.lineno} calls {name}"
+                assert not (owner in {"sp", "sympy"} and name == "parse_expr"), where
+                assert name != "exec" or module == "codegen", f"{where}:{node.lineno} calls exec"
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith("sympy.parsing"), where
+                if node.module == "sympy":
+                    names = {alias.name for alias in node.names}
+                    assert not names & {"sympify", "S", "parse_expr"}, where

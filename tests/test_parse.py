@@ -249,17 +249,20 @@ class TestParseExpr:
         assert time.perf_counter() - start < 1.0
 
     def test_never_evaluates(self):
-        tree = ast.parse(Path(__file__).parents[1].joinpath("symgraph", "parse.py").read_text())
-        names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
-        attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
-        assert not names & {"eval", "exec", "compile", "sympify", "__import__"}
-        assert not attributes & {"eval", "exec", "sympify", "parse_expr", "parsing"}
-        imported = {
-            node.module
-            for node in ast.walk(tree)
-            if isinstance(node, ast.ImportFrom) and node.module is not None
-        }
-        assert not any("parsing" in module for module in imported)
+        paths = sorted(Path(__file__).parents[1].joinpath("symgraph", "parse").glob("*.py"))
+        assert len(paths) > 1, "symgraph/parse/ is the parser's package"
+        for path in paths:
+            tree = ast.parse(path.read_text())
+            names = {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+            attributes = {node.attr for node in ast.walk(tree) if isinstance(node, ast.Attribute)}
+            assert not names & {"eval", "exec", "compile", "sympify", "__import__"}, path.name
+            assert not attributes & {"eval", "exec", "sympify", "parse_expr", "parsing"}, path.name
+            imported = {
+                node.module
+                for node in ast.walk(tree)
+                if isinstance(node, ast.ImportFrom) and node.module is not None
+            }
+            assert not any("parsing" in module for module in imported), path.name
 
     @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
     @given(st.text(max_size=80))
