@@ -44,10 +44,10 @@ from collections.abc import Callable, Sequence
 
 import sympy as sp
 
+from .activations import ACTIVATIONS, Activation, identity, relu, sigmoid, softplus
 from .constants import as_constant, count
 from .errors import GraphError
 
-Activation = Callable[[sp.Expr], sp.Expr]
 LossFn = Callable[[Sequence[sp.Expr], Sequence[sp.Expr]], sp.Expr]
 
 # base letters, an optional layer number, then "_"-separated indices: W1_2_3, x_4, z2_1
@@ -156,35 +156,6 @@ def target_symbols(n: int, sample: int | None = None) -> list[LayerSymbol]:
 
 
 # --- activations ---
-
-
-def sigmoid(z: sp.Expr) -> sp.Expr:
-    """The logistic function ``1/(1 + exp(-z))``."""
-    return 1 / (1 + sp.exp(-z))
-
-
-def relu(z: sp.Expr) -> sp.Expr:
-    """``Max(0, z)``; its derivative is ``Heaviside(z)`` (½ at 0, SymPy's convention)."""
-    return sp.Max(0, z)
-
-
-def softplus(z: sp.Expr) -> sp.Expr:
-    """``log(1 + exp(z))``, a smooth relu."""
-    return sp.log(1 + sp.exp(z))
-
-
-def identity(z: sp.Expr) -> sp.Expr:
-    """``z`` itself (a linear layer, e.g. logits)."""
-    return z
-
-
-ACTIVATIONS: dict[str, Activation] = {
-    "tanh": sp.tanh,
-    "sigmoid": sigmoid,
-    "relu": relu,
-    "softplus": softplus,
-    "identity": identity,
-}
 
 
 def activation(name: str | Activation) -> Activation:

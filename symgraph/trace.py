@@ -28,21 +28,13 @@ import numpy as np
 import sympy as sp
 from sympy.core.sympify import _sympify
 
+from .activations import relu, sigmoid
 from .build import GraphBuilder, Namer, build_graph_from
 from .errors import GraphError
 
 _unnamed = itertools.count(1)
 
 
-def _relu(u):
-    return sp.Max(0, u)
-
-
-def _sigmoid(u):
-    return 1 / (1 + sp.exp(-u))
-
-
-# method name -> (SymPy operation, NumPy function): one table, as for rules.
 UNARY: dict[str, tuple[Callable, Callable]] = {
     "exp": (sp.exp, np.exp),
     "log": (sp.log, np.log),
@@ -50,8 +42,8 @@ UNARY: dict[str, tuple[Callable, Callable]] = {
     "sin": (sp.sin, np.sin),
     "cos": (sp.cos, np.cos),
     "tanh": (sp.tanh, np.tanh),
-    "relu": (_relu, lambda v: np.maximum(0.0, v)),
-    "sigmoid": (_sigmoid, lambda v: 1 / (1 + np.exp(-v))),
+    "relu": (relu, lambda v: np.maximum(0.0, v)),
+    "sigmoid": (sigmoid, lambda v: 1 / (1 + np.exp(-v))),
     "abs": (sp.Abs, np.abs),
 }
 

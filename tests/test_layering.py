@@ -19,6 +19,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "symgraph"
 ORDER = [
     "errors",
     "sizes",
+    "activations",
     "adjoint",
     "rules",
     "matfuncs",

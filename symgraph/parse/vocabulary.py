@@ -13,23 +13,12 @@ from types import MappingProxyType
 
 import sympy as sp
 
+from ..activations import relu, sigmoid, softplus
 from ..matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries
 from .limits import MAX_CHARS, _error
 
 #: Constants by name; every other name is a real symbol (``e`` included).
 CONSTANTS = MappingProxyType({"pi": sp.pi, "E": sp.E})
-
-
-def _sigmoid(x: sp.Expr) -> sp.Expr:
-    return 1 / (1 + sp.exp(-x))
-
-
-def _softplus(x: sp.Expr) -> sp.Expr:
-    return sp.log(1 + sp.exp(x))
-
-
-def _relu(x: sp.Expr) -> sp.Expr:
-    return sp.Max(0, x)
 
 
 _ONE = (1, 1)
@@ -61,9 +50,9 @@ FUNCTIONS: MappingProxyType[str, tuple[tuple[int, int | None], _F]] = MappingPro
         "asinh": (_ONE, sp.asinh),
         "acosh": (_ONE, sp.acosh),
         "atanh": (_ONE, sp.atanh),
-        "sigmoid": (_ONE, _sigmoid),
-        "softplus": (_ONE, _softplus),
-        "relu": (_ONE, _relu),
+        "sigmoid": (_ONE, sigmoid),
+        "softplus": (_ONE, softplus),
+        "relu": (_ONE, relu),
         "erf": (_ONE, sp.erf),
         "erfc": (_ONE, sp.erfc),
         "gamma": (_ONE, sp.gamma),
