@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 import sympy as sp
 
 from ..errors import ParseError
+from ..sizes import is_matrix
 from .limits import MAX_GAMMA_ARG, MAX_POWER_BITS, MAX_ROOT_BITS, MAX_TOTAL_POWER_BITS, _error
 from .literals import _check_float_range, _literal_number, _number_bits, _short
 from .matrices import _Matrices
@@ -28,7 +29,6 @@ from .vocabulary import (
     FUNCTIONS,
     MATRIX_FUNCTIONS,
     _entrywise,
-    _is_matrix,
     _no_matrices,
     _shape,
 )
@@ -190,27 +190,27 @@ class _Builder:
         return sp.Symbol(name, real=True)
 
     def transpose(self, a: sp.Basic) -> sp.Basic:
-        if not _is_matrix(a):
+        if not is_matrix(a):
             raise _error(f"'.T' needs a matrix, not the scalar {a}")
         return a.T
 
     def matmul(self, a: sp.Basic, b: sp.Basic) -> sp.Basic:
-        if not (_is_matrix(a) and _is_matrix(b)):
+        if not (is_matrix(a) and is_matrix(b)):
             raise _error(f"'@' needs matrices on both sides, not {_shape(a)} @ {_shape(b)}")
         return self.product(a, b)
 
     @staticmethod
     def product(a: sp.Basic, b: sp.Basic) -> sp.Basic:
-        if _is_matrix(a) and _is_matrix(b) and a.shape[1] != b.shape[0]:
+        if is_matrix(a) and is_matrix(b) and a.shape[1] != b.shape[0]:
             raise _error(
                 f"shapes do not match in the product {a} * {b}: {_shape(a)} times {_shape(b)}"
             )
         return a * b
 
     def matrix_sum(self, terms: Sequence[sp.Basic], inverse: Sequence[bool]) -> sp.Basic:
-        first = next(t for t in terms if _is_matrix(t))
+        first = next(t for t in terms if is_matrix(t))
         for t in terms:
-            if not _is_matrix(t):
+            if not is_matrix(t):
                 raise _error(f"cannot add the scalar {t} to the {_shape(first)} matrix {first}")
             if t.shape != first.shape:
                 raise _error(
@@ -224,7 +224,7 @@ class _Builder:
     def matrix_product(self, factors: Sequence[sp.Basic], inverse: Sequence[bool]) -> sp.Basic:
         result = factors[0]
         for f, inv in zip(factors[1:], inverse[1:], strict=True):
-            if inv and _is_matrix(f):
+            if inv and is_matrix(f):
                 raise _error(f"cannot divide by the matrix {f} (use inv({f}))")
             result = result / f if inv else self.product(result, f)
         return result
@@ -260,13 +260,13 @@ class _Builder:
         if group == 0:
 
             def combine(*terms):
-                if any(map(_is_matrix, terms)):
+                if any(map(is_matrix, terms)):
                     return self.matrix_sum(terms, inverse)
                 return sp.Add(*[-t if neg else t for t, neg in zip(terms, inverse, strict=True)])
         else:
 
             def combine(*factors):
-                if any(map(_is_matrix, factors)):
+                if any(map(is_matrix, factors)):
                     return self.matrix_product(factors, inverse)
                 pairs = zip(factors, inverse, strict=True)
                 return sp.Mul(*[1 / f if inv else f for f, inv in pairs])
@@ -274,7 +274,7 @@ class _Builder:
         return combine, [(operand, _EXPR) for operand in operands]
 
     def power(self, base: sp.Expr, exponent: sp.Expr) -> sp.Expr:
-        if _is_matrix(base) or _is_matrix(exponent):
+        if is_matrix(base) or is_matrix(exponent):
             raise _error(
                 "'**' of a matrix is not supported (use hadamard(A, A) for entrywise "
                 "squares, A @ A for products)"
@@ -409,7 +409,7 @@ class _Builder:
             scalar = self.guard_gamma(function, name)
 
         def apply(*args: sp.Basic) -> sp.Basic:
-            if not any(map(_is_matrix, args)):
+            if not any(map(is_matrix, args)):
                 return scalar(*args)
             if len(args) != 1:
                 raise _error(

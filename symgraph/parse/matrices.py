@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
+from ..sizes import is_matrix
 from .limits import MAX_MATRICES, MAX_MATRIX_SIZE, _error
-from .vocabulary import _ALL_MATRIX_NAMES, _identifier, _is_matrix, _shape
+from .vocabulary import _ALL_MATRIX_NAMES, _identifier, _shape
 
 
 @dataclass
@@ -130,7 +131,7 @@ def parse_matrices(declarations: Iterable[str]) -> dict[str, tuple[int | str, in
 
 
 def _scalar_result(expr: sp.Basic, where: str = "the expression") -> sp.Basic:
-    if _is_matrix(expr):
+    if is_matrix(expr):
         raise _error(
             f"{where} is a {_shape(expr)} matrix; a loss must be a scalar: "
             "reduce it with trace(...) or sum(...)"
@@ -145,7 +146,7 @@ def _assigned_symbol(table: _Matrices, name: str, expr: sp.Basic, lineno: int) -
     if name in _ALL_MATRIX_NAMES:
         raise _error(f"{name!r} is a function name and cannot be assigned (line {lineno})")
     declared = table.names.get(name)
-    if not _is_matrix(expr):
+    if not is_matrix(expr):
         if declared is not None:
             raise _error(
                 f"{name!r} is declared {_shape(declared)} but line {lineno} gives it a scalar"

@@ -15,6 +15,7 @@ import sympy as sp
 
 from ..activations import relu, sigmoid, softplus
 from ..matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries
+from ..sizes import is_matrix
 from .limits import MAX_CHARS, _error
 
 #: Constants by name; every other name is a real symbol (``e`` included).
@@ -71,20 +72,16 @@ FUNCTIONS: MappingProxyType[str, tuple[tuple[int, int | None], _F]] = MappingPro
 )
 
 
-def _is_matrix(e: object) -> bool:
-    return bool(getattr(e, "is_Matrix", False))
-
-
 def _shape(e: sp.Basic) -> str:
     """``2x3`` for a matrix (as declared), ``a scalar`` otherwise."""
-    if not _is_matrix(e):
+    if not is_matrix(e):
         return "a scalar"
     rows, cols = e.shape
     return f"{rows}x{cols}"
 
 
 def _matrix_arg(name: str, a: sp.Basic) -> sp.Basic:
-    if not _is_matrix(a):
+    if not is_matrix(a):
         raise _error(f"{name}() takes a matrix, not the scalar {a}")
     return a
 
@@ -142,7 +139,7 @@ def _entrywise(name: str, function: _F, a: sp.Basic) -> sp.Basic:
 
 def _no_matrices(what: str, args: Iterable) -> None:
     for a in args:
-        if _is_matrix(a):
+        if is_matrix(a):
             raise _error(f"{what} takes scalars, not the {_shape(a)} matrix {a}")
 
 
