@@ -36,14 +36,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import networkx as nx
 import numpy as np
 import sympy as sp
 from sympy.core.sympify import _sympify
 
-from .build import build_shared
 from .codegen import ZeroSafeProduct
-from .compile import numeric_equations
+from .compile import compiled_lines
 from .errors import EvaluationError
 from .forward import forward_assignments
 from .gradient import Gradient
@@ -113,7 +111,7 @@ class Referee:
         if self._lines is None:
             graph = self.grad.graph
             forward = _Lines(forward_assignments(graph, needed_only=True), [graph.output])
-            self._lines = (forward, _Lines(*_formula_lines(self.grad)))
+            self._lines = (forward, _Lines(*_partial_lines(self.grad)))
         return self._lines
 
     def decide(self, k: int, entries, compiled=None, scale=None) -> list[Verdict | str]:
@@ -262,19 +260,10 @@ class Referee:
         return (shifted(h) - shifted(-h)) / (2 * h)
 
 
-def _formula_lines(grad: Gradient):
-    """The lines the compiled partials come from, as compile_gradient chooses them."""
-    matrices = grad.graph.has_matrices
-    piecewise = any(
-        op is not None and op.has(sp.Piecewise) for _, op in grad.graph.nx.nodes(data="op")
-    )
-    if grad.simplified and not matrices and not piecewise:
-        closed = grad.closed_forms()
-        g, roots = build_shared([closed[w] for w in grad.wrt])
-        order = nx.topological_sort(g)
-        return [(n, g.nodes[n]["op"]) for n in order if g.nodes[n]["op"] is not None], roots
-    lines = forward_assignments(grad.graph, needed_only=True) + numeric_equations(grad)
-    return lines, [grad.adjoints[w] for w in grad.wrt]
+def _partial_lines(grad: Gradient) -> tuple[list, list]:
+    """The lines the compiled partials come from, as compile_gradient runs them."""
+    lines, outputs = compiled_lines(grad)
+    return lines, outputs[1:]  # the value comes first
 
 
 class _Lines:

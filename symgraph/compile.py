@@ -32,9 +32,9 @@ from .codegen import ZeroSafeProduct
 from .errors import EvaluationError, GraphError
 from .forward import (
     checked_values,
-    expressions_function,
     forward_assignments,
     run,
+    shared_lines,
     stable_function,
     values_in_order,
 )
@@ -114,21 +114,32 @@ def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient
     if backend not in BACKENDS:
         raise GraphError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
     args = argument_order(grad)
-    matrices = grad.graph.has_matrices  # matrix closed forms are not simplified: the graph
-    if grad.simplified and not matrices and not _has_piecewise(grad):
-        # closed forms, their common subexpressions shared in a graph
+    assignments, outputs = compiled_lines(grad)
+    fn = stable_function(assignments, args, outputs, name="value_and_grad")
+    shapes = declared_shapes(args) if grad.graph.has_matrices else None
+    return CompiledGradient(fn, args, grad.wrt, shapes)
+
+
+def compiled_lines(grad: Gradient) -> tuple[list, list]:
+    """The straight-line assignments the compiled function runs, and its outputs.
+
+    The value first, then each partial in ``wrt`` order.  A simplified scalar
+    gradient runs its closed forms, their common subexpressions shared; any
+    other runs the graph itself: forward lines, then one line per δ-equation
+    (``@`` for matrices).  Matrix closed forms are not simplified, and behind a
+    ``Piecewise`` the graph's zero-safe adjoints are needed (see
+    :func:`numeric_equations`).
+    """
+    if grad.simplified and not grad.graph.has_matrices and not has_piecewise(grad.graph):
         closed = grad.closed_forms()
-        exprs = [grad.expr, *(closed[w] for w in grad.wrt)]
-        fn = expressions_function(exprs, args, name="value_and_grad")
-    else:  # the graph itself: forward lines, then one line per δ-equation (@ for matrices)
-        outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
-        assignments = forward_assignments(grad.graph, needed_only=True) + numeric_equations(grad)
-        fn = stable_function(assignments, args, outputs, name="value_and_grad")
-    return CompiledGradient(fn, args, grad.wrt, declared_shapes(args) if matrices else None)
+        return shared_lines([grad.expr, *(closed[w] for w in grad.wrt)])
+    outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
+    return forward_assignments(grad.graph, needed_only=True) + numeric_equations(grad), outputs
 
 
-def _has_piecewise(grad: Gradient) -> bool:
-    return any(op is not None and op.has(sp.Piecewise) for _, op in grad.graph.nx.nodes(data="op"))
+def has_piecewise(graph) -> bool:
+    """Whether some operation of ``graph`` is a ``Piecewise`` (zero-safe adjoints needed)."""
+    return any(op is not None and op.has(sp.Piecewise) for _, op in graph.nx.nodes(data="op"))
 
 
 def numeric_equations(grad: Gradient) -> list:
@@ -140,7 +151,7 @@ def numeric_equations(grad: Gradient) -> list:
     value SymPy's own derivative has there.  Simplified closed forms of such a
     gradient are not compiled for the same reason: the graph is.
     """
-    if not _has_piecewise(grad):
+    if not has_piecewise(grad.graph):
         return list(grad.equations)
     return [(lhs, _zero_safe(rhs)) for lhs, rhs in grad.equations]
 

@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import sympy as sp
 
 from .codegen import make_function
 from .errors import SymgraphError
@@ -41,11 +40,6 @@ def as_number(value: Any) -> Number:
     """
     z = complex(np.asarray(value).reshape(()))
     return z.real if z.imag == 0 else z
-
-
-def has_piecewise(graph) -> bool:
-    """Whether the compiled gradient uses zero-safe products (δ = 0 wins over NaN)."""
-    return any(op is not None and op.has(sp.Piecewise) for _, op in graph.nx.nodes(data="op"))
 
 
 def partial_values(graph, forward: Mapping[Any, Any], edges=None) -> dict[tuple, Number]:

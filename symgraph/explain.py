@@ -62,8 +62,8 @@ from typing import Any
 import sympy as sp
 
 from .adjoint import AdjointSymbol
-from .compile import values_at
-from .edge_values import Number, as_number, has_piecewise, partial_values
+from .compile import has_piecewise, values_at
+from .edge_values import Number, as_number, partial_values
 from .errors import GraphError
 from .explain_render import LatexRenderer, MarkdownRenderer, TextRenderer, render_walk
 from .gradient import Gradient

@@ -118,9 +118,19 @@ def expressions_function(exprs, inputs, name: str = "expressions"):
     >>> [float(v) for v in fn(0.0)]
     [0.0, 1.0]
     """
+    ops, roots = shared_lines(exprs)
+    return stable_function(ops, inputs, roots, name=name)
+
+
+def shared_lines(exprs) -> tuple[list, list]:
+    """``exprs`` as straight-line assignments sharing their common subexpressions.
+
+    Returns the assignments in topological order and, for each expression, the
+    symbol (or constant) that holds it.
+    """
     g, roots = build_shared(exprs)
     ops = [(n, g.nodes[n]["op"]) for n in nx.topological_sort(g) if g.nodes[n]["op"] is not None]
-    return stable_function(ops, inputs, roots, name=name)
+    return ops, roots
 
 
 def stable_function(assignments, inputs, outputs, name: str):
