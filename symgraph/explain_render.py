@@ -11,6 +11,8 @@ Examples
 
 from __future__ import annotations
 
+import cmath
+
 import sympy as sp
 from sympy.printing.str import StrPrinter
 
@@ -81,6 +83,10 @@ def _check_note(walk) -> str:
     what = "δ_" + walk.weight.name if walk.truncated else "sum"
     if walk.agrees:
         verdict = "agrees"
+    elif not cmath.isfinite(walk.checked) and cmath.isfinite(walk.compiled_value):
+        # inf·0 along the path: each factor is right, their floating-point product is not;
+        # the compiled gradient multiplies in a stable form (docs/numerics.md)
+        verdict = f"the {what} overflows in floating point here; the compiled form does not"
     else:
         verdict = f"{what} differs by {_plain(abs(walk.checked - walk.compiled_value))}"
     return f"compiled gradient: {_plain(walk.compiled_value)}, {verdict}"

@@ -336,3 +336,13 @@ class TestRefused:
         assert explain(grad, "w").text() == explain(grad, w).text()
         # a symbol without the real assumption is matched by its name
         assert explain(grad, sp.Symbol("w")).weight == w
+
+
+class TestOverflowAlongAPath:
+    def test_a_path_whose_factors_overflow_says_so_instead_of_differs(self):
+        z = sp.Symbol("z", real=True)
+        grad = sg.gradient(sp.log(1 + sp.exp(z)), wrt=[z])
+        text = explain(grad, z, at={"z": 1000.0}).text()
+        # the true derivative σ(1000) is 1 to the last digit; exp(1000)·(1/(1 + exp(1000))) is inf·0
+        assert "compiled gradient: 1," in text and "overflows in floating point" in text
+        assert "differs" not in text
