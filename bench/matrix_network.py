@@ -35,7 +35,7 @@ try:
 except ImportError:  # run from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import symgraph as sg
-from symgraph.matfuncs import SumEntries
+from symgraph.rules.matfuncs import SumEntries
 
 SIZES = ((32, 64, 10_000), (4, 8, 100), (128, 256, 10_000))  # (d, h, n); the first is the target
 

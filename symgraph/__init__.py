@@ -8,9 +8,13 @@ x*cos(w*x)
 """
 
 from . import layers, nn
-from .api import gradient
+from .ad.api import gradient
+from .ad.derivatives import hessian, hvp, jacobian
+
+# through the module symgraph.check, so importing that module later cannot replace sg.check
 from .check import CheckReport, check
-from .derivatives import hessian, hvp, jacobian
+from .core.gradient import Gradient
+from .core.graph import Graph
 from .errors import (
     CheckError,
     EvaluationError,
@@ -19,11 +23,9 @@ from .errors import (
     ParseError,
     SymgraphError,
 )
-from .explain import Walkthrough, explain
-from .gradient import Gradient
-from .graph import Graph
-from .io import from_json, load_json, save_dot, save_graphml, save_json, to_graphml, to_json
-from .rules import register_rule, register_vjp
+from .io.files import from_json, load_json, save_dot, save_graphml, save_json, to_graphml, to_json
+from .present.explain import Walkthrough, explain
+from .rules.registry import register_rule, register_vjp
 from .trace import Value
 
 __version__ = "0.1.0"

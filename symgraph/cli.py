@@ -27,21 +27,14 @@ from collections.abc import Sequence
 import sympy as sp
 
 from . import __version__
-from .backward import backward
-from .build import GRANULARITIES
-from .check import check
-from .cli_output import (
-    printable,
-    read_text,
-    shorten,
-    write_text,
-)
-from .compile import check_shapes, compile_gradient, declared_shapes, values_at
-from .draw import MAX_RENDERED_NODES, render, to_dot
+from .ad.backward import backward
+from .build.builder import GRANULARITIES
+from .core.graph import Graph
+from .core.sizes import PRINT_MAX_DEPTH, PRINT_MAX_NODES, STRUCTURED_MAX_NODES
 from .errors import CheckError, EvaluationError, SymgraphError
-from .explain import explain
-from .graph import Graph
-from .latex import paper_text
+from .numeric.check import check
+from .numeric.compile import check_shapes, compile_gradient, declared_shapes, values_at
+from .numeric.simplify import DEFAULT_BUDGET
 from .parse import (
     parse_assignments,
     parse_expr,
@@ -50,8 +43,15 @@ from .parse import (
     parse_point,
     parse_symbols,
 )
-from .simplify import DEFAULT_BUDGET
-from .sizes import PRINT_MAX_DEPTH, PRINT_MAX_NODES, STRUCTURED_MAX_NODES
+from .present.cli_output import (
+    printable,
+    read_text,
+    shorten,
+    write_text,
+)
+from .present.draw import MAX_RENDERED_NODES, render, to_dot
+from .present.explain import explain
+from .present.latex import paper_text
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_REFUSED = 0, 1, 2
 MAX_CHECK_ENTRIES = 2_500  # matrix entries --check differentiates one by one (50×50)

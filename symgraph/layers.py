@@ -50,10 +50,10 @@ from typing import NamedTuple
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
-from .constants import as_constant
 from .errors import GraphError
-from .matfuncs import RowLogSumExp, SumEntries
 from .nn import ACTIVATIONS, Activation, activation, chosen
+from .parse.constants import as_constant
+from .rules.matfuncs import RowLogSumExp, SumEntries
 
 Size = int | sp.Expr
 MatrixLoss = Callable[..., sp.Expr]
@@ -473,7 +473,7 @@ def softmax_cross_entropy(
 
     Targets are one-hot rows or probabilities (each row sums to 1); the
     logits are the raw outputs of a last layer with the ``"identity"``
-    activation.  The row-wise log-sum-exp (:class:`~symgraph.matfuncs.RowLogSumExp`)
+    activation.  The row-wise log-sum-exp (:class:`~symgraph.rules.matfuncs.RowLogSumExp`)
     is computed shifted by each row's maximum, so large logits stay finite;
     its δ is the row-wise softmax.
 
@@ -522,7 +522,7 @@ def as_expression(
     targets: sp.MatrixExpr | None = None,
     reduction: str = "mean",
 ) -> tuple[sp.Expr, tuple[sp.MatrixSymbol, ...]]:
-    """The batch loss of an MLP as one expression, for :func:`symgraph.gradient`.
+    """The batch loss of an MLP as one expression, for :func:`symgraph.core.gradient`.
 
     Arguments as for :func:`mlp` and :meth:`Network.with_loss`; the matrix
     counterpart of :func:`symgraph.nn.as_expression`.

@@ -4,8 +4,8 @@ The loss is a scalar built from ``MatrixSymbol`` s (``Trace``, products,
 sums, Hadamard products, elementwise functions, ...).  Walking its
 expression DAG in reverse topological order, each operation sends its
 adjoint back to its operands with the VJP rules of
-:mod:`symgraph.matrix_rules` (matrix operations) or the scalar rules of
-:mod:`symgraph.rules` (scalar operations on top), so ``∂L/∂W`` comes out with
+:mod:`symgraph.rules.matrix` (matrix operations) or the scalar rules of
+:mod:`symgraph.rules.registry` (scalar operations on top), so ``∂L/∂W`` comes out with
 ``W``'s shape — ``δ xᵀ`` — never a 4-index tensor, and never expanded into
 scalars.  SymPy 1.14's own ``diff`` raises here as soon as an elementwise
 function sits inside the loss.
@@ -25,17 +25,17 @@ from collections.abc import Iterable
 
 import sympy as sp
 
+from .build.matrix import expression_vjp, is_matrix
+from .core.substitute import folded
 from .errors import GraphError
-from .latex import latex_of
-from .matrix_build import expression_vjp, is_matrix
-from .substitute import folded
+from .present.latex import latex_of
 
 
 def matrix_gradient(loss: sp.Basic, wrt: Iterable[sp.Basic]) -> dict[sp.Basic, sp.Basic]:
     """``∂loss/∂w`` for each weight, each with the weight's shape, from the expression alone.
 
     One reverse sweep over the loss's expression DAG
-    (:func:`symgraph.matrix_build.expression_vjp`), with no graph kept:
+    (:func:`symgraph.build.matrix.expression_vjp`), with no graph kept:
     ``sg.gradient`` gives the same closed forms along with δ-equations,
     compiled code and checks.
 

@@ -11,7 +11,7 @@ Row ``j`` of ``W^{(l)}`` feeds neuron ``j`` of layer ``l``; indices start at 1:
            a^{(l)}_j = \sigma(z^{(l)}_j)
 
 A network comes at two granularities: :func:`as_expression` (one expression,
-for :func:`symgraph.gradient`) and :func:`as_assignments` (named ``z`` and
+for :func:`symgraph.core.gradient`) and :func:`as_assignments` (named ``z`` and
 ``a`` intermediates, for :meth:`symgraph.Graph.from_assignments`, so the
 structured gradient speaks of ``delta_z1_2``).  Both give the same numbers.
 
@@ -44,9 +44,9 @@ from collections.abc import Callable, Sequence
 
 import sympy as sp
 
-from .activations import ACTIVATIONS, Activation, identity, relu, sigmoid, softplus
-from .constants import as_constant, count
+from .core.activations import ACTIVATIONS, Activation, identity, relu, sigmoid, softplus
 from .errors import GraphError
+from .parse.constants import as_constant, count
 
 LossFn = Callable[[Sequence[sp.Expr], Sequence[sp.Expr]], sp.Expr]
 
@@ -420,7 +420,7 @@ def as_expression(
     loss: str | LossFn = "squared_error",
     targets: Sequence[sp.Expr] | None = None,
 ) -> tuple[sp.Expr, list[LayerSymbol]]:
-    """The loss of an MLP as one expression, for :func:`symgraph.gradient`.
+    """The loss of an MLP as one expression, for :func:`symgraph.core.gradient`.
 
     Parameters
     ----------

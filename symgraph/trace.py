@@ -28,9 +28,11 @@ import numpy as np
 import sympy as sp
 from sympy.core.sympify import _sympify
 
-from .activations import relu, sigmoid
-from .build import GraphBuilder, Namer, build_graph_from
+from .ad.backward import backward
+from .build.builder import GraphBuilder, Namer, build_graph_from
+from .core.activations import relu, sigmoid
 from .errors import GraphError
+from .numeric.compile import compile_gradient
 
 _unnamed = itertools.count(1)
 
@@ -149,7 +151,7 @@ class Value:
 
     @property
     def graph(self):
-        """The :class:`~symgraph.graph.Graph` recorded up to this value (its output)."""
+        """The :class:`~symgraph.core.graph.Graph` recorded up to this value (its output)."""
         return trace_graph(self)
 
     def backward(self, wrt: list[Value] | None = None):
@@ -157,9 +159,6 @@ class Value:
 
         Each leaf's ``.grad`` is set to its numeric partial at the traced point.
         """
-        from .backward import backward
-        from .compile import compile_gradient
-
         graph, leaves = _trace(self, wrt)
         grad = backward(graph)
         point = {leaf.symbol.name: leaf.data for leaf in leaves}

@@ -5,7 +5,7 @@ import sympy as sp
 from oracles import assert_matches_sympy_diff, sympy_values
 
 import symgraph as sg
-from symgraph.backward import relevant_nodes
+from symgraph.ad.backward import relevant_nodes
 
 w, x, b, y = sp.symbols("w x b y", real=True)
 
@@ -101,7 +101,7 @@ class TestWideProducts:
     """A k-factor product is built in binary steps: its δ-equations are linear in k."""
 
     def test_the_equations_grow_linearly(self):
-        from symgraph.sizes import tree_shape
+        from symgraph.core.sizes import tree_shape
 
         sizes = []
         for k in (100, 200, 400):

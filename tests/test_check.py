@@ -1,4 +1,4 @@
-"""Tests of the numeric cross-check, symgraph.check.
+"""Tests of the numeric cross-check, symgraph.numeric.check.
 
 The checker is itself an oracle, so it is tested both ways: it must pass
 correct gradients (over a table and hypothesis-generated expressions), and it
@@ -16,9 +16,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import symgraph as sg
-from symgraph.check import CheckReport, check
+from symgraph.core.gradient import Gradient
 from symgraph.errors import CheckError, EvaluationError
-from symgraph.gradient import Gradient
+from symgraph.numeric.check import CheckReport, check
 
 w, x, b, y = sp.symbols("w x b y", real=True)
 

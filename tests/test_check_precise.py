@@ -1,4 +1,4 @@
-"""The cross-check never cries wolf, and still catches wrong rules (symgraph.check_precise).
+"""The cross-check never cries wolf, and still catches wrong rules (symgraph.numeric.check_precise).
 
 Where the floating-point oracles cancel (``log(1 − σ(t))`` at ``t ≈ 28``), the
 referee evaluates the graph at 50 digits.  Oracles here: SymPy's own
@@ -16,11 +16,12 @@ import pytest
 import sympy as sp
 
 import symgraph as sg
-from symgraph import layers, nn, rules
-from symgraph.check import check
-from symgraph.check_precise import NAME, Referee
-from symgraph.compile import argument_order
-from symgraph.matfuncs import RowSoftmax, SumEntries
+from symgraph import layers, nn
+from symgraph.numeric.check import check
+from symgraph.numeric.check_precise import NAME, Referee
+from symgraph.numeric.compile import argument_order
+from symgraph.rules import registry as rules
+from symgraph.rules.matfuncs import RowSoftmax, SumEntries
 
 w1, w2, b, x, z, y = sp.symbols("w1 w2 b x z y", real=True)
 T = w1 * x + w2 * z + b

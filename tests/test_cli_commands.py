@@ -8,7 +8,7 @@ import sympy as sp
 
 import symgraph as sg
 from symgraph.cli import EXIT_OK, EXIT_REFUSED, main
-from symgraph.latex import paper_text
+from symgraph.present.latex import paper_text
 
 MODEL = "z1 = w*x + b\na1 = tanh(z1)\nL = (a1 - y)**2\n"
 

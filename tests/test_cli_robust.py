@@ -20,11 +20,11 @@ import sympy as sp
 from test_cli import run  # main(argv) in-process -> (status, stdout, stderr)
 
 from symgraph.cli import MAX_CHECK_ENTRIES
-from symgraph.cli_output import MAX_MESSAGE_CHARS, printable, read_text
+from symgraph.core.sizes import PRINT_MAX_NODES
 from symgraph.errors import SymgraphError
-from symgraph.explain import explain
-from symgraph.simplify import DEFAULT_BUDGET
-from symgraph.sizes import PRINT_MAX_NODES
+from symgraph.numeric.simplify import DEFAULT_BUDGET
+from symgraph.present.cli_output import MAX_MESSAGE_CHARS, printable, read_text
+from symgraph.present.explain import explain
 
 x = sp.Symbol("x", real=True)
 
@@ -315,7 +315,7 @@ class TestBoundedUsageAndDrawings:
         assert len(line) < 300
 
     def test_a_drawing_too_big_to_lay_out_is_refused_before_graphviz_runs(self, capsys):
-        from symgraph.draw import MAX_RENDERED_NODES
+        from symgraph.present.draw import MAX_RENDERED_NODES
 
         expr = "+".join(f"sin(w*x{k})" for k in range(MAX_RENDERED_NODES // 2))
         line = refusal(["draw", expr, "--wrt", "w", "-o", "g.svg"], capsys)

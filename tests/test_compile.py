@@ -19,9 +19,9 @@ import sympy as sp
 from oracles import assert_matches_sympy_diff, sympy_values
 
 import symgraph as sg
-from symgraph.backward import backward
-from symgraph.codegen import make_function
+from symgraph.ad.backward import backward
 from symgraph.errors import EvaluationError, GraphError, NoRuleError, SymgraphError
+from symgraph.numeric.codegen import make_function
 
 w, x, b, y = sp.symbols("w x b y", real=True)
 

@@ -7,8 +7,8 @@ import pytest
 import sympy as sp
 
 from symgraph import layers, nn
-from symgraph.constants import as_constant
 from symgraph.errors import GraphError
+from symgraph.parse.constants import as_constant
 
 
 def _payload(path) -> str:

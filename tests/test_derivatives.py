@@ -17,7 +17,7 @@ from oracles import sympy_values
 from test_properties import expressions
 
 import symgraph as sg
-from symgraph.derivatives import AdjointNode, gradient_assignments, hessian, hvp, jacobian
+from symgraph.ad.derivatives import AdjointNode, gradient_assignments, hessian, hvp, jacobian
 from symgraph.errors import GraphError
 
 w, x, b, y = sp.symbols("w x b y", real=True)

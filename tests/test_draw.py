@@ -8,9 +8,9 @@ import pytest
 import sympy as sp
 
 import symgraph as sg
-from symgraph.compile import values_at
-from symgraph.draw import render, to_dot
 from symgraph.errors import SymgraphError
+from symgraph.numeric.compile import values_at
+from symgraph.present.draw import render, to_dot
 
 w, x, b, y = sp.symbols("w x b y", real=True)
 LOSS = (sp.tanh(w * x + b) - y) ** 2
@@ -75,7 +75,7 @@ def test_unknown_format_is_refused(grad, tmp_path):
 def test_tikz_export_compiles(grad, tmp_path):
     from oracles import compile_latex
 
-    from symgraph.draw import to_tikz
+    from symgraph.present.draw import to_tikz
 
     forward, _ = values_at(grad, **POINT)
     tikz = to_tikz(grad.graph, forward)
@@ -99,7 +99,7 @@ def test_graph_displays_itself_in_a_notebook(grad):
 
 def test_matplotlib_fallback_draws_every_node(grad, tmp_path):
     pytest.importorskip("matplotlib")
-    from symgraph.draw import draw_matplotlib
+    from symgraph.present.draw import draw_matplotlib
 
     svg_path = tmp_path / "g.svg"
     draw_matplotlib(grad.graph, svg_path)

@@ -1,4 +1,4 @@
-"""Tests of the chain-rule walkthrough, symgraph.explain.
+"""Tests of the chain-rule walkthrough, symgraph.present.explain.
 
 Oracles: ``sympy.diff`` of the whole expression (symbolically and at the point,
 by SymPy's own ``subs``), networkx's ``all_simple_paths`` for the paths and
@@ -17,10 +17,10 @@ import sympy as sp
 from oracles import compile_latex
 
 import symgraph as sg
-from symgraph.backward import AdjointSymbol
+from symgraph.core.adjoint import AdjointSymbol
 from symgraph.errors import EvaluationError, GraphError
-from symgraph.explain import Walkthrough, explain
-from symgraph.latex import latex_document
+from symgraph.present.explain import Walkthrough, explain
+from symgraph.present.latex import latex_document
 
 w, x, b, y, u = sp.symbols("w x b y u", real=True)
 z, a, L = sp.symbols("z a L", real=True)

@@ -15,7 +15,7 @@ from children import in_child
 import symgraph as sg
 from symgraph.errors import SymgraphError
 
-gradient_module = importlib.import_module("symgraph.gradient")  # sg.gradient is the function
+gradient_module = importlib.import_module("symgraph.core.gradient")  # sg.gradient is the function
 x, b = sp.symbols("x b", real=True)
 
 
@@ -157,7 +157,7 @@ def test_a_2000_deep_chain_builds_prints_simplifies_and_compiles():
 class TestEstimatedShapes:
     def test_exact_where_nothing_merges(self):
         # a deep chain's closed forms are built unevaluated: the estimate is their tree shape
-        from symgraph.sizes import tree_shape
+        from symgraph.core.sizes import tree_shape
 
         grad = deep_chain(30)
         estimated = grad.estimated_shapes(cap=10**7)

@@ -16,12 +16,8 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 
 import symgraph as sg
 from symgraph import layers
-from symgraph.adjoint import MatrixAdjoint, adjoint_of
-from symgraph.backward import AdjointSymbol
+from symgraph.core.adjoint import AdjointSymbol, MatrixAdjoint, adjoint_of
 from symgraph.io import (
-    _MATRIX_CLASS_LIST,
-    MAX_DEPTH,
-    _Encoder,
     from_json,
     load_json,
     save_dot,
@@ -30,9 +26,10 @@ from symgraph.io import (
     to_graphml,
     to_json,
 )
-from symgraph.io_decode import _decode_exprs, _decode_symbols
-from symgraph.io_limits import MAX_TERMS
-from symgraph.matfuncs import (
+from symgraph.io.decode import _decode_exprs, _decode_symbols
+from symgraph.io.files import _MATRIX_CLASS_LIST, MAX_DEPTH, _Encoder
+from symgraph.io.limits import MAX_TERMS
+from symgraph.rules.matfuncs import (
     FrobeniusNorm,
     LogSumExp,
     RowLogSumExp,
@@ -389,7 +386,7 @@ class TestExport:
             assert (h.graph["output"], h.graph["wrt"]) == ("L", "w b")
 
     def test_dot(self, tmp_path):
-        from symgraph.draw import to_dot  # being edited by others; import it where needed
+        from symgraph.present.draw import to_dot  # being edited by others; import it where needed
 
         g = sg.Graph.from_expr(sp.sin(w * x), wrt=[w])
         save_dot(g, tmp_path / "g.dot", highlight=w)
@@ -584,7 +581,7 @@ class TestMatrixRoundTrip:
     @pytest.mark.parametrize("make", [lambda: sg.Graph.from_expr(sp.tanh(w * x + b)), batch_graph])
     def test_gradient_graphs_with_adjoint_nodes(self, make):
         """The graph of a gradient's assignments: nodes g_v1 (AdjointNode or MatrixSymbol)."""
-        from symgraph.derivatives import AdjointNode, gradient_assignments
+        from symgraph.ad.derivatives import AdjointNode, gradient_assignments
 
         g = make()
         steps, grads = gradient_assignments(g.backward())

@@ -1,4 +1,4 @@
-r"""Tests of the LaTeX export, symgraph.latex.
+r"""Tests of the LaTeX export, symgraph.present.latex.
 
 Oracles: exact strings derived by hand for tiny cases (right sides printed by
 ``sympy.latex(sympy.diff(...))``), and a real TeX engine: every form is
@@ -13,7 +13,7 @@ from oracles import compile_latex
 
 import symgraph as sg
 from symgraph.errors import GraphError, SymgraphError
-from symgraph.latex import ENVIRONMENTS, gradient_latex, latex_document, partial_symbol
+from symgraph.present.latex import ENVIRONMENTS, gradient_latex, latex_document, partial_symbol
 
 w, x, y = sp.symbols("w x y", real=True)
 L = sp.Symbol("L", real=True)

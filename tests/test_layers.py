@@ -13,9 +13,9 @@ import sympy as sp
 
 import symgraph as sg
 from symgraph import layers, nn
-from symgraph.adjoint import adjoint_of
+from symgraph.core.adjoint import adjoint_of
 from symgraph.errors import GraphError
-from symgraph.matfuncs import SumEntries
+from symgraph.rules.matfuncs import SumEntries
 
 n_, d_, h_ = sp.symbols("n d h", integer=True, positive=True)
 

@@ -17,9 +17,9 @@ from sympy.printing.numpy import NumPyPrinter
 
 import symgraph as sg
 from symgraph.errors import GraphError
-from symgraph.matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries, expand_explicit
 from symgraph.matrix import matrix_gradient, matrix_latex
-from symgraph.matrix_rules import has_vjp, matrix_vjp
+from symgraph.rules.matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries, expand_explicit
+from symgraph.rules.matrix import has_vjp, matrix_vjp
 
 n = sp.Symbol("n", integer=True, positive=True)
 

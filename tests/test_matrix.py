@@ -145,7 +145,7 @@ def test_sympy_gets_log_det_wrong_and_we_do_not():
 
 
 def test_scalar_builders_refuse_matrices_with_a_pointer():
-    from symgraph.build import build_from_expr
+    from symgraph.build.builder import build_from_expr
 
     W = sp.MatrixSymbol("W", 2, 2)
     with pytest.raises(GraphError, match="sg.gradient"):
@@ -165,8 +165,8 @@ def test_matrix_powers_have_a_rule():
 def test_matrix_latex_reads_like_a_paper_and_compiles(tmp_path):
     from oracles import compile_latex
 
-    from symgraph.latex import latex_document
     from symgraph.matrix import gradient_latex_matrix, matrix_latex
+    from symgraph.present.latex import latex_document
 
     loss, weights, _ = mlp()
     text = gradient_latex_matrix(matrix_gradient(loss, weights))

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 import symgraph as sg
-from symgraph import matrix_rules
-from symgraph.adjoint import MatrixAdjoint
+from symgraph.core.adjoint import MatrixAdjoint
 from symgraph.errors import EvaluationError, GraphError, NoRuleError
-from symgraph.matfuncs import LogSumExp, SumEntries
 from symgraph.matrix import matrix_gradient
+from symgraph.rules import registry as matrix_rules
+from symgraph.rules.matfuncs import LogSumExp, SumEntries
 
 n, d, h = sp.symbols("n d h", integer=True, positive=True)
 W, x, y = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1), sp.MatrixSymbol("y", 2, 1)
@@ -287,8 +287,8 @@ class TestLaterStages:
         return sg.gradient(tanh_layer_loss(), wrt=[W])
 
     def test_drawing_shows_shapes_shares_and_array_values(self):
-        from symgraph.compile import values_at
-        from symgraph.draw import to_dot
+        from symgraph.numeric.compile import values_at
+        from symgraph.present.draw import to_dot
 
         grad = self.grad()
         at = dict(W=np.ones((2, 3)), x=np.ones((3, 1)), y=np.zeros((2, 1)))
@@ -302,7 +302,7 @@ class TestLaterStages:
     def test_explain_walks_the_delta_form_with_shapes_and_numbers(self, tmp_path):
         from oracles import compile_latex
 
-        from symgraph.latex import latex_document
+        from symgraph.present.latex import latex_document
 
         steps, weights = batch_network()
         grad = sg.Graph.from_assignments(steps, wrt=weights, granularity="named").backward()
@@ -334,7 +334,7 @@ class TestLaterStages:
     def test_structured_latex_names_the_deltas_and_compiles(self, tmp_path):
         from oracles import compile_latex
 
-        from symgraph.latex import latex_document
+        from symgraph.present.latex import latex_document
 
         steps, weights = batch_network()
         grad = sg.Graph.from_assignments(steps, wrt=weights, granularity="named").backward()

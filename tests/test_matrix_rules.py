@@ -7,8 +7,8 @@ from oracles import inner, matrix_value
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symgraph.errors import NoRuleError
-from symgraph.matfuncs import RowLogSumExp, RowSoftmax
-from symgraph.matrix_rules import matrix_vjp
+from symgraph.rules.matfuncs import RowLogSumExp, RowSoftmax
+from symgraph.rules.matrix import matrix_vjp
 
 RNG = np.random.default_rng(0)
 

@@ -14,7 +14,6 @@ from oracles import assert_same_mathematics
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from symgraph.errors import ParseError
-from symgraph.matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries
 from symgraph.parse import (
     CONSTANTS,
     FUNCTIONS,
@@ -25,6 +24,7 @@ from symgraph.parse import (
     parse_point,
     parse_symbols,
 )
+from symgraph.rules.matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries
 
 w, x, y, b, e, z1, a1 = sp.symbols("w x y b e z1 a1", real=True)
 

@@ -7,7 +7,7 @@ from oracles import assert_matches_sympy_diff
 
 import symgraph as sg
 from symgraph.errors import GraphError, NoRuleError
-from symgraph.rules import find_rule, local_partial, register_rule
+from symgraph.rules.registry import find_rule, local_partial, register_rule
 
 x, y, z = sp.symbols("x y z", real=True)
 

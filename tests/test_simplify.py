@@ -15,9 +15,9 @@ from hypothesis import strategies as st
 from oracles import sympy_values
 
 import symgraph as sg
-from symgraph.backward import backward
+from symgraph.ad.backward import backward
 from symgraph.errors import GraphError
-from symgraph.simplify import FAST_MAX_NODES, same_values, tree_shape
+from symgraph.numeric.simplify import FAST_MAX_NODES, same_values, tree_shape
 
 w, x, b, y = SYMBOLS = sp.symbols("w x b y", real=True)
 

@@ -17,9 +17,9 @@ from children import in_child
 from oracles import sympy_values
 
 import symgraph as sg
+from symgraph.core.gradient import Gradient
 from symgraph.errors import SymgraphError
-from symgraph.gradient import Gradient
-from symgraph.simplify import DEFAULT_BUDGET, simplify_gradient
+from symgraph.numeric.simplify import DEFAULT_BUDGET, simplify_gradient
 
 x, y, z, b, s = sp.symbols("x y z b s", real=True)
 

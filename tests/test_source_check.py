@@ -8,9 +8,9 @@ import sympy as sp
 from sympy.codegen.ast import FunctionCall
 
 import symgraph as sg
-from symgraph.compile import values_at
 from symgraph.errors import NoRuleError, SymgraphError
-from symgraph.source_check import UnsafeSourceError, check_source
+from symgraph.numeric.compile import values_at
+from symgraph.numeric.source_check import UnsafeSourceError, check_source
 
 x, w = sp.symbols("x w", real=True)
 

@@ -15,7 +15,7 @@ import sympy as sp
 
 import symgraph as sg
 from symgraph import layers, nn
-from symgraph.stable import Logistic, Softplus, stable_form, stable_lines
+from symgraph.numeric.stable import Logistic, Softplus, stable_form, stable_lines
 
 DIGITS = 600  # 1 - σ(1000) is e^-1000 ≈ 1e-434
 RTOL = 1e-12
@@ -194,7 +194,7 @@ class TestMatrixGraphs:
             if hasattr(sg, "SumEntries")
             else None
         )
-        from symgraph.matfuncs import SumEntries
+        from symgraph.rules.matfuncs import SumEntries
 
         loss = SumEntries(layers.elementwise("sigmoid", self.Z))
         value, (dZ,) = sg.gradient(loss, wrt=[self.Z]).lambdify()(Z=np.array(POINTS))
@@ -203,7 +203,7 @@ class TestMatrixGraphs:
             _close(dZ[k, 0], _reference(lambda u, _: _sigmoid(u), t, 0)[1])
 
     def test_forward_of_softplus_entries(self):
-        from symgraph.matfuncs import SumEntries
+        from symgraph.rules.matfuncs import SumEntries
 
         g = sg.Graph.from_expr(SumEntries(layers.elementwise("softplus", self.Z)))
         value = g.forward(Z=np.array(POINTS))[g.output]
@@ -246,7 +246,7 @@ class TestRewrites:
     def test_complex_step_through_stable_forms(self):
         """Each branch is analytic: Im f(z + ih)/h is the derivative."""
         f = sg.Graph.from_expr(nn.softplus(z) + nn.sigmoid(z))
-        from symgraph.forward import forward_function
+        from symgraph.numeric.forward import forward_function
 
         fn = forward_function(f, inputs=[z], outputs=[f.output])
         h = 1e-30
@@ -260,8 +260,8 @@ class TestCost:
     """The pass stays linear: each generated line stays a few operations, whatever the depth."""
 
     def test_a_deep_sigmoid_chain_keeps_short_lines_and_its_gradient(self):
-        from symgraph.compile import numeric_equations
-        from symgraph.forward import forward_assignments
+        from symgraph.core.graph import forward_assignments
+        from symgraph.numeric.compile import numeric_equations
 
         w, b, x = sp.symbols("w b x", real=True)
         steps, prev = [], x

@@ -5,8 +5,8 @@ import pytest
 import sympy as sp
 
 import symgraph as sg
-from symgraph.compile import values_at
-from symgraph.values import real_value
+from symgraph.numeric.compile import values_at
+from symgraph.numeric.values import real_value
 
 x, w = sp.symbols("x w", real=True)
 

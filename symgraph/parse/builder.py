@@ -13,8 +13,8 @@ from collections.abc import Callable, Sequence
 
 import sympy as sp
 
+from ..core.sizes import is_matrix
 from ..errors import ParseError
-from ..sizes import is_matrix
 from .limits import MAX_GAMMA_ARG, MAX_POWER_BITS, MAX_ROOT_BITS, MAX_TOTAL_POWER_BITS, _error
 from .literals import _check_float_range, _literal_number, _number_bits, _short
 from .matrices import _Matrices

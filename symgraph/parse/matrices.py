@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import sympy as sp
 
-from ..sizes import is_matrix
+from ..core.sizes import is_matrix
 from .limits import MAX_MATRICES, MAX_MATRIX_SIZE, _error
 from .vocabulary import _ALL_MATRIX_NAMES, _identifier, _shape
 

@@ -13,9 +13,9 @@ from types import MappingProxyType
 
 import sympy as sp
 
-from ..activations import relu, sigmoid, softplus
-from ..matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries
-from ..sizes import is_matrix
+from ..core.activations import relu, sigmoid, softplus
+from ..core.sizes import is_matrix
+from ..rules.matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries
 from .limits import MAX_CHARS, _error
 
 #: Constants by name; every other name is a real symbol (``e`` included).

@@ -13,7 +13,7 @@ from sympy.utilities.lambdify import implemented_function
 
 import symgraph as sg
 from symgraph import layers, nn
-from symgraph.compile import values_at
+from symgraph.numeric.compile import values_at
 
 from .corpus_cli import CORE, PAYLOADS
 from .harness import Case, Wrong
@@ -97,7 +97,7 @@ class Model:
 
 
 def sink_lambdify(model: Model) -> None:
-    from symgraph.draw import to_dot
+    from symgraph.present.draw import to_dot
 
     graph = model.graph()
     grad = graph.backward()

@@ -12,7 +12,7 @@ from pathlib import Path
 import sympy as sp
 
 import symgraph as sg
-from symgraph.compile import values_at
+from symgraph.numeric.compile import values_at
 
 from .harness import Case, Wrong
 

@@ -15,7 +15,7 @@ import sympy as sp
 
 import symgraph as sg
 from symgraph import nn
-from symgraph.compile import values_at
+from symgraph.numeric.compile import values_at
 
 from .harness import Case, Wrong
 

@@ -1,0 +1,322 @@
+"""Gradient: the result of backpropagation, a mapping weight → closed form.
+
+It keeps both forms the design asks for:
+
+- ``equations``: the structured form, one δ-equation per node in node symbols
+  (``delta_v1 = delta_L*cos(v1)``); it is what keeps everything linear;
+- ``grad[w]``: the closed form in inputs and weights only, built from the
+  equations on first use (iteratively, one small substitution per node).
+
+Examples
+--------
+>>> import sympy as sp
+>>> import symgraph as sg
+>>> w, x, b, y = sp.symbols("w x b y", real=True)
+>>> grad = sg.gradient((sp.tanh(w*x + b) - y)**2, wrt=[w, b])
+>>> grad[b]
+(1 - tanh(b + w*x)**2)*(-2*y + 2*tanh(b + w*x))
+>>> grad.structured[w]
+delta_v2*x
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import sympy as sp
+
+from ..errors import NotFoundError, SymgraphError
+from .sizes import (
+    PRINT_MAX_DEPTH,
+    PRINT_MAX_NODES,
+    STRUCTURED_MAX_NODES,
+    shown,
+    substituted_shapes,
+    too_big_to_print,
+    tree_shape,
+)
+from .substitute import EVALUATED_DEPTH, folded, substitute, warm_assumptions
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .graph import Graph
+
+SIMPLIFY_BUDGET = 5.0  # seconds for one whole simplify call (symgraph.simplify.DEFAULT_BUDGET)
+
+
+class Gradient(Mapping):
+    """Closed-form partial derivatives of one output with respect to weights.
+
+    Attributes
+    ----------
+    graph : Graph
+        The graph backpropagation ran on.
+    wrt : tuple of Symbol
+        The weights, in order.
+    equations : tuple of (AdjointSymbol, Expr)
+        The δ-equations in reverse topological order (structured form).
+    adjoints : dict
+        weight -> its δ symbol (0 when the output does not depend on it).
+    """
+
+    def __init__(
+        self,
+        graph: Graph,
+        equations,
+        adjoints: Mapping[sp.Symbol, sp.Basic],
+        closed: Mapping[sp.Symbol, sp.Basic] | None = None,
+        simplified: str | None = None,
+    ):
+        self.graph = graph
+        self.wrt = tuple(graph.wrt)
+        self.equations = tuple(equations)
+        self.adjoints = dict(adjoints)
+        self._closed = dict(closed) if closed is not None else None
+        self.simplified = simplified
+
+    # --- the mapping ---
+
+    def weight(self, key: Any) -> sp.Basic:
+        """The weight ``key`` names: itself, or the weight of that name.
+
+        Raises
+        ------
+        NotFoundError
+            Naming what ``key`` is instead (an input, no node at all) and the weights.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> import symgraph as sg
+        >>> w, x = sp.symbols("w x")
+        >>> sg.gradient(w * x, wrt=[w]).weight("w")
+        w
+        """
+        try:
+            if key in self.adjoints:
+                return key
+        except TypeError:  # unhashable: not a weight either
+            pass
+        name = key.name if isinstance(key, (sp.Symbol, sp.MatrixSymbol)) else key
+        weights = shown(list(self.wrt))
+        if not isinstance(name, str):
+            raise NotFoundError(
+                f"{shown(key)} is not a weight of this gradient (a weight is a Symbol or a "
+                f"name); ask for one of {weights}"
+            )
+        for w in self.wrt:  # by name: a symbol with other assumptions names the same weight
+            if w.name == name:
+                return w
+        nodes = self.graph.nx.nodes(data="role")
+        role = next((r for n, r in nodes if n.name == name), None)
+        hint = f"{shown(name)} is an {role} node" if role else f"no weight named {shown(name)}"
+        raise NotFoundError(
+            f"{hint}, not a weight; the weights of this gradient are {weights} "
+            "(differentiate by another symbol with sg.gradient(expr, wrt=[...]))"
+        )
+
+    def __getitem__(self, key: Any) -> sp.Basic:
+        return self.closed_forms()[self.weight(key)]
+
+    def __iter__(self) -> Iterator[sp.Symbol]:
+        return iter(self.wrt)
+
+    def __len__(self) -> int:
+        return len(self.wrt)
+
+    # --- the two forms ---
+
+    @property
+    def output(self) -> sp.Symbol:
+        """The output node's symbol (``L`` unless named otherwise)."""
+        return self.graph.output
+
+    @property
+    def expr(self) -> sp.Basic:
+        """The differentiated expression itself."""
+        return self.graph.expr
+
+    @property
+    def structured(self) -> dict[sp.Symbol, sp.Basic]:
+        """weight -> right side of its δ-equation, in node symbols and δ-terms."""
+        rhs = dict(self.equations)
+        return {w: rhs.get(d, d) for w, d in self.adjoints.items()}
+
+    def closed_forms(self) -> dict[sp.Symbol, sp.Basic]:
+        """weight -> closed form (inputs and weights only); computed once."""
+        if self._closed is None:
+            values: dict[sp.Basic, sp.Basic] = {
+                n: data["expr"] for n, data in self.graph.nx.nodes(data=True)
+            }
+            # Deep graphs give deep closed forms: built unevaluated, in linear time.
+            evaluate = self.graph.size["depth"] <= EVALUATED_DEPTH
+            if not evaluate:  # even unevaluated, SymPy asks is_commutative all the way down
+                warm_assumptions(values.values())
+            for lhs, rhs in self.equations:  # children before parents: one pass
+                values[lhs] = substitute(rhs, values, evaluate)
+            self._closed = {w: folded(values.get(d, d)) for w, d in self.adjoints.items()}
+        return dict(self._closed)
+
+    # --- the next stages ---
+
+    def simplify(
+        self, strategy: str = "fast", budget: float = SIMPLIFY_BUDGET, progress: bool = False
+    ) -> Gradient:
+        """A new Gradient with simplified closed forms (values never change).
+
+        ``"fast"`` factors shared factors and cancels, keeping a form only when
+        it is shorter; ``"thorough"`` also runs ``sympy.simplify``.  The whole
+        call, either way, takes at most about ``budget`` seconds (5 by default):
+        past it, each closed form keeps the best form found so far.  See
+        :mod:`symgraph.numeric.simplify`.
+        """
+        from ..numeric.simplify import simplify_gradient
+
+        return simplify_gradient(self, strategy=strategy, budget=budget, progress=progress)
+
+    def lambdify(self, backend: str = "numpy"):
+        """One callable computing the value and every partial together.
+
+        ``f(**values)`` or ``f(*f.args)`` returns ``(value, (∂/∂w1, ...))``.
+        See :mod:`symgraph.numeric.compile`.
+        """
+        from ..numeric.compile import compile_gradient
+
+        return compile_gradient(self, backend=backend)
+
+    def latex(self, form: str = "closed", environment: str = "align") -> str:
+        """LaTeX for a paper: ``\\frac{\\partial L}{\\partial w} = ...`` per weight.
+
+        Closed forms too big to print (see :mod:`symgraph.core.sizes`) give the
+        structured form instead, after a ``%`` comment saying why; a structured
+        form too big as well is refused (SymgraphError).
+        """
+        from ..present.latex import gradient_latex
+
+        reason = self.unprintable_reason() if form == "closed" else None
+        if reason is None and form != "structured":
+            return gradient_latex(self, form=form, environment=environment)
+        too_big = self._structured_too_big()
+        if too_big is not None:
+            raise SymgraphError(
+                f"the gradient is too big for LaTeX: {too_big}; "
+                "print a part of grad.equations, or build a coarser graph"
+            )
+        body = gradient_latex(self, form="structured", environment=environment)
+        return body if reason is None else f"% {reason}\n{body}"
+
+    def _repr_latex_(self) -> str:
+        lines = self.latex(environment="aligned").splitlines()
+        return "$$" + "\n".join(line for line in lines if not line.startswith("%")) + "$$"
+
+    def __str__(self) -> str:
+        from ..present.latex import paper_text  # Xᵀ, ⊙, tanh(Z) entrywise; plain str for scalars
+
+        reason = self.unprintable_reason()
+        if reason is not None:
+            return self._structured_text(reason, paper_text)
+        closed = self.closed_forms().items()
+        return "\n".join(f"d{self.output}/d{w} = {paper_text(e)}" for w, e in closed)
+
+    def estimated_shapes(self, cap: int = STRUCTURED_MAX_NODES) -> dict[sp.Symbol, tuple]:
+        """weight -> (size, depth) its closed form will have as a tree, without building it.
+
+        Measured on the structured form in one pass (sizes capped at ``cap + 1``),
+        so that printing and simplifying can skip a closed form of millions of
+        terms instead of building it first.
+        """
+        nodes = self.graph.nx.nodes
+        steps = [(n, nodes[n]["op"]) for n in self.graph.topological_order() if nodes[n]["op"]]
+        shapes = substituted_shapes([*steps, *self.equations], cap)
+        return {w: shapes.get(d) or tree_shape(d, cap) for w, d in self.adjoints.items()}
+
+    def unprintable_reason(self) -> str | None:
+        """Why the closed forms are not printed, or None: too deep, or too big together.
+
+        Measured before any closed form is built where they would be far too big.
+
+        Examples
+        --------
+        >>> import sympy as sp
+        >>> import symgraph as sg
+        >>> w, x = sp.symbols("w x")
+        >>> sg.gradient(sp.tanh(w * x), wrt=[w]).unprintable_reason() is None
+        True
+        """
+        if self._closed is None:  # far too big: say so without building them
+            total, cap = 0, 10 * PRINT_MAX_NODES
+            for w, (size, depth) in self.estimated_shapes(cap).items():
+                total += size
+                if total > cap or depth > 10 * PRINT_MAX_DEPTH:
+                    return self._too_big(w, total <= cap, depth)
+        left = PRINT_MAX_NODES
+        for w, e in self.closed_forms().items():
+            size, depth = tree_shape(e, left)
+            left -= size
+            if left < 0 or depth > PRINT_MAX_DEPTH:
+                return self._too_big(w, left >= 0, depth)
+        return None
+
+    def _too_big(self, w: sp.Symbol, counted: bool, depth: int) -> str:
+        """The reason line; ``counted``: the tree was measured in full, so ``depth`` is exact."""
+        why = f"the closed forms up to it exceed {PRINT_MAX_NODES} nodes written out"
+        if depth > PRINT_MAX_DEPTH:
+            why = (
+                f"depth {depth} > {PRINT_MAX_DEPTH}" if counted else f"depth over {PRINT_MAX_DEPTH}"
+            )
+        return (
+            f"the closed form of d{self.output}/d{w} is too big to print ({why}); "
+            "the structured form follows, one equation per node"
+        )
+
+    def _structured_equations(self) -> list[tuple[Any, sp.Basic]]:
+        """The forward definitions, the δ-equations, then each partial in δ-terms."""
+        nodes = self.graph.nx.nodes
+        pairs: list[tuple[Any, sp.Basic]] = [
+            (n, nodes[n]["op"])
+            for n in self.graph.topological_order()
+            if nodes[n]["op"] is not None
+        ]
+        pairs += self.equations
+        structured = self.structured
+        return pairs + [(f"d{self.output}/d{w}", structured[w]) for w in self.wrt]
+
+    def _structured_too_big(self) -> str | None:
+        left = STRUCTURED_MAX_NODES
+        for _, rhs in self._structured_equations():
+            size, depth = tree_shape(rhs, left)
+            left -= size
+            if left < 0:
+                return f"its equations exceed {STRUCTURED_MAX_NODES} nodes written out"
+            if depth > PRINT_MAX_DEPTH:
+                return f"an equation of depth {depth} > {PRINT_MAX_DEPTH}"
+        return None
+
+    def _structured_text(self, reason: str, text) -> str:
+        """The structured form as text; the equations, then the partials, each cut
+        (saying so) past half of ``STRUCTURED_MAX_NODES``."""
+        pairs = self._structured_equations()
+        cut = len(pairs) - len(self.wrt)
+        lines = [f"# {reason}"]
+        for part, where in ((pairs[:cut], "grad.equations"), (pairs[cut:], "grad.structured")):
+            left = half = STRUCTURED_MAX_NODES // 2
+            for k, (lhs, rhs) in enumerate(part):
+                left -= tree_shape(rhs, max(left, 0))[0]
+                if left < 0:
+                    lines.append(
+                        f"# {len(part) - k} more lines not printed (over {half} nodes "
+                        f"written out): read them in {where}"
+                    )
+                    break
+                lines.append(_line(lhs, rhs, text))
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Gradient of {self.output} wrt {', '.join(map(str, self.wrt))}>"
+
+
+def _line(lhs: Any, rhs: sp.Basic, text) -> str:
+    """``lhs = rhs`` as text, or a note in place of a right side too big to print."""
+    name = lhs if isinstance(lhs, str) else text(lhs)
+    reason = too_big_to_print(rhs)
+    return f"{name} = <not printed: {reason}>" if reason else f"{name} = {text(rhs)}"

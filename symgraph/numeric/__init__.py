@@ -1,0 +1,1 @@
+"""Numbers: code generation, stable forms, compiled functions, simplification, the cross-check."""

@@ -1,0 +1,413 @@
+"""Straight-line NumPy code from a list of assignments, one line per node.
+
+SymPy's ``lambdify`` prints one nested expression, which overflows Python's
+recursion limit on deep ones (sympy#24673).  Here every graph node is one
+assignment, so the generated code grows with the graph and each printed piece
+stays small.  Generated identifiers are our own (``a0``, ``t1``...), never the
+user's symbol names, so no name can inject code.
+
+Conventions at kinks (documented in docs/numerics.md): ``Heaviside(0) = 1/2``
+unless the expression says otherwise, ``sign(0) = 0``, and ``DiracDelta`` is 0
+(the derivative of a step wherever it exists).
+
+Examples
+--------
+>>> import sympy as sp
+>>> x, t = sp.symbols("x t")
+>>> fn = make_function([(t, sp.sin(x))], inputs=[x], outputs=[t, 2*t])
+>>> print(fn.source)
+def generated(a0):
+    t1 = numpy.sin(a0)
+    return (t1, (2*t1))
+>>> [float(v) for v in fn(0.0)]
+[0.0, 0.0]
+"""
+
+from __future__ import annotations
+
+import builtins
+import functools
+import linecache
+from collections.abc import Sequence
+from itertools import count
+
+import numpy
+import sympy as sp
+from sympy.printing.codeprinter import PrintMethodNotImplementedError
+
+from ..core.sizes import shown
+from ..errors import NoRuleError
+from .source_check import UnsafeSourceError, check_source
+
+try:  # SciPy prints erf, gamma, Bessel functions...; without it NumPy's set remains
+    import scipy.special
+    from sympy.printing.numpy import SciPyPrinter as _BasePrinter
+
+    _NAMESPACE = {"numpy": numpy, "scipy": scipy}
+except ImportError:  # pragma: no cover - scipy is optional
+    from sympy.printing.numpy import NumPyPrinter as _BasePrinter
+
+    _NAMESPACE = {"numpy": numpy}
+
+_NAMESPACE.update(functools=functools, builtins=builtins)  # Max of many; Sum
+_file_numbers = count()
+
+
+class _Printer(_BasePrinter):
+    """SciPy/NumPy printer with our identifiers and our conventions at kinks."""
+
+    def __init__(self, names: dict[sp.Basic, str]):
+        super().__init__({"fully_qualified_modules": True, "inline": True, "strict": True})
+        self._names = names
+
+    def _print_Symbol(self, expr):
+        try:
+            return self._names[expr]
+        except KeyError:
+            raise NoRuleError(f"the symbol {expr} has no value in the generated code") from None
+
+    def _print_MatrixSymbol(self, expr):
+        return self._print_Symbol(expr)
+
+    def _print_Dummy(self, expr):  # the variable of an entrywise function: u
+        return self._print_Symbol(expr)
+
+    # Matrix operations print as NumPy array operations, one call for the whole batch.
+    def _print_MatMul(self, expr):
+        scalars = [self.text(a) for a in expr.args if not a.is_Matrix]
+        factors = [a for a in expr.args if a.is_Matrix]
+        product = self._ones_product(factors)
+        if product is None:
+            matrices = [self.text(a) for a in factors]
+            product = matrices[0] if len(matrices) == 1 else "(" + " @ ".join(matrices) + ")"
+        return "(" + "*".join([*scalars, product]) + ")" if scalars else product
+
+    def _ones_product(self, factors) -> str | None:
+        """``1 bᵀ`` broadcasts, ``1ᵀ M`` and ``M 1`` sum: no product with a matrix of ones."""
+        if len(factors) != 2 or not any(isinstance(f, sp.OneMatrix) for f in factors):
+            return None
+        left, right = factors
+        if isinstance(left, sp.OneMatrix) and left.cols == 1:  # 1 bᵀ: b's row, repeated
+            shape = f"({self.text(left.rows)}, {self.text(right.cols)})"
+            return f"numpy.broadcast_to({self.text(right)}, {shape})"
+        if isinstance(left, sp.OneMatrix) and left.rows == 1:  # 1ᵀ M: column sums
+            return f"{self.text(right)}.sum(axis=0, keepdims=True)"
+        if isinstance(right, sp.OneMatrix) and right.cols == 1:  # M 1: row sums
+            return f"{self.text(left)}.sum(axis=1, keepdims=True)"
+        return None
+
+    def _print_MatAdd(self, expr):
+        return "(" + " + ".join(self.text(a) for a in expr.args) + ")"
+
+    def _print_HadamardProduct(self, expr):
+        return "(" + "*".join(self.text(a) for a in expr.args) + ")"
+
+    def _print_HadamardPower(self, expr):
+        return f"{self.text(expr.base)}**{self.text(expr.exp)}"
+
+    def _print_MatPow(self, expr):
+        return f"numpy.linalg.matrix_power({self.text(expr.base)}, {self.text(expr.exp)})"
+
+    def _print_Transpose(self, expr):
+        return f"{self.text(expr.arg)}.T"
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        u = sp.Dummy("u")
+        self._names[u] = "u"
+        return f"(lambda u: {self.text(expr.function(u))})({self.text(expr.expr)})"
+
+    def _print_Trace(self, expr):
+        return f"numpy.trace({self.text(expr.arg)})"
+
+    def _print_Determinant(self, expr):
+        return f"numpy.linalg.det({self.text(expr.arg)})"
+
+    def _print_Inverse(self, expr):
+        return f"numpy.linalg.inv({self.text(expr.arg)})"
+
+    def _print_Identity(self, expr):
+        return f"numpy.eye({self.text(expr.rows)})"
+
+    def _print_OneMatrix(self, expr):
+        return f"numpy.ones(({self.text(expr.rows)}, {self.text(expr.cols)}))"
+
+    def _print_ZeroMatrix(self, expr):
+        return f"numpy.zeros(({self.text(expr.rows)}, {self.text(expr.cols)}))"
+
+    def _print_ZeroSafeProduct(self, expr):
+        delta, partial = (self.text(a) for a in expr.args)
+        return f"numpy.where({delta} == 0, 0.0, {delta}*{partial})"
+
+    def _print_FunctionCall(self, expr):  # code, not mathematics: its name is any text
+        raise PrintMethodNotImplementedError(f"Unsupported by {type(self)}: FunctionCall")
+
+    def _print_DiracDelta(self, expr):
+        return f"numpy.zeros(numpy.shape({self._print(expr.args[0])}))"
+
+    def _print_Heaviside(self, expr):
+        at_zero = expr.args[1] if len(expr.args) > 1 else sp.S.Half
+        return f"numpy.heaviside({self._print(expr.args[0])}, {self._print(at_zero)})"
+
+    def _minmax(self, expr, fn):
+        args = [self._print(a) for a in expr.args]
+        out = args[0]
+        for a in args[1:]:
+            out = f"numpy.{fn}({out}, {a})"
+        return out
+
+    def _print_Max(self, expr):
+        return self._minmax(expr, "maximum")
+
+    def _print_Min(self, expr):
+        return self._minmax(expr, "minimum")
+
+    # SymPy's printer orders terms and checks precedence: about 0.25 ms a line.
+    # The common operations of a node print directly; the rest goes to SymPy.
+    def text(self, expr: sp.Basic) -> str:
+        """Python source for one node's (small) expression."""
+        if is_name(expr):
+            return self._print_Symbol(expr)
+        if expr.is_Matrix and type(expr).__name__ in _MATRIX_PRINTED:
+            return getattr(self, f"_print_{type(expr).__name__}")(expr)
+        if expr.is_Integer and abs(expr) >= 2**63:  # NumPy makes such an int an object array
+            return f"({float(expr)!r})"
+        if expr.is_Integer:
+            return str(int(expr)) if expr >= 0 else f"({int(expr)})"
+        if expr.is_Rational:
+            return f"({expr.p}/{expr.q})"
+        if isinstance(expr, sp.Add):
+            return "(" + " + ".join(self.text(a) for a in expr.args) + ")"
+        if isinstance(expr, sp.Mul):
+            negative = expr.args[0] == -1
+            factors = [self.text(a) for a in expr.args[negative:]]
+            factors = [f for f in factors if f != "1"] or ["1"]  # δ_L = 1 is printed as 1
+            return "(" + "-" * negative + "*".join(factors) + ")"
+        if isinstance(expr, sp.Pow) and expr.exp.is_Integer:
+            # a float exponent when negative: NumPy refuses int**negative int
+            n = int(expr.exp)
+            return f"{self.text(expr.base)}**{n if n > 0 else f'({float(n)})'}"
+        if isinstance(expr, sp.Pow) and expr.exp == sp.S.Half:
+            return f"numpy.sqrt({self.text(expr.base)})"
+        if type(expr) in _NUMPY_FUNCTIONS:
+            return f"numpy.{_NUMPY_FUNCTIONS[type(expr)]}({self.text(expr.args[0])})"
+        bound = {s for s in expr.atoms(sp.Symbol) if s not in self._names} - expr.free_symbols
+        for s in sorted(bound, key=lambda s: s.name):  # a Sum's index: named by us too
+            self._names[s] = f"i{len(self._names)}"
+        return self.doprint(expr)
+
+
+_MATRIX_PRINTED = {
+    "MatMul", "MatAdd", "HadamardProduct", "Transpose", "ElementwiseApplyFunction",
+    "Inverse", "Identity", "OneMatrix", "ZeroMatrix", "HadamardPower", "MatPow",
+}  # fmt: skip
+
+
+def is_name(e: sp.Basic) -> bool:
+    """A symbol the generated code names: a scalar ``Symbol`` or a ``MatrixSymbol``."""
+    return isinstance(e, (sp.Symbol, sp.MatrixSymbol))
+
+
+_NUMPY_FUNCTIONS = {
+    sp.exp: "exp", sp.log: "log", sp.sin: "sin", sp.cos: "cos", sp.tan: "tan",
+    sp.sinh: "sinh", sp.cosh: "cosh", sp.tanh: "tanh", sp.asin: "arcsin",
+    sp.acos: "arccos", sp.atan: "arctan", sp.asinh: "arcsinh", sp.acosh: "arccosh",
+    sp.atanh: "arctanh",
+}  # fmt: skip
+
+
+class ZeroSafeProduct(sp.Function):
+    """``δ·p`` that is 0 where ``δ`` is 0, even where ``p`` is NaN or infinite.
+
+    Backpropagation through a ``Piecewise`` sends a zero adjoint into the
+    branch not taken; that branch's partials may be undefined there
+    (``1/(2*sqrt(w))`` at ``w < 0``), and 0·NaN would leak NaN into the
+    gradient.  The symbolic value is the plain product.
+    """
+
+    nargs = 2
+
+    def _eval_derivative(self, s):  # pragma: no cover - never differentiated
+        return (self.args[0] * self.args[1]).diff(s)
+
+
+class GeneratedFunction:
+    """A compiled straight-line function; ``.source`` holds its Python code."""
+
+    def __init__(self, fn, source: str, inputs: Sequence[sp.Symbol]):
+        self.fn = fn
+        self.source = source
+        self.inputs = tuple(inputs)
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+
+def make_function(
+    assignments: Sequence[tuple[sp.Symbol, sp.Basic]],
+    inputs: Sequence[sp.Symbol],
+    outputs: Sequence[sp.Basic],
+    name: str = "generated",
+) -> GeneratedFunction:
+    """Compile ``t_k = expr_k`` lines, then ``return outputs``, into one function.
+
+    A symbolic size (``n`` in ``MatrixSymbol("X", n, d)``) is read from the
+    first input that has it (``a0.shape[0]``).
+
+    Warnings from NumPy (overflow, a branch of ``select`` outside its domain)
+    are silenced inside the function: results carry ``nan``/``inf`` instead,
+    which the callers check.
+    """
+    assignments, alias = _aliases(_live(assignments, outputs), inputs)
+
+    known: dict[sp.Basic, set[sp.Basic]] = {}
+
+    def uses(expr: sp.Basic) -> set[sp.Basic]:
+        if expr not in known:
+            found = (alias.get(v, v) for v in expr.free_symbols)
+            known[expr] = {v for v in found if is_name(v)}  # an alias of a number: none
+        return known[expr]
+
+    assignments = _schedule(assignments, outputs, uses)
+    names: dict[sp.Basic, str] = {s: f"a{k}" for k, s in enumerate(inputs)}
+    names.update((target, f"t{k}") for k, (target, _) in enumerate(assignments, start=1))
+    for size, (array, axis) in matrix_sizes(inputs).items():
+        names[size] = f"{names[array]}.shape[{axis}]"
+    printer = _Printer(names)
+    for target, source in alias.items():
+        names[target] = names[source] if source in names else printer.text(source)
+    body, made_by = [], []  # each line, and the node (or output) it computes
+    last_uses = _last_uses(assignments, outputs, uses)
+    for (target, expr), dead in zip(assignments, last_uses, strict=True):
+        body.append(f"{names[target]} = {_print(printer, expr, target)}")
+        made_by.append((target, expr))
+        if dead:  # free big arrays as soon as nothing needs them
+            body.append("del " + ", ".join(names[s] for s in dead))
+            made_by.append((target, expr))
+    returned = ", ".join(_print(printer, out, out) for out in outputs)
+    body.append(f"return ({returned}{',' if len(outputs) == 1 else ''})")
+    made_by.append(("the outputs", tuple(outputs)))
+    lines = [f"def {name}({', '.join(names[s] for s in inputs)}):"]
+    source = "\n".join(lines + ["    " + line for line in body])
+    try:  # SymPy prints some labels as they are: only generated code may run
+        check_source(source, name)
+    except UnsafeSourceError as err:
+        where, expr = made_by[max(err.line - 2, 0)] if err.line >= 2 else ("the function", name)
+        where = where if isinstance(where, str) else shown(where)
+        message = f"cannot compile {where} = {shown(expr)}: no safe numeric form ({err.problem})"
+        raise UnsafeSourceError(err.line, err.problem, message) from None
+    filename = f"<symgraph-generated-{next(_file_numbers)}>"
+    namespace = dict(_NAMESPACE)
+    exec(compile(source, filename, "exec"), namespace)  # checked: generated code only
+    linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+    raw = namespace[name]
+
+    def run(*args):
+        with numpy.errstate(all="ignore"):
+            return raw(*args)
+
+    return GeneratedFunction(run, source, inputs)
+
+
+def matrix_sizes(inputs: Sequence[sp.Basic]) -> dict[sp.Symbol, tuple[sp.Basic, int]]:
+    """size symbol (``n``) -> (the first input with that size, axis)."""
+    sizes: dict[sp.Symbol, tuple[sp.Basic, int]] = {}
+    for symbol in inputs:
+        for axis, d in enumerate(getattr(symbol, "shape", ())):
+            if isinstance(d, sp.Symbol):
+                sizes.setdefault(d, (symbol, axis))
+    return sizes
+
+
+def _live(assignments, outputs):
+    """The assignments some output depends on, in their order (dead code removed)."""
+    needed: set[sp.Basic] = set()
+    for out in outputs:
+        needed |= out.free_symbols
+    live = []
+    for target, expr in reversed(assignments):
+        if target in needed:
+            live.append((target, expr))
+            needed |= expr.free_symbols
+    return live[::-1]
+
+
+def _aliases(assignments, inputs):
+    """Drop the lines that only rename (``δ_v = δ_c``) or hold a constant (``δ_L = 1``).
+
+    Returns the remaining lines and ``alias``: target -> the input, kept target
+    or number it stands for.  Printing then uses the source's name directly,
+    with no symbolic substitution (which would re-evaluate every expression).
+    """
+    alias: dict[sp.Basic, sp.Basic] = {}
+    known = set(inputs)
+    kept = []
+    for target, expr in assignments:
+        source = alias.get(expr, expr)
+        if source.is_Number or (is_name(source) and source in known):
+            alias[target] = source
+            continue
+        known.add(target)
+        kept.append((target, expr))
+    return kept, alias
+
+
+def _schedule(assignments, outputs, uses):
+    """Reorder so each line comes just before its first use (depth-first from the outputs).
+
+    Computing a value right before it is consumed keeps few large arrays alive
+    at once, which is what makes the generated code fast over big batches.
+    """
+    position = {target: k for k, (target, _) in enumerate(assignments)}
+    needs = [
+        sorted((s for s in uses(expr) if s in position), key=position.__getitem__)
+        for _, expr in assignments
+    ]
+    order: list[int] = []
+    done: set[int] = set()
+    roots = [
+        s
+        for out in outputs
+        for s in sorted((s for s in uses(out) if s in position), key=position.__getitem__)
+    ]
+    for root in roots:
+        stack = [(position[root], iter(needs[position[root]]))]
+        while stack:
+            k, pending = stack[-1]
+            child = next((position[c] for c in pending if position[c] not in done), None)
+            if child is None:
+                stack.pop()
+                if k not in done:
+                    done.add(k)
+                    order.append(k)
+            else:  # a DAG: the child cannot be on the stack already
+                stack.append((child, iter(needs[child])))
+    return [assignments[k] for k in order]
+
+
+def _last_uses(assignments, outputs, uses) -> list[list[sp.Basic]]:
+    """For each line, the targets whose last use it is (never an output)."""
+    keep = set().union(*(uses(out) for out in outputs)) if outputs else set()
+    targets = {target for target, _ in assignments}
+    last: dict[sp.Basic, int] = {}
+    for k, (_, expr) in enumerate(assignments):
+        for s in uses(expr):
+            if s in targets:
+                last[s] = k
+    dead: list[list[sp.Basic]] = [[] for _ in assignments]
+    for s, k in last.items():
+        if s not in keep:
+            dead[k].append(s)
+    return [sorted(d, key=lambda s: s.name) for d in dead]
+
+
+def _print(printer: _Printer, expr: sp.Basic, where: sp.Basic) -> str:
+    try:
+        return printer.text(expr)
+    except (KeyError, TypeError, ValueError) as err:  # SymPy's printer on zoo, nan...
+        where_text = f"{shown(where)} = {shown(expr)}"
+        raise NoRuleError(f"cannot compile node {where_text}: no numeric form") from err
+    except PrintMethodNotImplementedError as err:
+        what = err.args[0].splitlines()[0].split(": ")[-1] if err.args else "it"
+        raise NoRuleError(
+            f"cannot compile node {shown(where)} = {shown(expr)}: no numeric form for {shown(what)}"
+        ) from err

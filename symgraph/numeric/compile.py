@@ -1,0 +1,200 @@
+"""Numeric callables: the value and every partial in one vectorized call.
+
+The code is generated from the graph, one assignment per node: first the
+forward pass, then one line per δ-equation.  Each shared subexpression is
+computed once, the code grows linearly with the graph, and nothing is ever
+printed as one nested expression (which is what overflows ``sympy.lambdify``).
+A simplified gradient is compiled from its closed forms, after sharing their
+common subexpressions in a graph of their own.
+
+Examples
+--------
+>>> import sympy as sp
+>>> import symgraph as sg
+>>> w, x = sp.symbols("w x", real=True)
+>>> f = sg.gradient(w**2 * x, wrt=[w]).lambdify()
+>>> f.args
+(x, w)
+>>> value, (dw,) = f(x=3.0, w=2.0)
+>>> float(value), float(dw)
+(12.0, 12.0)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import sympy as sp
+
+from ..core.adjoint import AdjointSymbol
+from ..core.gradient import Gradient
+from ..core.graph import forward_assignments
+from ..errors import EvaluationError, GraphError
+from .codegen import ZeroSafeProduct
+from .forward import (
+    checked_values,
+    run,
+    shared_lines,
+    stable_function,
+    values_in_order,
+)
+from .values import broadcast_shape, check_shapes, declared_shapes
+
+__all__ = ["CompiledGradient", "check_shapes", "compile_gradient", "declared_shapes", "values_at"]
+
+BACKENDS = ("numpy",)
+
+
+class CompiledGradient:
+    """``f(*args)`` or ``f(**values)`` -> ``(value, (∂/∂w1, ∂/∂w2, ...))``.
+
+    Attributes
+    ----------
+    args : tuple of Symbol
+        Positional order: inputs sorted by name, then the weights in order.
+    wrt : tuple of Symbol
+    source : str
+        The generated Python code.
+    """
+
+    def __init__(self, fn, args, wrt, shapes=None):
+        self._fn = fn
+        self.args = tuple(args)
+        self.wrt = tuple(wrt)
+        self.source = fn.source
+        self._shapes = shapes  # a matrix graph: each argument's declared shape
+
+    def __call__(self, *args: Any, **values: Any):
+        if len(args) > len(self.args):
+            raise EvaluationError(f"expected at most {len(self.args)} arguments, got {len(args)}")
+        given = dict(zip((s.name for s in self.args), args, strict=False))
+        twice = sorted(set(given) & set(values))
+        if twice:
+            raise EvaluationError(f"{', '.join(twice)} given both by position and by name")
+        ordered = values_in_order(self.args, given, values)
+        if self._shapes is not None:
+            ordered = check_shapes(self.args, ordered, self._shapes)
+            value, *partials = run(self._fn, ordered)
+            value = float(np.asarray(value, dtype=float).reshape(()))  # a 1×1 loss is a number
+            return value, tuple(_matrix_result(p) for p in partials)
+        shape = broadcast_shape(self.args, ordered)
+        value, *partials = run(self._fn, ordered)
+        return _shaped(value, shape), tuple(_shaped(p, shape) for p in partials)
+
+    def __repr__(self) -> str:
+        args = ", ".join(map(str, self.args))
+        return f"<CompiledGradient ({args}) -> value, {len(self.wrt)} partials>"
+
+
+def _shaped(value: Any, shape: tuple) -> Any:
+    """Every result gets the broadcast shape of the inputs (constants included)."""
+    value = np.asarray(value)
+    if value.dtype.kind in "biu":  # constants and integer inputs: results are reals
+        value = value.astype(float)
+    if shape == ():
+        return value[()] if value.shape == () else value
+    return np.broadcast_to(value, shape).copy() if value.shape != shape else value
+
+
+def _matrix_result(value: Any) -> Any:
+    value = np.asarray(value, dtype=float)
+    return float(value) if value.shape == () else value
+
+
+def argument_order(grad: Gradient) -> list[sp.Symbol]:
+    """Inputs sorted by name, then the weights in ``wrt`` order."""
+    weights = set(grad.wrt)
+    inputs = sorted((n for n in grad.graph.leaves if n not in weights), key=lambda s: s.name)
+    return inputs + list(grad.wrt)
+
+
+def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient:
+    """Compile ``grad`` into one callable; see :class:`CompiledGradient`."""
+    if backend not in BACKENDS:
+        raise GraphError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+    args = argument_order(grad)
+    assignments, outputs = compiled_lines(grad)
+    fn = stable_function(assignments, args, outputs, name="value_and_grad")
+    shapes = declared_shapes(args) if grad.graph.has_matrices else None
+    return CompiledGradient(fn, args, grad.wrt, shapes)
+
+
+def compiled_lines(grad: Gradient) -> tuple[list, list]:
+    """The straight-line assignments the compiled function runs, and its outputs.
+
+    The value first, then each partial in ``wrt`` order.  A simplified scalar
+    gradient runs its closed forms, their common subexpressions shared; any
+    other runs the graph itself: forward lines, then one line per δ-equation
+    (``@`` for matrices).  Matrix closed forms are not simplified, and behind a
+    ``Piecewise`` the graph's zero-safe adjoints are needed (see
+    :func:`numeric_equations`).
+    """
+    if grad.simplified and not grad.graph.has_matrices and not has_piecewise(grad.graph):
+        closed = grad.closed_forms()
+        return shared_lines([grad.expr, *(closed[w] for w in grad.wrt)])
+    outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
+    return forward_assignments(grad.graph, needed_only=True) + numeric_equations(grad), outputs
+
+
+def has_piecewise(graph) -> bool:
+    """Whether some operation of ``graph`` is a ``Piecewise`` (zero-safe adjoints needed)."""
+    return any(op is not None and op.has(sp.Piecewise) for _, op in graph.nx.nodes(data="op"))
+
+
+def numeric_equations(grad: Gradient) -> list:
+    """The δ-equations as they are compiled.
+
+    Behind a ``Piecewise``, an adjoint is exactly 0 in the branch not taken,
+    where that branch's partials may be NaN: those products become
+    :class:`~symgraph.numeric.codegen.ZeroSafeProduct` (0 where the adjoint is 0), the
+    value SymPy's own derivative has there.  Simplified closed forms of such a
+    gradient are not compiled for the same reason: the graph is.
+    """
+    if not has_piecewise(grad.graph):
+        return list(grad.equations)
+    return [(lhs, _zero_safe(rhs)) for lhs, rhs in grad.equations]
+
+
+def _zero_safe(rhs: sp.Basic) -> sp.Basic:
+    terms = []
+    for term in sp.Add.make_args(rhs):
+        factors = sp.Mul.make_args(term)
+        deltas = [f for f in factors if isinstance(f, AdjointSymbol)]
+        if len(deltas) == 1 and len(factors) > 1:
+            rest = sp.Mul(*(f for f in factors if f is not deltas[0]))
+            term = ZeroSafeProduct(deltas[0], rest)
+        terms.append(term)
+    return sp.Add(*terms)
+
+
+def values_at(grad: Gradient, values=None, **kw) -> tuple[dict, dict]:
+    """Every node's forward value and every adjoint δ at one point (or over arrays).
+
+    Returns
+    -------
+    (dict, dict)
+        node -> value, and node -> δ (for the nodes backpropagation visits).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> import symgraph as sg
+    >>> w, x = sp.symbols("w x", real=True)
+    >>> forward, delta = values_at(sg.gradient(w**2 * x, wrt=[w]), w=3.0, x=2.0)
+    >>> float(forward[w]), float(delta[w])
+    (3.0, 12.0)
+    """
+    args = argument_order(grad)
+    leaves = set(args)
+    nodes = [n for n in grad.graph.topological_order() if n not in leaves]
+    lhs = [d for d, _ in grad.equations]
+    assignments = forward_assignments(grad.graph) + numeric_equations(grad)
+    fn = stable_function(assignments, args, [*nodes, *lhs], name="values_at")
+    ordered = checked_values(args, values_in_order(args, values, kw))
+    results = run(fn, ordered)
+    forward = dict(zip(args, ordered, strict=True))
+    forward.update(zip(nodes, results[: len(nodes)], strict=True))
+    by_name = {n.name: n for n in grad.graph.nx}
+    delta = {by_name[d.node_name]: v for d, v in zip(lhs, results[len(nodes) :], strict=True)}
+    return {n: forward[n] for n in grad.graph.topological_order()}, delta

@@ -1,0 +1,350 @@
+"""Simplification of closed forms: shorter, never different, within one time budget.
+
+Strategies
+----------
+``"fast"`` (default)
+    Per closed form, try cheap rewrites (pulling out shared factors with
+    ``factor_terms``, ``powsimp``), then ``cancel`` and ``factor`` for small
+    rational parts (no sum raised to a power above ``RATIONAL_MAX_POWER``: ``cancel``
+    would expand it), and keep the shortest by operation count.
+``"thorough"``
+    The fast candidates, then ``sympy.simplify`` of each closed form.
+
+The budget
+----------
+One wall-clock budget, in seconds, holds for the whole call, whatever the
+strategy (``DEFAULT_BUDGET`` unless given).  The work runs in a child process
+in stages (the cheap rewrites of every closed form, then the rational ones,
+then ``sympy.simplify``), sending back each improvement as soon as it is found;
+when the budget is spent the child is stopped and every closed form keeps the
+best form found so far, its original one at worst.  SymPy's rewriters cannot be
+interrupted otherwise.  (Without ``os.fork``, on Windows, the stages run in this
+process and the deadline is checked between them.)
+
+Left alone: closed forms larger than ``FAST_MAX_NODES`` tree nodes (when all are
+far larger, they are not even built: see ``Gradient.estimated_shapes``) or deeper
+than SymPy's rewriters can recurse (the graph's sharing serves them better when
+compiled), and closed forms holding matrices (SymPy's simplifiers are scalar;
+backpropagation's matrix form is kept).
+
+Every candidate is accepted only when it is shorter *and* numerically equal to
+the original at random points: a simplification never changes a value.
+
+Examples
+--------
+>>> import sympy as sp
+>>> import symgraph as sg
+>>> w = sp.Symbol("w", real=True)
+>>> grad = sg.gradient(w / (1 + w), wrt=[w])
+>>> grad[w]
+-w/(w + 1)**2 + 1/(w + 1)
+>>> grad.simplify()[w]
+(w + 1)**(-2)
+>>> grad.simplify(budget=0)[w]  # no time at all: unchanged
+-w/(w + 1)**2 + 1/(w + 1)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+
+import numpy as np
+import sympy as sp
+
+from ..core.gradient import SIMPLIFY_BUDGET, Gradient
+from ..core.sizes import tree_shape
+from ..core.substitute import EVALUATED_DEPTH, contains, unevaluated
+from ..errors import GraphError
+from .forward import expressions_function
+
+STRATEGIES = ("fast", "thorough")
+DEFAULT_BUDGET = SIMPLIFY_BUDGET  # seconds for one whole call: the default of Gradient.simplify
+FAST_MAX_NODES = 3000
+EQUALITY_POINTS = 8
+# cancel/factor go through a rational normal form, exponential in nesting: small, shallow forms only
+RATIONAL_MAX_NODES, RATIONAL_MAX_DEPTH, RATIONAL_MAX_POWER = 150, 15, 12
+
+__all__ = [
+    "DEFAULT_BUDGET",
+    "STRATEGIES",
+    "check_budget",
+    "operation_count",
+    "same_values",
+    "simplify_gradient",
+    "tree_shape",
+]
+
+
+def operation_count(expr: sp.Basic) -> int:
+    """SymPy's ``count_ops`` (what "shorter" means here)."""
+    return int(sp.count_ops(expr))
+
+
+def check_budget(budget: object) -> float:
+    """``budget`` as seconds: a finite number >= 0, or a GraphError saying what to give.
+
+    >>> check_budget(2)
+    2.0
+    >>> check_budget(-1)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    symgraph.errors.GraphError: the simplification budget must be ... >= 0, not -1.0; give ...
+    """
+    fix = f"give seconds such as budget={DEFAULT_BUDGET}"
+    if isinstance(budget, sp.Basic) and budget.is_Number:
+        try:
+            budget = float(budget)
+        except TypeError:  # zoo
+            budget = math.nan
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Real):
+        shown = repr(budget) if len(repr(budget)) <= 40 else repr(budget)[:40] + "..."
+        raise GraphError(
+            f"the simplification budget must be a number of seconds, not "
+            f"{type(budget).__name__} {shown}; {fix}"
+        )
+    try:
+        seconds = float(budget)
+    except OverflowError:
+        raise GraphError(f"the simplification budget is too large to be seconds; {fix}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise GraphError(
+            f"the simplification budget must be a finite number of seconds >= 0, not {seconds}; "
+            f"{fix}"
+        )
+    return seconds
+
+
+def simplify_gradient(
+    grad: Gradient,
+    strategy: str = "fast",
+    budget: float = DEFAULT_BUDGET,
+    progress: bool = False,
+) -> Gradient:
+    """A new Gradient whose closed forms are simplified; see the module docstring.
+
+    Parameters
+    ----------
+    grad : Gradient
+    strategy : {"fast", "thorough"}
+    budget : float
+        Seconds of wall-clock time for the whole call (0: change nothing).
+    progress : bool
+        Print a line to stderr as each closed form is done.
+
+    Raises
+    ------
+    GraphError
+        For an unknown strategy or a budget that is not a finite number >= 0.
+    """
+    if strategy not in STRATEGIES:
+        raise GraphError(
+            f"unknown strategy {str(strategy)[:40]!r}; choose one of {', '.join(STRATEGIES)}"
+        )
+    seconds = check_budget(budget)
+    deadline = time.monotonic() + seconds
+    cap = 10 * FAST_MAX_NODES  # the estimate ignores SymPy's merging of terms: a margin
+    if all(size > cap for size, _ in grad.estimated_shapes(cap).values()):
+        # far too big, every one: not even built (a product of 500 factors has 250000 terms)
+        if progress:
+            print("simplify: every closed form is too big to simplify; kept", file=sys.stderr)
+        return grad  # unchanged: compiled from its graph, never from closed forms built in full
+    closed = grad.closed_forms()
+    symbols = sorted(
+        (s for s in grad.graph.leaves if not isinstance(s, sp.MatrixSymbol)), key=lambda s: s.name
+    )
+    jobs = {k: e for k, e in enumerate(closed.values()) if _simplifiable(e)}
+    best = list(closed.values())
+    names = [f"d{grad.output}/d{w}" for w in closed]
+    finished = set(range(len(best))) - set(jobs)
+    if jobs and seconds > 0:
+        stages = _stages(jobs, symbols, strategy)
+        for k, sent, last in _within(stages, deadline):
+            form = None if sent is None else _rebuilt(sent[0])
+            if form is not None and hash(form) == sent[1]:  # rebuilt exactly as checked there
+                best[k] = form
+            if last:
+                finished.add(k)
+                if progress:
+                    print(f"simplified {len(finished)}/{len(best)}: {names[k]}", file=sys.stderr)
+    if progress and len(finished) < len(best):
+        left = ", ".join(names[k] for k in range(len(best)) if k not in finished)
+        message = f"simplify: the budget of {seconds:g} s is spent; kept as found: {left}"
+        print(message, file=sys.stderr)
+    simplified = dict(zip(closed, best, strict=True))
+    return Gradient(grad.graph, grad.equations, grad.adjoints, simplified, simplified=strategy)
+
+
+def _simplifiable(expr: sp.Basic) -> bool:
+    if getattr(expr, "is_Matrix", False) or contains(expr, sp.MatrixExpr):
+        return False
+    size, depth = tree_shape(expr, FAST_MAX_NODES)
+    return size <= FAST_MAX_NODES and depth <= EVALUATED_DEPTH  # SymPy recurses every level
+
+
+def _stages(jobs: dict[int, sp.Basic], symbols, strategy: str) -> Iterator[tuple]:
+    """(index, a better form or None, whether this closed form is done), cheapest work first."""
+    current = {k: (e, operation_count(e)) for k, e in jobs.items()}
+    rewrites: list[Callable] = [_cheap, _rational]
+    if strategy == "thorough":
+        rewrites.append(lambda e: [sp.simplify(e)])
+    for stage, rewrite in enumerate(rewrites, start=1):
+        last = stage == len(rewrites)
+        for k, original in jobs.items():
+            found = None
+            for candidate in _attempt(rewrite, current[k][0]):
+                count = operation_count(candidate)
+                if count < current[k][1] and _agrees(original, candidate, symbols):
+                    current[k] = found = candidate, count
+            yield k, found[0] if found else None, last
+
+
+def _cheap(expr: sp.Basic) -> list[sp.Basic]:
+    shared = sp.factor_terms(expr)
+    return [shared, sp.powsimp(shared)]
+
+
+def _rational(expr: sp.Basic) -> list[sp.Basic]:
+    size, depth = tree_shape(expr, RATIONAL_MAX_NODES)
+    if size > RATIONAL_MAX_NODES or depth > RATIONAL_MAX_DEPTH or _high_power(expr):
+        return []
+    rational = sp.cancel(expr)
+    return [sp.factor_terms(rational), sp.factor(rational)]
+
+
+def _high_power(expr: sp.Basic) -> bool:
+    """A sum raised to a power above ``RATIONAL_MAX_POWER``: cancel would expand it."""
+    return any(
+        p.base.is_Add and p.exp.is_Integer and abs(p.exp) > RATIONAL_MAX_POWER
+        for p in expr.atoms(sp.Pow)
+    )
+
+
+def _attempt(rewrite: Callable, expr: sp.Basic) -> list[sp.Basic]:
+    try:
+        return rewrite(expr)
+    except Exception:  # noqa: BLE001 - SymPy may refuse (or recurse too deep): the form found stands
+        return []
+
+
+def _agrees(original: sp.Basic, candidate: sp.Basic, symbols) -> bool:
+    try:
+        return same_values(original, candidate, symbols)
+    except Exception:  # noqa: BLE001 - a candidate that cannot be evaluated is not taken
+        return False
+
+
+def same_values(a: sp.Basic, b: sp.Basic, symbols, seed: int = 0) -> bool:
+    """Whether ``a`` and ``b`` agree at random points where ``a`` is finite."""
+    fn = expressions_function([a, b], symbols)
+    rng = np.random.default_rng(seed)
+    columns = [
+        np.concatenate([rng.uniform(-2, 2, EQUALITY_POINTS), rng.uniform(0.05, 3, EQUALITY_POINTS)])
+        for _ in symbols
+    ]
+    with np.errstate(all="ignore"):
+        va, vb = (np.broadcast_to(v, (2 * EQUALITY_POINTS,)) for v in fn(*columns))
+    usable = np.isfinite(va) & np.isreal(va)
+    if not usable.any():
+        return False  # nothing to compare: keep the original
+    va, vb = va[usable], vb[usable]
+    return bool(np.allclose(va, vb, rtol=1e-9, atol=1e-12 * (1 + np.max(np.abs(va)))))
+
+
+# --- the budget: a child process stopped at the deadline ------------------------------
+
+_DONE = "done"
+
+
+def _within(results: Iterator[tuple], deadline: float) -> Iterator[tuple]:
+    """The items of ``results`` (computed in a forked child) that arrive before ``deadline``.
+
+    ``os.fork`` itself rather than ``multiprocessing``, which refuses to start a
+    child from a daemonic process (a worker of a ``multiprocessing.Pool``).
+    """
+    if not hasattr(os, "fork"):  # pragma: no cover - Windows: checked between items only
+        for item in results:
+            yield item
+            if time.monotonic() > deadline:
+                return
+        return
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(read_end)
+        try:
+            _send_all(results, Connection(write_end, readable=False))
+        finally:
+            os._exit(0)  # never return into the caller's code (or a test runner's)
+    os.close(write_end)
+    receive = Connection(read_end, writable=False)
+    try:
+        while receive.poll(max(0.0, deadline - time.monotonic())):
+            try:
+                item = receive.recv()
+            except EOFError:  # the child died (out of memory, killed): what came stands
+                return
+            if item == _DONE:
+                return
+            yield item
+    finally:
+        receive.close()
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:  # pragma: no cover - already gone
+            pass
+        os.waitpid(pid, 0)
+
+
+def _send_all(results: Iterator[tuple], conn: Connection) -> None:  # pragma: no cover - child
+    try:
+        for k, form, last in results:
+            try:
+                sent = None if form is None else (_flattened(form), hash(form))
+                conn.send((k, sent, last))
+            except Exception:  # noqa: BLE001 - a form that does not pickle: not sent
+                conn.send((k, None, last))
+        conn.send(_DONE)
+    except BaseException:  # noqa: BLE001, B036 - the parent keeps what it has
+        pass
+    finally:
+        conn.close()
+
+
+def _flattened(expr: sp.Basic) -> list[tuple]:
+    """``expr`` as a list, children first: atoms, and (class, argument indices).
+
+    A pickled SymPy expression is rebuilt *evaluated* (``1 + exp(-(b + w*x))``
+    comes back as ``1 + exp(-b - w*x)``), which would undo the rewrite; this
+    list is rebuilt exactly as it was (:func:`_rebuilt`).
+    """
+    index: dict[sp.Basic, int] = {}
+    items: list[tuple] = []
+    stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if e in index:
+            continue
+        if not e.args:
+            index[e] = len(items)
+            items.append((None, e))
+        elif ready:
+            index[e] = len(items)
+            items.append((e.func, [index[a] for a in e.args]))
+        else:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if a not in index)
+    return items
+
+
+def _rebuilt(items: list[tuple]) -> sp.Basic:
+    built: list[sp.Basic] = []
+    for func, body in items:
+        built.append(body if func is None else unevaluated(func, [built[i] for i in body]))
+    return built[-1]

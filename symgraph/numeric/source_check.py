@@ -1,0 +1,204 @@
+"""A check of generated source before it is executed: only our identifiers may appear.
+
+The code generator names every value itself (``a0``, ``t1``, ``i2``...), but
+SymPy's printers write some labels as they are (an ``IndexedBase``'s label, a
+``sympy.codegen.ast.FunctionCall``'s name, ``Subs``), and a label can be any
+text.  Rather than closing those instances one by one, the whole class is
+closed here: the source is parsed (never run), and every name, attribute,
+call and constant in it must be one the generator itself can emit.
+
+- names: generated identifiers, the modules of the namespace (``numpy``,
+  ``scipy``, ``builtins``, ``functools``) and a few builtins (``abs``, ``range``);
+- attribute chains on a module: public mathematical functions and constants
+  (NumPy and SciPy ufuncs, a listed set of array functions, ``scipy.special``,
+  ``scipy.constants``), never I/O, never a name starting with ``_``;
+- attributes of values: ``.T``, ``.shape``, ``.sum``, ``.max``, ``.min``,
+  ``.real``, ``.imag``;
+- calls: only of such functions, of a lambda, or of those methods;
+- constants: numbers, ``True``/``False``/``None`` and short lowercase words
+  (``'fro'``).
+
+Examples
+--------
+>>> check_source("def f(a0):\\n    t1 = numpy.sin(a0)\\n    return (t1,)", "f")
+>>> check_source("def f(a0):\\n    return (__import__('os'),)", "f")
+Traceback (most recent call last):
+...
+symgraph.numeric.source_check.UnsafeSourceError: line 2: the name '__import__' is not a generated function
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+import types
+
+import numpy
+
+from ..core.sizes import shown
+from ..errors import NoRuleError
+
+MODULES = ("numpy", "scipy", "builtins", "functools")
+BUILTIN_NAMES = frozenset({"abs", "range", "min", "max", "sum"})
+VALUE_ATTRIBUTES = frozenset({"T", "shape", "sum", "max", "min", "real", "imag"})
+_GENERATED = re.compile(r"(?:[ati]\d+|[uvme])\Z")
+_WORD = re.compile(r"[a-z]{1,8}\Z")
+
+# Module functions the printers use that are not ufuncs (ufuncs are allowed by type).
+_ARRAY_FUNCTIONS = frozenset(
+    {
+        "numpy.select", "numpy.where", "numpy.broadcast_to", "numpy.zeros", "numpy.ones",
+        "numpy.eye", "numpy.trace", "numpy.shape", "numpy.sum", "numpy.amax", "numpy.amin",
+        "numpy.prod", "numpy.asarray", "numpy.array", "numpy.piecewise", "numpy.linalg.det",
+        "numpy.linalg.inv", "numpy.linalg.matrix_power", "numpy.linalg.norm",
+        "numpy.linalg.slogdet", "numpy.logaddexp.reduce", "numpy.maximum.reduce",
+        "numpy.minimum.reduce", "numpy.logical_and.reduce", "numpy.logical_or.reduce",
+        "numpy.clip", "numpy.diag", "numpy.dot", "numpy.matmul", "numpy.outer",
+        "numpy.full", "numpy.zeros_like", "numpy.ones_like", "numpy.isfinite",
+        "builtins.sum", "builtins.abs", "builtins.min", "builtins.max", "builtins.range",
+        "functools.reduce",
+    }
+)  # fmt: skip
+
+_NODES = (
+    ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Assign, ast.Delete,
+    ast.Name, ast.Load, ast.Store, ast.Del, ast.Attribute, ast.Call, ast.keyword, ast.BinOp,
+    ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Lambda, ast.Tuple, ast.List,
+    ast.Subscript, ast.Slice, ast.Constant, ast.GeneratorExp, ast.ListComp, ast.comprehension,
+    ast.operator, ast.unaryop, ast.boolop, ast.cmpop,
+)  # fmt: skip
+
+
+class UnsafeSourceError(NoRuleError):
+    """Generated source that uses something the generator itself never emits."""
+
+    def __init__(self, line: int, problem: str, message: str | None = None):
+        super().__init__(message or f"line {line}: {problem}")
+        self.line = line
+        self.problem = problem
+
+
+def check_source(source: str, name: str) -> None:
+    """Refuse ``source`` unless it is one function ``name`` made only of generated code.
+
+    Raises
+    ------
+    UnsafeSourceError
+        Naming the line and what it uses; nothing has been executed.
+    """
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, RecursionError, MemoryError, ValueError) as err:
+        line = getattr(err, "lineno", 0) or 0
+        raise UnsafeSourceError(line, "not valid generated code") from None
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
+        raise UnsafeSourceError(1, "generated code is one function definition")
+    function = tree.body[0]
+    if function.name != name or function.decorator_list or function.returns:
+        raise UnsafeSourceError(1, f"generated code defines {name}() and nothing else")
+    chains = _module_chains(tree)
+    for statement in [function.args, *function.body]:
+        for node in ast.walk(statement):  # breadth first, iterative
+            problem = _problem(node, chains)
+            if problem:
+                raise UnsafeSourceError(getattr(statement, "lineno", 1), problem)
+
+
+def _module_chains(tree: ast.AST) -> dict[ast.AST, str]:
+    """The outermost ``numpy.linalg.det``-like chains -> their dotted text.
+
+    An inner part (``numpy.linalg``) maps to ``""``: it is checked as part of
+    the whole chain.
+    """
+    chains: dict[ast.AST, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in MODULES:
+            chains[node] = node.id
+    for node in ast.walk(tree):  # parents are visited before their children...
+        pending, attribute = [], node
+        while isinstance(attribute, ast.Attribute) and attribute not in chains:
+            pending.append(attribute)
+            attribute = attribute.value
+        if attribute in chains:  # ...so walk down to a known root, then name the way up
+            for outer in reversed(pending):
+                chains[outer] = f"{chains[outer.value]}.{outer.attr}"
+    inner = {n.value for n in chains if isinstance(n, ast.Attribute)}
+    return {n: ("" if n in inner else text) for n, text in chains.items()}
+
+
+def _problem(node: ast.AST, chains: dict[ast.AST, str]) -> str | None:
+    if not isinstance(node, _NODES):
+        return f"{type(node).__name__} is not generated code"
+    if isinstance(node, ast.Name):
+        if node.id in MODULES or node.id in BUILTIN_NAMES or _GENERATED.match(node.id):
+            return None
+        return f"the name {shown(node.id)} is not generated code"
+    if isinstance(node, ast.Attribute):
+        if node in chains:
+            chain = chains[node]
+            if chain == "" and not node.attr.startswith("_"):
+                return None
+            return None if _allowed_chain(chain) else f"{shown(chain)} is not generated code"
+        if node.attr in VALUE_ATTRIBUTES:
+            return None
+        return f"the attribute {shown(node.attr)} is not generated code"
+    if isinstance(node, ast.Call):
+        func = node.func
+        if isinstance(func, ast.Lambda):
+            return None
+        if func in chains:  # the chain itself is checked as an Attribute
+            return None
+        if isinstance(func, ast.Name) and func.id in BUILTIN_NAMES:
+            return None
+        if isinstance(func, ast.Attribute) and func not in chains and func.attr in VALUE_ATTRIBUTES:
+            return None
+        if isinstance(func, ast.Name):
+            return f"the name {shown(func.id)} is not a generated function"
+        return "a call of something generated code never calls"
+    if isinstance(node, ast.Constant):
+        value = node.value
+        if value is None or isinstance(value, (bool, int, float, complex)):
+            return None
+        if isinstance(value, str) and _WORD.match(value):
+            return None
+        return f"the constant {shown(value)} is not generated code"
+    if isinstance(node, (ast.arg, ast.comprehension)):
+        target = node.arg if isinstance(node, ast.arg) else getattr(node.target, "id", None)
+        if target is None or not _GENERATED.match(target):
+            return "a variable that is not a generated identifier"
+        if isinstance(node, ast.comprehension) and (node.is_async or node.ifs):
+            return "a comprehension that is not generated code"
+    if isinstance(node, ast.Lambda) and (node.args.vararg or node.args.kwarg):
+        return "a lambda that is not generated code"
+    return None
+
+
+def _allowed_chain(chain: str) -> bool:
+    if any(part.startswith("_") for part in chain.split(".")):
+        return False
+    if chain in _ARRAY_FUNCTIONS:
+        return True
+    target = _resolve(chain)
+    if target is None:
+        return False
+    if isinstance(target, (numpy.ufunc, float, int)) and chain.startswith(("numpy.", "scipy.")):
+        return True  # ufuncs are pure elementwise mathematics; constants are numbers
+    # scipy.special: mathematical functions only (ufuncs and plain functions over arrays)
+    return chain.startswith("scipy.special.") and isinstance(
+        target, (types.FunctionType, types.BuiltinFunctionType, numpy.ufunc)
+    )
+
+
+def _resolve(chain: str):
+    root, *parts = chain.split(".")
+    try:
+        target = importlib.import_module(root)
+        if root == "scipy" and parts and parts[0] in ("special", "constants"):
+            target = importlib.import_module(f"scipy.{parts[0]}")
+            parts = parts[1:]
+        for part in parts:
+            target = getattr(target, part)
+    except (ImportError, AttributeError):
+        return None
+    return target

@@ -1,0 +1,1 @@
+"""What people read: LaTeX, drawings, step-by-step walkthroughs, command-line output."""

@@ -1,0 +1,220 @@
+r"""LaTeX export of a Gradient: one ``\frac{\partial L}{\partial w} = …`` per weight.
+
+Two forms:
+
+- ``"closed"``: each partial in inputs and weights only;
+- ``"structured"``: the forward definitions (``v_{1} = w x``), the δ-terms
+  named after the graph's nodes (``\delta_{v_{1}} = \delta_{L} \cos{v_{1}}``),
+  then each partial in δ-terms: the way a paper's backpropagation section reads.
+
+SymPy prints every expression; this module only arranges equations.
+
+Examples
+--------
+>>> import sympy as sp
+>>> import symgraph as sg
+>>> w, x = sp.symbols("w x", real=True)
+>>> print(gradient_latex(sg.gradient(sp.sin(w * x), wrt=[w])))
+\begin{align}
+\frac{\partial L}{\partial w} &= x \cos{\left(w x \right)}
+\end{align}
+"""
+
+from __future__ import annotations
+
+import sympy as sp
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.printing.str import StrPrinter
+
+from ..core.adjoint import is_adjoint
+from ..core.gradient import Gradient
+from ..errors import GraphError, SymgraphError
+
+FORMS = ("closed", "structured")
+ENVIRONMENTS = ("align", "align*", "aligned", None)
+
+
+class PaperLatexPrinter(LatexPrinter):
+    """SymPy's LaTeX, with matrices in a paper's notation.
+
+    ``^{\\top}``, ``\\odot``, ``\\operatorname{tr}``; a function applied
+    entrywise to a node is written as if on a number: ``\\tanh(Z_1)``,
+    ``1 - \\tanh^2(Z_1)``.
+    """
+
+    def _print_Transpose(self, expr):
+        base = self._print(expr.arg)
+        if not isinstance(expr.arg, sp.MatrixSymbol):
+            base = rf"\left({base}\right)"
+        return rf"{base}^{{\top}}"
+
+    def _print_HadamardProduct(self, expr):
+        return r" \odot ".join(self.parenthesize(a, PRECEDENCE["Mul"] - 1) for a in expr.args)
+
+    def _print_OneMatrix(self, expr):
+        return r"\mathbf{1}"
+
+    def _print_Trace(self, expr):
+        return rf"\operatorname{{tr}}\left({self._print(expr.arg)}\right)"
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        u = sp.Dummy("u")
+        body = expr.function(u)
+        argument = self._print(expr.expr)
+        if isinstance(body, sp.Function) and body.args == (u,):  # tanh(z), applied entrywise
+            name = type(body).__name__
+            head = f"\\{name}" if name in LATEX_FUNCTIONS else f"\\operatorname{{{name}}}"
+            return f"{head}\\left({argument}\\right)"
+        if isinstance(expr.expr, sp.MatrixSymbol):  # 1 - tanh(Z1)**2, entrywise
+            written = self._print(body.xreplace({u: sp.Symbol(expr.expr.name)}))
+            return rf"\left({written}\right)"
+        placeholder = sp.Symbol("PLACEHOLDER")  # [1 - tanh(·)**2](W x), entrywise
+        inner = self._print(body.xreplace({u: placeholder})).replace("PLACEHOLDER", "\\cdot")
+        return f"\\left[{inner}\\right]\\left({argument}\\right)"
+
+
+LATEX_FUNCTIONS = ("tanh", "exp", "log", "sin", "cos", "sinh", "cosh")
+
+
+class PaperTextPrinter(StrPrinter):
+    """Plain text in a paper's notation: ``Xᵀ``, ``⊙``, ``tanh(Z1)`` entrywise, ``1``."""
+
+    def _print_Transpose(self, expr):
+        base = self._print(expr.arg)
+        return f"{base}ᵀ" if isinstance(expr.arg, sp.MatrixSymbol) else f"({base})ᵀ"
+
+    def _print_HadamardProduct(self, expr):
+        return " ⊙ ".join(self.parenthesize(a, PRECEDENCE["Mul"]) for a in expr.args)
+
+    def _print_OneMatrix(self, expr):
+        return "1"
+
+    def _print_AdjointSymbol(self, expr):
+        return f"δ_{expr.node_name}"
+
+    _print_MatrixAdjoint = _print_AdjointSymbol
+
+    def _print_ElementwiseApplyFunction(self, expr):
+        u = sp.Dummy("u")
+        body = expr.function(u)
+        if isinstance(body, sp.Function) and body.args == (u,):
+            return f"{type(body).__name__}({self._print(expr.expr)})"
+        if isinstance(expr.expr, sp.MatrixSymbol):
+            return f"({self._print(body.xreplace({u: sp.Symbol(expr.expr.name)}))})"
+        return f"[{self._print(body.xreplace({u: sp.Symbol('·')}))}]({self._print(expr.expr)})"
+
+
+def paper_text(expr: sp.Basic) -> str:
+    """One expression as plain text in a paper's notation (drawings' labels).
+
+    >>> import sympy as sp
+    >>> Z = sp.MatrixSymbol("Z", 2, 2)
+    >>> paper_text(sp.HadamardProduct(Z.applyfunc(sp.tanh), Z.T))
+    'tanh(Z) ⊙ Zᵀ'
+    """
+    return PaperTextPrinter().doprint(expr)
+
+
+def latex_of(expr: sp.Basic) -> str:
+    r"""LaTeX of one expression (scalar or matrix) in a paper's notation.
+
+    >>> import sympy as sp
+    >>> W, x = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1)
+    >>> d = sp.MatrixSymbol("delta", 2, 1)
+    >>> latex_of(sp.HadamardProduct(d, W * x) * x.T)
+    '\\left(W x \\odot \\delta\\right) x^{\\top}'
+    """
+    return PaperLatexPrinter().doprint(expr)
+
+
+def _tex(expr: sp.Basic) -> str:
+    try:
+        return latex_of(expr)
+    except RecursionError as err:
+        raise SymgraphError(
+            "this closed form is too deep to print; use form='structured', "
+            "which prints one short equation per node"
+        ) from err
+
+
+def partial_symbol(output: sp.Symbol, weight: sp.Symbol) -> str:
+    r"""``\frac{\partial L}{\partial w}`` for an output and a weight."""
+    return rf"\frac{{\partial {_tex(output)}}}{{\partial {_tex(weight)}}}"
+
+
+def gradient_latex(grad: Gradient, form: str = "closed", environment: str | None = "align") -> str:
+    r"""The gradient as LaTeX equations, aligned at ``=``.
+
+    Parameters
+    ----------
+    grad : Gradient
+    form : {"closed", "structured"}
+    environment : {"align", "align*", "aligned", None}
+        The amsmath environment around the lines (None: the lines alone).
+    """
+    if form not in FORMS:
+        raise GraphError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
+    if environment not in ENVIRONMENTS:
+        raise GraphError(f"unknown environment {environment!r}")
+    lines = []
+    if form == "closed":
+        for w, expr in grad.closed_forms().items():
+            lines.append(f"{partial_symbol(grad.output, w)} &= {_tex(expr)}")
+    else:
+        lines += _structured_lines(grad)
+    body = " \\\\\n".join(lines)
+    if environment is None:
+        return body
+    return f"\\begin{{{environment}}}\n{body}\n\\end{{{environment}}}"
+
+
+def pass_throughs(equations, keep=()) -> dict[sp.Basic, sp.Basic]:
+    """δ_v -> the δ it equals, for ``δ_v = δ_Z1`` lines (a sum passes its δ on unchanged).
+
+    A paper writes δ_Z1 there, with no line of its own; the δs in ``keep``
+    (the weights') keep theirs.  Equations come children first, so one pass
+    follows chains.
+
+    >>> import sympy as sp
+    >>> from symgraph.core.adjoint import adjoint_of
+    >>> a, b, c = (adjoint_of(sp.Symbol(n)) for n in "abc")
+    >>> pass_throughs([(a, sp.S.One), (b, a), (c, 2 * b)])
+    {delta_b: delta_a}
+    """
+    keep = set(keep)
+    alias: dict[sp.Basic, sp.Basic] = {}
+    for lhs, rhs in equations:
+        if is_adjoint(rhs) and lhs not in keep:
+            alias[lhs] = alias.get(rhs, rhs)
+    return alias
+
+
+def _structured_lines(grad: Gradient) -> list[str]:
+    graph = grad.graph
+    lines = [
+        f"{_tex(n)} &= {_tex(graph.nx.nodes[n]['op'])}"
+        for n in graph.topological_order()
+        if graph.nx.nodes[n]["op"] is not None
+    ]
+    weights = set(grad.adjoints.values())  # printed below as ∂L/∂w, not twice
+    alias = pass_throughs(grad.equations, keep=weights)
+    lines += [
+        f"{_tex(lhs)} &= {_tex(rhs.xreplace(alias))}"
+        for lhs, rhs in grad.equations
+        if lhs not in weights and lhs not in alias
+    ]
+    structured = grad.structured
+    lines += [
+        f"{partial_symbol(grad.output, w)} &= {_tex(structured[w].xreplace(alias))}"
+        for w in grad.wrt
+    ]
+    return lines
+
+
+def latex_document(body: str) -> str:
+    """A minimal compilable document around ``body`` (amsmath, and amssymb for \\mathbb)."""
+    return (
+        "\\documentclass{article}\n\\usepackage{amsmath, amssymb}\n\\begin{document}\n"
+        f"{body}\n\\end{{document}}\n"
+    )

@@ -1,0 +1,295 @@
+"""The one registry of derivative rules, keyed by SymPy class: two kinds of rule.
+
+- Local partials (scalar operations), :func:`register_rule`.
+- Vector-Jacobian products (matrix operations), :func:`register_vjp`:
+  ``vjp(op, index, adjoint)`` sends the δ of a matrix result back to one
+  operand as a matrix of the operand's shape (``δ xᵀ``), never a 4-index
+  tensor.  The matrix operations' own rules are written in
+  :mod:`symgraph.rules.matrix`.
+
+A local-partial rule answers: how does a node's local operation ``op`` change
+with one of its operand slots?  ``rule(op, index)`` returns ``∂op/∂slots(op)[index]`` as a
+SymPy expression in the same symbols as ``op``.  Lookup walks the class's
+``__mro__`` (a subclass inherits its parent's rule); any SymPy ``Function``
+without an explicit rule falls back on its own ``fdiff``; anything else raises
+:class:`~symgraph.errors.NoRuleError`.
+
+Convention: symgraph differentiates real functions of real variables, so
+``|x|' = sign(x)`` (``sign(0) = 0``), ``Max(x, 0)' = Heaviside(x)``
+(``Heaviside(0) = 1/2``, SymPy's convention; a tie among k arguments of a
+``Max`` or ``Min`` gives each 1/k, so the shares sum to 1) and the derivative of a
+``Piecewise`` is taken branch by branch (the conditions are held fixed, which
+is exact everywhere except on the boundaries themselves).
+
+Examples
+--------
+>>> import sympy as sp
+>>> x, y = sp.symbols("x y", real=True)
+>>> local_partial(sp.sin(x) , 0)
+cos(x)
+>>> local_partial(x * y, 1)
+x
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sympy as sp
+from sympy.logic.boolalg import Boolean
+
+from ..core.sizes import shown
+from ..errors import GraphError, NoRuleError
+
+Rule = Callable[[sp.Basic, int], sp.Basic]
+
+_RULES: dict[type, Rule] = {}
+
+
+def register_rule(cls: type, rule: Rule | None = None):
+    """Register ``rule(op, index) -> ∂op/∂slots(op)[index]`` for a SymPy class.
+
+    Usable as a plain call or as a decorator.  The rule receives the node's
+    local operation (its operands already replaced by node symbols) and the
+    position of one operand; it returns the local partial derivative.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> class softsign(sp.Function):
+    ...     pass
+    >>> _ = register_rule(softsign, lambda op, i: 1 / (1 + sp.Abs(op.args[0]))**2)
+    >>> x = sp.Symbol("x", real=True)
+    >>> local_partial(softsign(x), 0)
+    (Abs(x) + 1)**(-2)
+    """
+    if rule is None:
+        return lambda fn: register_rule(cls, fn)
+    _RULES[_rule_key(cls, rule, "register_rule")] = rule
+    return rule
+
+
+# --- vector-Jacobian products (matrix operations) ----------------------------
+
+VJP = Callable[[sp.Basic, int, sp.Basic], sp.Basic]
+_VJP: dict[type, VJP] = {}
+
+
+def register_vjp(cls: type, rule: VJP | None = None):
+    """Register ``rule(op, index, adjoint) -> operand adjoint`` for a matrix operation.
+
+    The rule returns the share of ``adjoint`` (the δ of the result) that goes
+    to ``op.args[index]``, as a matrix expression of that operand's shape
+    (``δ xᵀ`` for ``W`` in ``W x``).  The matrix operations' own rules are in
+    :mod:`symgraph.rules.matrix`; usable as a decorator, like :func:`register_rule`.
+    """
+    if rule is None:
+        return lambda fn: register_vjp(cls, fn)
+    _VJP[_rule_key(cls, rule, "register_vjp")] = rule
+    return rule
+
+
+def _rule_key(cls: Any, rule: Any, who: str) -> type:
+    """``cls`` when it is a SymPy class and ``rule`` a function; else one clear error."""
+    if not (isinstance(cls, type) and issubclass(cls, sp.Basic)):
+        raise GraphError(f"{who}: rules are keyed by a SymPy class, not {shown(cls)}")
+    if not callable(rule):
+        raise GraphError(f"{who}: a rule for {cls.__name__} is a function, not {shown(rule)}")
+    return cls
+
+
+def _find_vjp(op: sp.Basic) -> VJP | None:
+    """The rule registered for ``op``'s class or its nearest base class."""
+    for klass in type(op).__mro__:
+        if klass in _VJP:
+            return _VJP[klass]
+    return None
+
+
+def has_vjp(op: sp.Basic) -> bool:
+    """Whether a VJP rule is registered along the MRO of ``op``'s class.
+
+    Scalar-valued matrix functions (``Trace``, ``SumEntries``...) have one too,
+    so this, not the result's shape, says whether to use :func:`matrix_vjp`.
+
+    >>> import sympy as sp
+    >>> import symgraph.rules.matrix  # registers the matrix operations' rules
+    >>> X = sp.MatrixSymbol("X", 2, 2)
+    >>> has_vjp(sp.Trace(X)), has_vjp(sp.sin(sp.Symbol("x")))
+    (True, False)
+    """
+    return _find_vjp(op) is not None
+
+
+def matrix_vjp(op: sp.Basic, index: int, adjoint: sp.Basic) -> sp.Basic:
+    """The adjoint of ``op.args[index]`` given the adjoint of ``op``.
+
+    Raises
+    ------
+    NoRuleError
+        When no rule is registered for ``op``'s class.
+    """
+    rule = _find_vjp(op)
+    if rule is None:
+        raise NoRuleError(f"no vector-Jacobian rule for {type(op).__name__} (in {op})")
+    return rule(op, index, adjoint)
+
+
+def find_rule(cls: type) -> Rule | None:
+    """The rule for ``cls``: its own, an ancestor's, ``fdiff`` for functions, or None."""
+    for klass in cls.__mro__:
+        if klass in _RULES:
+            return _RULES[klass]
+    if issubclass(cls, sp.Expr) and hasattr(cls, "fdiff"):  # Function, Max, Min
+        return _fdiff_rule
+    return None
+
+
+def slots(expr: sp.Basic) -> tuple[sp.Basic, ...]:
+    """The operand positions of an expression, as the rules count them.
+
+    For most classes these are ``expr.args``; a ``Piecewise`` lists its
+    branches and conditions alternately (``e1, c1, e2, c2, ...``).
+    """
+    if isinstance(expr, sp.Piecewise):
+        return tuple(part for pair in expr.args for part in pair.args)
+    return expr.args
+
+
+def rebuild(expr: sp.Basic, new_slots: Sequence[sp.Basic]) -> sp.Basic:
+    """``expr``'s operation applied to ``new_slots`` (inverse of :func:`slots`).
+
+    Sums and products of distinct node symbols need no evaluation (nothing
+    combines), so they are built directly: the bulk of a large graph.
+    """
+    if isinstance(expr, sp.Piecewise):
+        pairs = [tuple(new_slots[k : k + 2]) for k in range(0, len(new_slots), 2)]
+        return sp.Piecewise(*pairs)
+    if isinstance(expr, (sp.Add, sp.Mul)) and len(set(new_slots)) == len(new_slots):
+        return expr.func(*new_slots, evaluate=False)
+    return expr.func(*new_slots)
+
+
+def local_partial(op: sp.Basic, index: int) -> sp.Basic:
+    """``∂op/∂slots(op)[index]`` by the registered rule, or raise NoRuleError."""
+    rule = find_rule(type(op))
+    if rule is None:
+        raise NoRuleError(
+            f"no derivative rule for {type(op).__name__} (in {op}); "
+            "register one with symgraph.register_rule"
+        )
+    return rule(op, index)
+
+
+def whole_partial(op: sp.Basic, symbol: sp.Symbol) -> sp.Basic:
+    """``∂op/∂symbol`` by SymPy's own ``diff`` of the whole operation.
+
+    For operations symgraph does not enter (``Sum``, ``Integral``...: their
+    arguments bind variables), SymPy differentiates under the sign.  An
+    unevaluated ``Derivative`` in the answer means SymPy cannot: no rule.
+
+    >>> import sympy as sp
+    >>> w, i = sp.Symbol("w", real=True), sp.Symbol("i", integer=True)
+    >>> whole_partial(sp.Sum(w**i, (i, 1, 3)), w)
+    Sum(i*w**i/w, (i, 1, 3))
+    """
+    if not isinstance(op, sp.Expr):  # a comparison or logic: piecewise constant
+        return sp.S.Zero
+    try:
+        partial = op.diff(symbol)
+    except (NotImplementedError, TypeError, ValueError) as err:  # Trace, ...: no rule in SymPy
+        raise NoRuleError(f"SymPy cannot differentiate {op} with respect to {symbol}") from err
+    if partial.has(sp.Derivative):
+        raise NoRuleError(f"SymPy cannot differentiate {op} with respect to {symbol}")
+    return partial
+
+
+def has_rule(op: sp.Basic) -> bool:
+    """Whether :func:`local_partial` can differentiate ``op``."""
+    return find_rule(type(op)) is not None
+
+
+# --- the rules ---------------------------------------------------------------
+
+
+def _fdiff_rule(op: sp.Basic, index: int) -> sp.Basic:
+    partial = op.fdiff(index + 1)
+    arg = op.args[index]
+    if isinstance(arg, sp.Symbol) and partial.has(sp.Derivative):
+        # An undefined function: f'(v) must survive v being replaced by an
+        # expression later, so write it as SymPy does, f'(ξ) at ξ = v.
+        xi = sp.Dummy("xi")
+        partial = sp.Subs(partial.xreplace({arg: xi}), xi, arg)
+    return partial
+
+
+@register_rule(sp.Add)
+def _add(op: sp.Basic, index: int) -> sp.Basic:
+    return sp.S.One
+
+
+@register_rule(sp.Mul)
+def _mul(op: sp.Basic, index: int) -> sp.Basic:
+    others = [a for k, a in enumerate(op.args) if k != index]
+    return others[0] if len(others) == 1 else sp.Mul(*others)
+
+
+@register_rule(sp.Pow)
+def _pow(op: sp.Basic, index: int) -> sp.Basic:
+    base, exponent = op.args
+    if index == 0:
+        return exponent * base ** (exponent - 1)
+    return op * sp.log(base)
+
+
+@register_rule(sp.Abs)
+def _abs(op: sp.Basic, index: int) -> sp.Basic:
+    return sp.sign(op.args[0])
+
+
+@register_rule(sp.sign)
+def _sign(op: sp.Basic, index: int) -> sp.Basic:
+    return 2 * sp.DiracDelta(op.args[0])  # SymPy's own value; zero wherever it exists
+
+
+@register_rule(sp.Max)
+@register_rule(sp.Min)
+def _max_min(op: sp.Basic, index: int) -> sp.Basic:
+    """A tie splits the derivative equally among the tied arguments: shares sum to 1.
+
+    Two arguments keep SymPy's ``Heaviside(a - b)`` (½ each at a tie). For
+    more, ``Heaviside(a_i − Max(others), 1)`` says "a_i is a maximum", and
+    dividing by how many are gives each of the k tied arguments 1/k (SymPy's
+    own ``Heaviside(a_i − Max(others))`` gives each ½, which sums to k/2).
+    """
+    if len(op.args) == 2:
+        return op.fdiff(index + 1)
+    step = (lambda d: d) if isinstance(op, sp.Max) else (lambda d: -d)
+
+    def is_extreme(k: int) -> sp.Basic:
+        others = op.func(*(a for j, a in enumerate(op.args) if j != k))
+        return sp.Heaviside(step(op.args[k] - others), 1)
+
+    return is_extreme(index) / sp.Add(*(is_extreme(k) for k in range(len(op.args))))
+
+
+@register_rule(sp.Piecewise)
+def _piecewise(op: sp.Basic, index: int) -> sp.Basic:
+    branch, is_condition = divmod(index, 2)
+    if is_condition:
+        return sp.S.Zero
+    conditions = [pair.cond for pair in op.args]
+    return sp.Piecewise(
+        *((sp.S.One if k == branch else sp.S.Zero, cond) for k, cond in enumerate(conditions))
+    )
+
+
+def _piecewise_constant(op: sp.Basic, index: int) -> sp.Basic:
+    return sp.S.Zero
+
+
+# Comparisons and logic are piecewise constant: their derivative is 0 wherever
+# it exists, and the boundaries are where Piecewise's convention applies.
+for _cls in (sp.core.relational.Relational, Boolean, sp.floor, sp.ceiling, sp.frac):
+    register_rule(_cls, _piecewise_constant)
