@@ -16,9 +16,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import symgraph as sg
+from symgraph import layers
 from symgraph.core.gradient import Gradient
 from symgraph.errors import CheckError, EvaluationError
 from symgraph.numeric.check import CheckReport, check
+from symgraph.rules.matfuncs import SumEntries
 
 w, x, b, y = sp.symbols("w x b y", real=True)
 
@@ -214,6 +216,38 @@ class TestPoints:
         for row in report.rows:
             assert row.rel_error == max(r for _, r, _ in row.per_method.values())
             assert row.abs_error == max(a for a, _, _ in row.per_method.values())
+
+
+class TestEveryShape:
+    """A scalar weight is the 1×1 case of a matrix weight: the same check, the same verdict."""
+
+    W, X = sp.MatrixSymbol("W", 1, 1), sp.MatrixSymbol("X", 1, 1)
+
+    @staticmethod
+    def off_by_a_thousandth(grad):
+        """``grad`` with its last δ-equation (the weight's) scaled by 1 + 10⁻³."""
+        *kept, (delta, rhs) = grad.equations
+        return Gradient(grad.graph, (*kept, (delta, sp.Float(1.001) * rhs)), grad.adjoints)
+
+    @pytest.mark.parametrize("wrong", [False, True], ids=["right", "wrong"])
+    def test_a_scalar_weight_is_the_one_by_one_case(self, wrong):
+        scalar = sg.gradient(sp.sin(w * x), wrt=[w])
+        matrix = sg.gradient(SumEntries(layers.elementwise(sp.sin, self.W * self.X)), wrt=[self.W])
+        if wrong:
+            scalar, matrix = self.off_by_a_thousandth(scalar), self.off_by_a_thousandth(matrix)
+        one = check(scalar, at={"w": 0.7, "x": 1.3})
+        by_one = check(matrix, at={"W": [[0.7]], "X": [[1.3]]})
+        assert one.ok is by_one.ok is (not wrong), f"{one}\n{by_one}"
+        (row,), (matrix_row,) = one.rows, by_one.rows
+        if wrong:  # 1.001 times the truth, relative to the truth: 10⁻³ off
+            assert row.rel_error == pytest.approx(1e-3, rel=1e-6)
+            assert matrix_row.rel_error == pytest.approx(1e-3, rel=1e-6)
+            assert "analytic" in row.worst and "analytic" in matrix_row.worst
+        central = [r.per_method["central-difference"] for r in (row, matrix_row)]
+        assert central[0] == pytest.approx(central[1], rel=1e-6, abs=1e-12)
+        assert row.methods[:3] == ("central-difference", "complex-step", "sympy.diff")
+        assert matrix_row.methods[0] == "central-difference"
+        assert "complex-step" not in matrix_row.methods  # it differentiates scalar graphs only
 
 
 class TestRegressions:

@@ -9,9 +9,13 @@ domain, with
 - ``sympy.diff`` of the whole expression, where that is affordable (small
   graphs: SymPy's recursion would overflow on deep ones).
 
-A matrix gradient is checked entry by entry on small shapes (symbolic sizes
-such as ``n`` get small random values): central differences of every entry
-of the compiled forward pass; nothing is expanded into scalar entries.
+Every shape goes through the same code: a point is a list of argument values
+(numbers, or arrays for matrix symbols), a weight's partial is compared entry
+by entry, and a scalar weight is the 1×1 case, one entry per point. Matrix
+gradients are checked on small shapes (symbolic sizes such as ``n`` get small
+random values) by central differences of the compiled forward pass; nothing
+is expanded into scalar entries. The complex step and ``sympy.diff``
+differentiate scalar expressions, so they join only for scalar graphs.
 
 These all run in floating point, and all cancel where the function does
 (``log(1 − σ(t))`` at ``t ≈ 28``). Where one disagrees with the compiled
@@ -50,6 +54,7 @@ from .check_precise import Referee
 from .codegen import matrix_sizes
 from .compile import check_shapes, compile_gradient, declared_shapes
 from .forward import expressions_function, forward_function, values_in_order
+from .values import broadcast_shape
 
 # Per method: (relative tolerance, absolute tolerance relative to the scale of f).
 TOLERANCES = {
@@ -67,8 +72,14 @@ COMPLEX_STEP_FUNCTIONS = (
     sp.asin, sp.acos, sp.atan, sp.acot, sp.sinh, sp.cosh, sp.tanh, sp.coth,
     sp.sech, sp.csch, sp.asinh, sp.acosh, sp.atanh, sp.acoth, sp.erf, sp.erfc,
 )  # fmt: skip
+COMPLEX_STEP = 1e-30
+# Where sampled values are drawn, alternated when a draw is outside the domain;
+# matrix entries stay smaller, as a product of n of them grows with n.
 SAMPLING_RANGES = ((-2.0, 2.0), (0.05, 3.0), (1.05, 5.0))
+MATRIX_RANGES = ((-1.0, 1.0), (0.05, 1.0))
+MATRIX_SIZES = (2, 3)  # the values a symbolic size (n, d, h) takes when sampling
 MAX_TRIES = 200
+MAX_DIFFERENCED = 64  # entries of one weight differenced per point (a seeded sample beyond)
 
 
 @dataclass
@@ -143,7 +154,9 @@ def check(
     ----------
     grad : Gradient
     at : mapping, optional
-        One point (symbol or name -> number); random points when omitted.
+        One point (symbol or name -> number, or array for a matrix symbol);
+        random points when omitted. In a graph of scalars, vectors of numbers
+        give one point per entry.
     points : int
         How many random points (inside the domain: points where the value or a
         partial is not finite are drawn again).
@@ -163,64 +176,49 @@ def check(
     EvaluationError
         When no point inside the function's domain could be found.
     """
-    if grad.graph.has_matrices:
-        report = _check_matrices(grad, at, points, np.random.default_rng(seed))
-        return report.raise_if_failed() if raise_on_failure else report
     f = compile_gradient(grad)
-    value_of = _value_function(grad, f.args)
-    if at is not None:
-        args = [np.atleast_1d(np.asarray(v, dtype=float)) for v in values_in_order(f.args, at, {})]
+    rng = np.random.default_rng(seed)
+    if at is None:
+        ranges = MATRIX_RANGES if grad.graph.has_matrices else SAMPLING_RANGES
+        samples, results = _sample_points(f, points, rng, ranges)
     else:
-        args = _sample_points(f, points, np.random.default_rng(seed))
-    value, partials = f(*args)
-    if not np.all(np.isfinite(value)) or not all(np.all(np.isfinite(p)) for p in partials):
-        raise EvaluationError(f"the value or a partial is not finite at the point {at}")
-
-    notes: list[str] = []
-    oracles = {"central-difference": _central_differences(value_of, f.args, args, grad.wrt)}
-    if _complex_step_applies(grad):
-        oracles["complex-step"] = _complex_step(value_of, f.args, args, grad.wrt)
-    else:
-        notes.append(
-            "complex step skipped: an operation is not analytic or has no accurate complex form"
-        )
-    size = grad.graph.size
-    if size["nodes"] > SYMPY_DIFF_MAX_NODES or size["depth"] > EVALUATED_DEPTH:
-        notes.append("sympy.diff skipped: the expression is too large or deep for SymPy")
-    else:
-        try:
-            oracles["sympy.diff"] = _sympy_diff(grad, f.args, args)
-        except NoRuleError:
-            notes.append("sympy.diff skipped: SymPy leaves the derivative unevaluated")
-
-    scale = np.broadcast_to(1.0 + np.abs(value), np.shape(value))
-    columns = np.broadcast_arrays(*args)
-    referee = Referee(grad, f.args, [[c[p] for c in columns] for p in range(len(columns[0]))])
-    rows = [
-        _row(w, np.asarray(partials[k], dtype=float), oracles, k, scale, referee, _at_point)
-        for k, w in enumerate(grad.wrt)
-    ]
-    at_points = {s.name: np.asarray(a) for s, a in zip(f.args, args, strict=True)}
-    report = CheckReport(rows, at_points, notes)
-    if raise_on_failure:
-        report.raise_if_failed()
-    return report
+        samples, results = _given_points(f, at)
+    position = {s: k for k, s in enumerate(f.args)}
+    positions = [position[w] for w in grad.wrt]
+    oracles, notes = _oracles(grad, f.args, positions)
+    # per weight, the (point, entry) pairs compared: every entry, or a seeded sample of a large one
+    chosen = [[_chosen_entries(np.size(point[k]), rng) for k in positions] for point in samples]
+    referee = Referee(grad, f.args, samples)
+    rows = []
+    for n, w in enumerate(grad.wrt):
+        where = [(p, int(i)) for p, entries in enumerate(chosen) for i in entries[n]]
+        analytic = np.array([np.ravel(results[p][1][n])[i] for p, i in where], dtype=float)
+        scale = np.array([1.0 + abs(float(results[p][0])) for p, _ in where])
+        estimates = {
+            method: np.array([oracle(samples[p], n, i) for p, i in where], dtype=float).T
+            for method, oracle in oracles.items()
+        }
+        rows.append(_row(w, n, analytic, estimates, scale, referee, where.__getitem__))
+    if any(len(e) < np.size(samples[0][k]) for e, k in zip(chosen[0], positions, strict=True)):
+        notes.append(f"at most {MAX_DIFFERENCED} entries of each weight differenced per point")
+    stacked = {s.name: np.array([point[k] for point in samples]) for k, s in enumerate(f.args)}
+    report = CheckReport(rows, stacked, notes)
+    return report.raise_if_failed() if raise_on_failure else report
 
 
-def _row(weight, analytic, oracles, k, scale, referee=None, locate=None) -> CheckRow:
+def _row(weight, n, analytic, estimates, scale, referee, locate) -> CheckRow:
     """One weight's row: every method's errors; disputed entries go to the referee.
 
-    An entry is disputed where a method disagrees beyond its tolerance, or
-    agrees only by its own (wide) error bound. The referee (the graph at 50
-    digits) decides those: where it finds the gradient right, the methods that
-    disagreed are overruled there (they cancelled), and the row shows its error.
-    Entries it cannot decide (too large, no 50-digit value) keep the methods'
-    own verdicts, their error bounds included; the note says so.
+    ``estimates`` holds per method the estimates of the entries and their own
+    error bounds. An entry is disputed where a method disagrees beyond its
+    tolerance, or agrees only by its own (wide) error bound. The referee (the
+    graph at 50 digits) decides those: where it finds the gradient right, the
+    methods that disagreed are overruled there (they cancelled), and the row
+    shows its error. Entries it cannot decide (too large, no 50-digit value)
+    keep the methods' own verdicts, their error bounds included; the note says so.
     """
     judged = {}
-    for method, estimates in oracles.items():
-        own_error = getattr(estimates[k], "error", 0.0)
-        numeric = np.asarray(estimates[k], dtype=float)
+    for method, (numeric, own_error) in estimates.items():
         diff = np.abs(analytic - numeric)
         size = np.maximum(np.abs(analytic), np.abs(numeric))
         rel = diff / np.maximum(size, RELATIVE_FLOOR * scale)  # no 100% of nearly nothing
@@ -231,8 +229,8 @@ def _row(weight, analytic, oracles, k, scale, referee=None, locate=None) -> Chec
     disputed = np.flatnonzero(~np.all([j[3] for j in judged.values()], axis=0))
     overruled = decided = np.zeros(np.shape(analytic), dtype=bool)
     precise, note = None, ""
-    if disputed.size and referee is not None:
-        precise, overruled, decided, note = referee.judge(k, disputed, analytic, scale, locate)
+    if disputed.size:
+        precise, overruled, decided, note = referee.judge(n, disputed, analytic, scale, locate)
         cancelled = [m for m, j in judged.items() if np.any(overruled & ~j[3])]
         verb = "cancels" if len(cancelled) == 1 else "cancel"
         note = note.replace("CANCELLED", f"{', '.join(cancelled)} {verb}")
@@ -269,76 +267,117 @@ def _row(weight, analytic, oracles, k, scale, referee=None, locate=None) -> Chec
     )
 
 
-def _at_point(j: int) -> tuple[int, int]:
-    return j, 0  # a scalar weight: entry j is point j
+def _sample_points(f, count: int, rng: np.random.Generator, ranges):
+    """``count`` points where the value and every partial are finite, and the results there.
 
-
-def _value_function(grad: Gradient, args):
-    """The original expression alone, generated from the graph's forward pass."""
-    fn = forward_function(grad.graph, inputs=args, outputs=[grad.graph.output])
-    return lambda *a: fn(*a)[0]
-
-
-def _sample_points(f, count: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """``count`` points where the value and every partial are finite."""
-    found: list[list[float]] = []
+    Symbolic sizes are drawn once: every point has the same shapes.
+    """
+    sizes = {d: int(rng.choice(MATRIX_SIZES)) for d in matrix_sizes(f.args)}
+    shapes = [tuple(int(sizes.get(d, d)) for d in getattr(a, "shape", ())) for a in f.args]
+    samples, results = [], []
     for attempt in range(MAX_TRIES):
-        low, high = SAMPLING_RANGES[attempt % len(SAMPLING_RANGES)]
-        candidate = rng.uniform(low, high, size=len(f.args))
-        value, partials = f(*candidate)
-        if np.isfinite(value) and np.isreal(value) and all(np.isfinite(p) for p in partials):
-            found.append(list(candidate))
-            if len(found) == count:
-                return [np.array(column) for column in zip(*found, strict=True)]
+        low, high = ranges[attempt % len(ranges)]
+        point = [rng.uniform(low, high, size=shape or None) for shape in shapes]  # None: a float
+        result = f(*point)
+        if _inside(*result):
+            samples.append(point)
+            results.append(result)
+            if len(samples) == count:
+                return samples, results
     raise EvaluationError(
-        f"found only {len(found)} of {count} points inside the function's domain "
+        f"found only {len(samples)} of {count} points inside the function's domain "
         f"after {MAX_TRIES} tries; give a point with at=..."
     )
 
 
-def _central_differences(value_of, symbols, args, wrt):
-    """Central differences, each with an estimate of its own error.
+def _given_points(f, at):
+    """The points of ``at`` and the results there: one, or one per entry of scalar vectors.
 
-    The error of a central difference grows with the third derivative; the
-    difference between steps h and 2h measures it (Richardson), so a steep
-    function widens the tolerance by what the method itself cannot resolve.
+    >>> import sympy as sp
+    >>> import symgraph as sg
+    >>> w, x = sp.symbols("w x")
+    >>> f = compile_gradient(sg.gradient(w * x, wrt=[w]))
+    >>> [[float(v) for v in point] for point in _given_points(f, {"w": [1, 2], "x": 3})[0]]
+    [[3.0, 1.0], [3.0, 2.0]]
     """
-    estimates = []
-    for k in _positions(symbols, wrt):
-        h = np.cbrt(np.finfo(float).eps) * np.maximum(1.0, np.abs(args[k]))
-        fine, coarse = (_central(value_of, args, k, step) for step in (h, 2 * h))
-        estimates.append(_Estimate(fine, np.abs(coarse - fine)))
-    return estimates
+    given = values_in_order(f.args, at, {})
+    shapes = declared_shapes(f.args)
+    if any(shapes.values()):  # a matrix argument: ``at`` is one point, flat vectors as columns
+        samples = [check_shapes(f.args, given, shapes)]
+    else:
+        shape = broadcast_shape(f.args, given)  # raises naming the arguments that disagree
+        columns = [np.broadcast_to(np.asarray(v, dtype=float), shape).ravel() for v in given]
+        samples = [list(point) for point in zip(*columns, strict=True)]
+    results = [f(*point) for point in samples]
+    if not all(_inside(*result) for result in results):
+        raise EvaluationError(f"the value or a partial is not finite at the point {at}")
+    return samples, results
 
 
-def _positions(symbols, wrt) -> list[int]:
-    """Where each weight stands among the arguments (one dict, not a search per weight)."""
-    position = {s: k for k, s in enumerate(symbols)}
-    return [position[w] for w in wrt]
+def _inside(value, partials) -> bool:
+    """Inside the function's domain: a real, finite value and finite partials."""
+    finite = np.all(np.isfinite(value)) and all(np.all(np.isfinite(p)) for p in partials)
+    return bool(finite and np.all(np.isreal(value)))
 
 
-def _central(value_of, args, k, h):
-    up = [a + h if j == k else a for j, a in enumerate(args)]
-    down = [a - h if j == k else a for j, a in enumerate(args)]
-    return (value_of(*up) - value_of(*down)) / (2 * h)
+def _chosen_entries(size: int, rng: np.random.Generator) -> np.ndarray:
+    """Every entry, or a seeded sample of MAX_DIFFERENCED of them: two passes per entry."""
+    if size <= MAX_DIFFERENCED:
+        return np.arange(size)
+    return np.sort(rng.choice(size, MAX_DIFFERENCED, replace=False))
 
 
-class _Estimate(np.ndarray):
-    """A numeric estimate that carries its own error bound (``.error``)."""
+def _oracles(grad: Gradient, args, positions) -> tuple[dict, list[str]]:
+    """The methods that estimate partials, and notes on those that do not apply.
 
-    def __new__(cls, value, error):
-        obj = np.asarray(value, dtype=float).view(cls)
-        obj.error = np.asarray(error, dtype=float)
-        return obj
+    Each method is ``estimate(point, n, i) -> (value, own error bound)`` for
+    entry ``i`` of the partial by weight ``grad.wrt[n]``; ``positions[n]`` is
+    that weight's place among ``args``.
+    """
+    fn = forward_function(grad.graph, inputs=args, outputs=[grad.graph.output])
 
+    def value_of(point, k, i, step):
+        """The value, entry ``i`` of argument ``k`` moved by ``step`` (1×1: a number)."""
+        moved = np.array(point[k], dtype=np.result_type(float, step))
+        moved.flat[i] += step
+        return np.asarray(fn(*point[:k], moved, *point[k + 1 :])[0]).reshape(())[()]
 
-def _complex_step(value_of, symbols, args, wrt):
-    h = 1e-30
-    estimates = []
-    for k in _positions(symbols, wrt):
-        shifted = [a + 1j * h if j == k else a.astype(complex) for j, a in enumerate(args)]
-        estimates.append(np.imag(value_of(*shifted)) / h)
-    return estimates
+    def central_difference(point, n, i):
+        # Its error grows with the third derivative; the difference between steps h
+        # and 2h measures it (Richardson), so a steep function widens the tolerance
+        # by what the method itself cannot resolve.
+        k = positions[n]
+        h = np.cbrt(np.finfo(float).eps) * max(1.0, abs(np.ravel(point[k])[i]))
+        fine, coarse = (
+            (value_of(point, k, i, step) - value_of(point, k, i, -step)) / (2 * step)
+            for step in (h, 2 * h)
+        )
+        return fine, abs(coarse - fine)
+
+    def complex_step(point, n, i):
+        return np.imag(value_of(point, positions[n], i, 1j * COMPLEX_STEP)) / COMPLEX_STEP, 0.0
+
+    oracles = {"central-difference": central_difference}
+    if grad.graph.has_matrices:  # the other two differentiate scalar expressions only
+        return oracles, []
+    notes = []
+    if _complex_step_applies(grad):
+        oracles["complex-step"] = complex_step
+    else:
+        notes.append(
+            "complex step skipped: an operation is not analytic or has no accurate complex form"
+        )
+    size = grad.graph.size
+    if size["nodes"] > SYMPY_DIFF_MAX_NODES or size["depth"] > EVALUATED_DEPTH:
+        notes.append("sympy.diff skipped: the expression is too large or deep for SymPy")
+    else:
+        try:
+            derivatives = [sp.diff(grad.expr, w) for w in grad.wrt]
+            sympy_diff = expressions_function(derivatives, args, name="sympy_diff")
+            oracles["sympy.diff"] = lambda point, n, i: (sympy_diff(*point)[n], 0.0)
+        except NoRuleError:
+            notes.append("sympy.diff skipped: SymPy leaves the derivative unevaluated")
+    return oracles, notes
 
 
 def _complex_step_applies(grad: Gradient) -> bool:
@@ -353,131 +392,6 @@ def _complex_step_applies(grad: Gradient) -> bool:
         if any(not isinstance(call, COMPLEX_STEP_FUNCTIONS) for call in calls):
             return False
     return True
-
-
-def _sympy_diff(grad: Gradient, symbols, args):
-    """SymPy's own derivative of the whole expression, evaluated numerically."""
-    derivatives = [sp.diff(grad.expr, w) for w in grad.wrt]
-    fn = expressions_function(derivatives, symbols, name="sympy_diff")
-    return [np.broadcast_to(v, np.shape(args[0])) for v in fn(*args)]
-
-
-# --- matrix gradients ---
-
-MATRIX_SIZES = (2, 3)  # the values a symbolic size (n, d, h) takes when sampling
-MATRIX_RANGES = ((-1.0, 1.0), (0.05, 1.0))  # alternated when a draw is outside the domain
-MAX_DIFFERENCED = 64  # entries of one weight differenced per point (a seeded sample beyond)
-
-
-def _check_matrices(grad: Gradient, at, points: int, rng: np.random.Generator) -> CheckReport:
-    """Entrywise central differences of the compiled forward pass, refereed at 50 digits.
-
-    Nothing is expanded into scalar entries symbolically: the cost is two
-    forward passes per entry, and the referee's only where a difference is disputed.
-    """
-    f = compile_gradient(grad)
-    if at is not None:
-        given = values_in_order(f.args, at, {})
-        samples = [check_shapes(f.args, given, declared_shapes(f.args))]  # lists, flat vectors
-        results = [f(*samples[0])]
-        if not _finite(*results[0]):
-            raise EvaluationError("the value or a partial is not finite at the given point")
-    else:
-        samples, results = _sample_matrices(f, points, rng)
-    forward = _value_function(grad, f.args)  # the forward pass alone, no gradient lines
-
-    def value_of(*point):
-        return float(np.asarray(forward(*point), dtype=float).reshape(()))  # 1×1: a number
-
-    positions = _positions(f.args, grad.wrt)
-    # per point and weight, the entries differenced: all, or a seeded sample of a large weight
-    chosen = [[_chosen_entries(np.size(sample[k]), rng) for k in positions] for sample in samples]
-    per_point = [
-        _entry_differences(value_of, sample, positions, entries)
-        for sample, entries in zip(samples, chosen, strict=True)
-    ]
-    oracles = {"central-difference": _concatenate(per_point)}
-    referee = Referee(grad, f.args, samples)
-    rows = []
-    for k, w in enumerate(grad.wrt):
-        where = [(p, int(i)) for p, entries in enumerate(chosen) for i in entries[k]]
-        analytic = np.array([np.ravel(results[p][1][k])[i] for p, i in where], dtype=float)
-        scale = np.array([1.0 + abs(float(results[p][0])) for p, _ in where])
-        rows.append(_row(w, analytic, oracles, k, scale, referee, where.__getitem__))
-    stacked = {s.name: np.array([sample[i] for sample in samples]) for i, s in enumerate(f.args)}
-    sampled = any(
-        len(e) < np.size(samples[0][k]) for e, k in zip(chosen[0], positions, strict=True)
-    )
-    notes = [f"at most {MAX_DIFFERENCED} entries of each weight differenced per point"] * sampled
-    return CheckReport(rows, stacked, notes)
-
-
-def _chosen_entries(size: int, rng: np.random.Generator) -> np.ndarray:
-    """Every entry, or a seeded sample of MAX_DIFFERENCED of them: two passes per entry."""
-    if size <= MAX_DIFFERENCED:
-        return np.arange(size)
-    return np.sort(rng.choice(size, MAX_DIFFERENCED, replace=False))
-
-
-def _finite(value, partials) -> bool:
-    return bool(np.all(np.isfinite(value))) and all(np.all(np.isfinite(p)) for p in partials)
-
-
-def _sample_matrices(f, count: int, rng: np.random.Generator):
-    """``count`` samples (one draw of the sizes) where the value and every partial are finite."""
-    sizes = {d: int(rng.choice(MATRIX_SIZES)) for d in matrix_sizes(f.args)}
-    samples, results = [], []
-    for attempt in range(MAX_TRIES):
-        low, high = MATRIX_RANGES[attempt % len(MATRIX_RANGES)]
-        sample = []
-        for a in f.args:
-            shape = tuple(int(sizes.get(d, d)) for d in getattr(a, "shape", ()))
-            sample.append(
-                rng.uniform(low, high, size=shape) if shape else float(rng.uniform(low, high))
-            )
-        result = f(*sample)
-        if _finite(*result):
-            samples.append(sample)
-            results.append(result)
-            if len(samples) == count:
-                return samples, results
-    raise EvaluationError(
-        f"found only {len(samples)} of {count} points inside the function's domain "
-        f"after {MAX_TRIES} tries; give a point with at=..."
-    )
-
-
-def _entry_differences(value_of, sample, positions, entries) -> list:
-    """Central differences of the chosen entries of every weight (with Richardson error)."""
-    estimates = []
-    for k, chosen in zip(positions, entries, strict=True):
-        base = np.asarray(sample[k], dtype=float)
-        fine, error = np.zeros(len(chosen)), np.zeros(len(chosen))
-        for n, i in enumerate(chosen):
-            h = np.cbrt(np.finfo(float).eps) * max(1.0, abs(base.flat[i]))
-            one, two = (_entry_central(value_of, sample, k, i, step) for step in (h, 2 * h))
-            fine[n], error[n] = one, abs(two - one)
-        estimates.append(_Estimate(fine, error))
-    return estimates
-
-
-def _entry_central(value_of, sample, k, i, h):
-    def shifted(step):
-        moved = np.array(sample[k], dtype=float)
-        moved.flat[i] += step
-        return value_of(*[moved if j == k else a for j, a in enumerate(sample)])
-
-    return (shifted(h) - shifted(-h)) / (2 * h)
-
-
-def _concatenate(per_point: list[list]) -> list:
-    """Per weight, the estimates of all points in one flat array (errors kept)."""
-    joined = []
-    for k in range(len(per_point[0])):
-        parts = [point[k] for point in per_point]
-        errors = [np.broadcast_to(getattr(p, "error", 0.0), np.shape(p)) for p in parts]
-        joined.append(_Estimate(np.concatenate(parts), np.concatenate(errors)))
-    return joined
 
 
 __all__ = ["CheckReport", "CheckRow", "check"]
