@@ -28,7 +28,7 @@ import sympy as sp
 
 from . import __version__
 from .ad.backward import backward
-from .build.builder import GRANULARITIES
+from .build.inputs import GRANULARITIES
 from .core.graph import Graph
 from .core.sizes import PRINT_MAX_DEPTH, PRINT_MAX_NODES, STRUCTURED_MAX_NODES
 from .errors import CheckError, EvaluationError, SymgraphError

@@ -29,7 +29,8 @@ import sympy as sp
 from sympy.core.sympify import _sympify
 
 from .ad.backward import backward
-from .build.builder import GraphBuilder, Namer, build_graph_from
+from .build.builder import GraphBuilder, build_graph_from
+from .build.inputs import Namer
 from .core.activations import relu, sigmoid
 from .errors import GraphError
 from .numeric.compile import compile_gradient

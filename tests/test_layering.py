@@ -28,7 +28,6 @@ ORDER = [
     "numeric",
     "present",
     "io",
-    "matrix",
     "nn",
     "layers",
     "trace",

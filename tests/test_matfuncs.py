@@ -2,7 +2,7 @@
 
 Each VJP rule is checked against central differences at random shapes and
 values, and against SymPy's own ``diff`` of the expanded scalar expression;
-the printed NumPy code against NumPy; ``matrix_gradient`` through these
+the printed NumPy code against NumPy; ``sg.gradient`` through these
 functions against differences and against symgraph's scalar core.
 """
 
@@ -17,7 +17,7 @@ from sympy.printing.numpy import NumPyPrinter
 
 import symgraph as sg
 from symgraph.errors import GraphError
-from symgraph.matrix import matrix_gradient, matrix_latex
+from symgraph.present.latex import latex_of as matrix_latex
 from symgraph.rules.matfuncs import FrobeniusNorm, LogSumExp, Softmax, SumEntries, expand_explicit
 from symgraph.rules.matrix import has_vjp, matrix_vjp
 
@@ -229,7 +229,7 @@ def test_latex_strings():
     assert matrix_latex(Softmax(v) * v.T) == r"\operatorname{softmax}\left(v\right) v^{\top}"
 
 
-# ---------------------------------------------------------------- matrix_gradient
+# ---------------------------------------------------------------- gradients
 
 
 def numbers(symbols, rng):
@@ -274,7 +274,7 @@ GRADIENTS = {  # loss, its gradient in W as a paper writes it
 def test_matrix_gradient_through_the_new_functions(name):
     loss, expected = GRADIENTS[name]
     values = numbers([W, x, y], np.random.default_rng(5))
-    grad = matrix_gradient(loss, [W])[W]
+    grad = sg.gradient(loss, wrt=[W])[W]
     assert grad.shape == W.shape
     ours = matrix_value(grad, values)
     np.testing.assert_allclose(ours, matrix_value(expected, values), rtol=1e-10)

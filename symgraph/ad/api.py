@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 import sympy as sp
 
-from ..build.matrix import graph_of_expr
+from ..build.assignments import graph_of_expr
 from ..core.gradient import Gradient
 from .backward import backward
 

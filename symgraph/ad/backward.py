@@ -2,12 +2,11 @@
 
 Walk the nodes in reverse topological order, touching only those on a path
 from a weight to the output.  The output's adjoint is 1; a node's adjoint is
-the sum over its out-edges of the child's adjoint times the edge's partial:
+the sum over its out-edges of what each child sends back, the edge's
+vector-Jacobian product written in the child's δ (``δ_c · ∂c/∂n`` for a
+scalar operation, ``δ_z xᵀ`` for ``z = W x``):
 
-    δ_n = Σ_{c ∈ children(n)} δ_c · ∂c/∂n
-
-An edge into a matrix operation carries instead its vector-Jacobian product,
-the operand's share written in δ_c (``δ_W = δ_z xᵀ``), which is summed as is.
+    δ_n = Σ_{c ∈ children(n)} vjp(c → n)
 
 Each adjoint is one equation in node symbols and the children's δ symbols (the
 structured form), so the cost is one small expression per edge: linear in the
@@ -34,8 +33,9 @@ import sympy as sp
 from ..core.adjoint import AdjointSymbol, MatrixAdjoint, adjoint_of
 from ..core.gradient import Gradient
 from ..core.graph import Graph
-from ..core.sizes import zero_like
+from ..core.sizes import is_matrix, zero_like
 from ..errors import NoRuleError
+from ..rules.registry import has_vjp
 
 
 def relevant_nodes(graph: Graph) -> set[sp.Symbol]:
@@ -66,25 +66,16 @@ def backward(graph: Graph) -> Gradient:
         for child in graph.nx.successors(node):
             if child not in relevant:
                 continue
-            edge = graph.nx.edges[node, child]
-            if edge.get("vjp") is not None:  # a matrix operation: its rule wrote the share
-                terms.append(edge["vjp"])
-                continue
-            partial = edge["partial"]
-            if partial is None:
+            share = graph.nx.edges[node, child]["vjp"]
+            if share is None:
                 op = graph.nx.nodes[child]["op"]
-                register = "register_vjp" if "vjp" in edge else "register_rule"
+                matrices = is_matrix(child) or is_matrix(node) or has_vjp(op)
                 raise NoRuleError(
                     f"cannot differentiate node {child} = {op} with respect to {node}: "
                     f"no derivative rule for {type(op).__name__}; "
-                    f"register one with symgraph.{register}"
+                    f"register one with symgraph.{'register_vjp' if matrices else 'register_rule'}"
                 )
-            if partial == 1:
-                terms.append(adjoint[child])
-            elif isinstance(partial, sp.Symbol):  # the common product edge: nothing to combine
-                terms.append(sp.Mul(adjoint[child], partial, evaluate=False))
-            elif partial != 0:
-                terms.append(adjoint[child] * partial)
+            terms.append(share)
         equations.append((adjoint[node], _sum(terms, node)))
     return Gradient(graph, equations, {w: adjoint.get(w, zero_like(w)) for w in graph.wrt})
 

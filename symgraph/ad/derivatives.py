@@ -33,11 +33,12 @@ from collections.abc import Iterable, Mapping, Sequence
 import sympy as sp
 from sympy.matrices.expressions.matexpr import MatrixElement
 
-from ..build.builder import GraphBuilder, Namer, _as_expr, _leaf_symbols
-from ..build.matrix import MatrixGraphBuilder, has_matrices, leaves_and_sizes
+from ..build.builder import GraphBuilder
+from ..build.inputs import Namer, leaves_and_sizes
 from ..core.adjoint import AdjointNode
 from ..core.gradient import Gradient
 from ..core.graph import Graph, forward_assignments
+from ..core.sizes import is_matrix
 from ..core.substitute import contains
 from ..errors import GraphError
 from ..rules.matfuncs import expand_explicit
@@ -172,10 +173,7 @@ def _build(assignments: Sequence[tuple[sp.Basic, sp.Basic]], wrt: Sequence[sp.Ba
     names = {target.name for target, _ in assignments} | {w.name for w in wrt}
     leaves, sizes = leaves_and_sizes(rhs for _, rhs in assignments)
     names |= {s.name for s in leaves}
-    if any(isinstance(t, sp.MatrixSymbol) or has_matrices(rhs) for t, rhs in assignments):
-        b = MatrixGraphBuilder(Namer(names), wrt, sizes)
-    else:
-        b = GraphBuilder("op", Namer(names), wrt, exprs_are_full=False)
+    b = GraphBuilder("op", Namer(names), wrt, sizes, exprs_are_full=False)
     for w in wrt:
         b.leaf(w)
     for target, rhs in assignments:
@@ -233,24 +231,13 @@ def jacobian(exprs, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") ->
     [cos(t), -r*sin(t)],
     [sin(t),  r*cos(t)]])
     """
-    wrt = None if wrt is None else check_weights(wrt)
-    if _holds_matrices(exprs) or any(isinstance(w, sp.MatrixSymbol) for w in wrt or ()):
-        return _matrix_jacobian(exprs, wrt)
-    outputs = [_as_expr(e, f"output {k}") for k, e in enumerate(outputs_of(exprs))]
-    leaves = _leaf_symbols(outputs)  # iteratively: free_symbols recurses
+    outputs = _outputs(exprs)
+    leaves, sizes = leaves_and_sizes(outputs)
     wrt = check_weights(leaves if wrt is None else wrt)
-    b = GraphBuilder(granularity, Namer(s.name for s in [*leaves, *wrt]), wrt)
+    b = GraphBuilder(granularity, Namer(s.name for s in [*leaves, *wrt]), wrt, sizes)
     for w in wrt:
         b.leaf(w)
-    roots = [b.add(e) for e in outputs]
-    rows = []
-    for root in roots:
-        if isinstance(root, sp.Symbol) and root in b.g:
-            closed = backward(_view(b, root, wrt)).closed_forms()
-            rows.append([closed[w] for w in wrt])
-        else:  # a constant output
-            rows.append([sp.S.Zero] * len(wrt))
-    return sp.ImmutableMatrix(len(rows), len(wrt), [e for row in rows for e in row])
+    return _rows(b, [b.add(e) for e in outputs], wrt)
 
 
 def hessian(expr, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") -> sp.ImmutableMatrix:
@@ -296,21 +283,15 @@ def hessian(expr, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") -> s
     [   x*exp(b + w*x),   exp(b + w*x)]])
     """
     graph = forward_graph(expr, wrt, granularity)
-    if any(isinstance(w, sp.MatrixSymbol) for w in graph.wrt):
-        return _hessian_through_directions(graph)
-    grad = backward(graph)
-    assignments, component = gradient_assignments(grad)
-    b = _build(assignments, graph.wrt)
-    rows = []
     for w in graph.wrt:
-        g = component[w]
-        if isinstance(g, (sp.Symbol, sp.MatrixSymbol)) and g in b.g:
-            closed = backward(_view(b, g, graph.wrt)).closed_forms()
-            rows.append([closed[v] for v in graph.wrt])
-        else:  # a constant component (or none): its derivatives are 0
-            rows.append([sp.S.Zero] * len(graph.wrt))
-    k = len(graph.wrt)
-    return sp.ImmutableMatrix(k, k, [e for row in rows for e in row])
+        if is_matrix(w) and not all(d.is_Integer for d in w.shape):
+            raise GraphError(
+                f"the Hessian over the entries of {w} needs a concrete shape, not "
+                f"{w.shape[0]}×{w.shape[1]}; hvp gives H·V for symbolic shapes"
+            )
+    assignments, component = gradient_assignments(backward(graph))
+    b = _build(assignments, graph.wrt)
+    return _rows(b, [b.add(e) for w in graph.wrt for e in _entries(component[w])], graph.wrt)
 
 
 def hvp(expr, wrt: Iterable[sp.Symbol] | None, vector, granularity: str = "op") -> Gradient:
@@ -379,65 +360,37 @@ def hvp(expr, wrt: Iterable[sp.Symbol] | None, vector, granularity: str = "op") 
     return backward(_view(b, s, graph.wrt))
 
 
-def _holds_matrices(exprs) -> bool:
-    if isinstance(exprs, (list, tuple)):
-        return any(has_matrices(e) for e in exprs)
-    return has_matrices(exprs) and not isinstance(exprs, sp.MatrixBase)
-
-
-def _matrix_jacobian(exprs, wrt) -> sp.ImmutableMatrix:
-    """Rows: the outputs' entries (row-major); columns: the weights' entries.
-
-    Each output entry ``Y[i, j]`` is a root of one shared matrix graph, and one
-    reverse pass per root gives its row, matrix weights' columns row-major.
-    """
-    if isinstance(exprs, (list, tuple)):
-        outputs = outputs_of(exprs)
-    else:
+def _outputs(exprs) -> list[sp.Basic]:
+    """A Jacobian's outputs, each a scalar: a matrix expression gives its entries, row-major."""
+    if is_matrix(exprs) and not isinstance(exprs, sp.MatrixBase):
         rows, cols = exprs.shape
         if not (rows.is_Integer and cols.is_Integer):
             raise GraphError(f"a Jacobian needs outputs of concrete shape, not {rows}×{cols}")
-        outputs = [MatrixElement(exprs, i, j) for i in range(rows) for j in range(cols)]
-    leaves, sizes = leaves_and_sizes(outputs)
-    wrt = check_weights(leaves if wrt is None else wrt)
-    b = MatrixGraphBuilder(Namer(s.name for s in [*leaves, *wrt]), wrt, sizes)
-    for w in wrt:
-        b.leaf(w)
+        return [MatrixElement(exprs, i, j) for i in range(rows) for j in range(cols)]
+    outputs = outputs_of(exprs)
+    for k, e in enumerate(outputs):
+        if is_matrix(e) and tuple(e.shape) != (1, 1):
+            raise GraphError(
+                f"output {k} is a {e.shape[0]}×{e.shape[1]} matrix; give the matrix itself "
+                "(its entries are the outputs) or a list of scalars"
+            )
+    return outputs
+
+
+def _rows(b: GraphBuilder, roots: Sequence[sp.Basic], wrt: Sequence[sp.Basic]):
+    """One row per root, by one reverse pass from it over the builder's shared graph.
+
+    Columns: the weights' entries, matrix weights row-major.
+    """
     width = sum(len(_entries(w)) for w in wrt)
     matrix = []
-    for root in (b.add(e) for e in outputs):
+    for root in roots:
         if root in b.g and b.g.nodes[root]["op"] is not None:
             closed = backward(_view(b, root, wrt)).closed_forms()
             matrix.append([e for w in wrt for e in _entries(closed[w])])
-        else:  # a constant output, or a weight itself
+        else:  # a constant output, or a leaf itself
             matrix.append([sp.Integer(int(root == w)) for w in wrt for _ in _entries(w)])
     return sp.ImmutableMatrix(len(matrix), width, [e for row in matrix for e in row])
-
-
-def _hessian_through_directions(graph: Graph) -> sp.ImmutableMatrix:
-    """The Hessian over the entries of matrix weights (row-major, in ``wrt`` order).
-
-    One reverse-over-reverse pass (:func:`hvp`) with symbolic directions gives
-    ``H·V`` as matrix expressions, linear in ``V``; written out entry by
-    entry, their coefficients are the Hessian's rows.  Needs concrete shapes.
-    """
-    taken = {s.name for s in graph.leaves}
-    directions = []
-    for w in graph.wrt:
-        name = _fresh_name(f"V_{w.name}", taken)
-        if isinstance(w, sp.MatrixSymbol):
-            if not all(d.is_Integer for d in w.shape):
-                raise GraphError(
-                    f"the Hessian over the entries of {w} needs a concrete shape, not "
-                    f"{w.shape[0]}×{w.shape[1]}; hvp gives H·V for symbolic shapes"
-                )
-            directions.append(sp.MatrixSymbol(name, *w.shape))
-        else:
-            directions.append(sp.Symbol(name, real=True))
-    product = hvp(graph, graph.wrt, directions)
-    entries = [e for w in graph.wrt for e in _entries(product[w])]
-    variables = [e for v in directions for e in _entries(v)]
-    return sp.ImmutableMatrix(entries).jacobian(variables).as_immutable()
 
 
 def _entries(e: sp.Basic) -> list[sp.Basic]:

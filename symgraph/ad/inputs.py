@@ -27,8 +27,8 @@ import sympy as sp
 from sympy.core.numbers import ComplexInfinity, Infinity, NaN, NegativeInfinity
 from sympy.logic.boolalg import Boolean
 
-from ..build.builder import _check_wrt
-from ..build.matrix import check_value, graph_of_expr
+from ..build.assignments import graph_of_expr
+from ..build.inputs import as_value, check_wrt
 from ..core.graph import Graph
 from ..core.sizes import shown
 from ..core.substitute import contains
@@ -47,7 +47,7 @@ def check_weights(wrt: Iterable) -> tuple[sp.Symbol, ...]:
         ) from None
     if not wrt:
         raise GraphError("no weights to differentiate by: wrt is empty")
-    return _check_wrt(wrt, (sp.Symbol, sp.MatrixSymbol))
+    return check_wrt(wrt)
 
 
 def forward_graph(expr, wrt, granularity: str) -> Graph:
@@ -79,9 +79,7 @@ def outputs_of(exprs) -> list:
         outputs = list(exprs)
     else:
         outputs = list(exprs) if isinstance(exprs, (list, tuple)) else [exprs]
-    for k, e in enumerate(outputs):
-        check_value(e, f"output {k}")
-    return outputs
+    return [as_value(e, f"output {k}") for k, e in enumerate(outputs)]
 
 
 def check_directions(vector, wrt: Sequence[sp.Basic]) -> dict[sp.Basic, sp.Basic]:

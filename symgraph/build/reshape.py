@@ -27,12 +27,12 @@ import networkx as nx
 import sympy as sp
 
 from ..core.adjoint import adjoint_of
-from .builder import GraphBuilder, Namer
-from ..errors import GraphError, NoRuleError
 from ..core.graph import Graph
-from .matrix import MatrixGraphBuilder, leaves_and_sizes, matrix_edges
-from ..rules.registry import whole_partial
 from ..core.substitute import substitute
+from ..errors import GraphError
+from .builder import GraphBuilder
+from .edges import edges_of
+from .inputs import Namer, leaves_and_sizes
 
 
 def coarsen(graph: Graph, nodes: Iterable[sp.Symbol], name: str | sp.Symbol | None = None) -> Graph:
@@ -74,15 +74,8 @@ def coarsen(graph: Graph, nodes: Iterable[sp.Symbol], name: str | sp.Symbol | No
     g.remove_nodes_from(members - {top})
     g.remove_edges_from(list(g.in_edges(top)))
     g.nodes[top]["op"] = op
-    if graph.has_matrices:  # vector-Jacobian products of the fused expression
-        for operand, data in matrix_edges(top, op, operands):
-            g.add_edge(operand, top, **data)
-    for operand in operands if not graph.has_matrices else ():
-        try:  # in the node's own value where it appears: tanh' = 1 - a**2
-            partial = whole_partial(op, operand).xreplace({op: top})
-        except NoRuleError:  # backward names the node, if a weight's path needs it
-            partial = None
-        g.add_edge(operand, top, partial=partial)
+    for operand, data in edges_of(top, op, operands):  # the fused expression's partials
+        g.add_edge(operand, top, **data)
     if not nx.is_directed_acyclic_graph(g):
         raise GraphError("fusing these nodes would make a cycle: a path leaves the set and returns")
     result = Graph(g, graph.output, graph.wrt)
@@ -101,18 +94,14 @@ def refine(graph: Graph, node: sp.Symbol) -> Graph:
         raise GraphError(f"{node} is not an operation node of this graph")
     op = graph.nx.nodes[node]["op"]
     namer = Namer(n.name for n in graph.nx)
-    if graph.has_matrices:
-        sizes = leaves_and_sizes(graph.leaves)[1]
-        builder = MatrixGraphBuilder(namer, graph.wrt, sizes)
-    else:
-        builder = GraphBuilder("op", namer, graph.wrt, exprs_are_full=False)
+    sizes = leaves_and_sizes(graph.leaves)[1]
+    builder = GraphBuilder("op", namer, graph.wrt, sizes, exprs_are_full=False)
     builder.g = graph.nx.copy()
     builder.g.remove_edges_from(list(builder.g.in_edges(node)))
     for n in graph.topological_order():  # the real depths: deep nodes stay unevaluated
         builder.full[n] = builder.g.nodes[n]["expr"]
-        if not graph.has_matrices:
-            parents = graph.nx.predecessors(n)
-            builder.depth[n] = 1 + max((builder.depth[p] for p in parents), default=-1)
+        parents = graph.nx.predecessors(n)
+        builder.depth[n] = 1 + max((builder.depth[p] for p in parents), default=-1)
     keep_role = builder.g.nodes[node]["role"]
     builder.full.pop(node)
     builder.add(op, node)

@@ -83,3 +83,20 @@ class AdjointNode(sp.Symbol):
     def _latex(self, printer) -> str:
         node = getattr(self, "node", None) or sp.Symbol(self.name[len("g_") :])
         return rf"\bar{{{printer._print(node)}}}"
+
+
+def share_of(adjoint: sp.Basic, partial: sp.Basic | None) -> sp.Basic | None:
+    """What a scalar edge sends back: ``δ_child · ∂child/∂operand`` (None: no rule).
+
+    >>> import sympy as sp
+    >>> d, x = adjoint_of(sp.Symbol("v")), sp.Symbol("x")
+    >>> share_of(d, sp.Integer(1)), share_of(d, x), share_of(d, None)
+    (delta_v, delta_v*x, None)
+    """
+    if partial is None:
+        return None
+    if partial == 1:
+        return adjoint
+    if isinstance(partial, sp.Symbol):  # the common product edge: nothing to combine
+        return sp.Mul(adjoint, partial, evaluate=False)
+    return adjoint * partial

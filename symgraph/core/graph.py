@@ -6,10 +6,15 @@ Edges run the way data flows, operand → result.  Each node is a SymPy
 - ``op``: the local operation in the symbols of its operand nodes (``None``
   for a leaf),
 - ``expr``: the full subexpression in terms of the leaves,
-- ``role``: ``"input"``, ``"weight"``, ``"intermediate"`` or ``"output"``.
+- ``role``: ``"input"``, ``"weight"``, ``"intermediate"`` or ``"output"``;
+- ``shape``: ``(rows, cols)`` for a matrix node, ``()`` for a scalar one.
 
-Each edge carries ``partial``, the local derivative ∂result/∂operand in node
-symbols: the chain-rule factor a drawing writes on the edge.
+Each edge carries ``vjp``, what the operand receives of the result's δ
+(``δ_z xᵀ``, ``δ_v cos(v)``), which backpropagation sums; an edge out of a
+scalar operation also carries ``partial``, the local derivative
+∂result/∂operand in node symbols: the chain-rule factor a drawing writes on
+the edge (``None`` on matrix edges).  A graph built by hand may give only
+``partial``: its ``vjp`` is derived from it.
 
 Examples
 --------
@@ -32,7 +37,8 @@ import networkx as nx
 import sympy as sp
 
 from ..errors import GraphError, NotFoundError
-from .sizes import shown
+from .adjoint import adjoint_of, share_of
+from .sizes import shape_of, shown
 
 ROLES = ("input", "weight", "intermediate", "output")
 
@@ -42,13 +48,18 @@ class Graph:
 
     Build one with :meth:`from_expr` or :meth:`from_assignments`; the
     constructor takes an already built DiGraph whose nodes carry ``op``,
-    ``expr`` and ``role`` and whose edges carry ``partial``.
+    ``expr`` and ``role`` and whose edges carry ``partial`` (or ``vjp``).
     """
 
     def __init__(self, nx_graph: nx.DiGraph, output: sp.Symbol, wrt: Sequence[sp.Symbol]):
         self.nx = nx_graph
         self.output = output
         self.wrt = tuple(wrt)
+        for _, child, data in nx_graph.edges(data=True):  # a DiGraph built by hand, or loaded
+            if "vjp" not in data:
+                data["vjp"] = share_of(adjoint_of(child), data.get("partial"))
+        for node, data in nx_graph.nodes(data=True):
+            data.setdefault("shape", shape_of(node))
 
     # --- building (the builders live in build.py; these are the public doors) ---
 
@@ -83,7 +94,7 @@ class Graph:
         >>> Graph.from_expr(x*y*z, granularity="fine").nx.number_of_nodes()
         5
         """
-        from ..build.matrix import graph_of_expr  # the builders depend on this module
+        from ..build.assignments import graph_of_expr  # the builders depend on this module
 
         return graph_of_expr(expr, wrt=wrt, granularity=granularity, output=output)
 
@@ -107,7 +118,7 @@ class Graph:
         >>> g.nx.nodes[a]["op"]
         tanh(z)
         """
-        from ..build.matrix import graph_of_assignments
+        from ..build.assignments import graph_of_assignments
 
         return graph_of_assignments(assignments, wrt=wrt, granularity=granularity)
 
@@ -225,7 +236,7 @@ class Graph:
         return coarsen(self, nodes, name)
 
     def refine(self, node) -> Graph:
-        """A new graph with ``node`` split into its operations (see :mod:`symgraph.build.reshape`)."""
+        """A new graph with ``node`` split into its operations (:mod:`symgraph.build.reshape`)."""
         from ..build.reshape import refine
 
         return refine(self, node)

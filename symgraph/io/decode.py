@@ -386,6 +386,8 @@ def _graph(document: Any, max_size: int, max_terms: int) -> Graph:
             elif k not in ("source", "target"):
                 attrs[k] = _plain(v, k)
         attrs.setdefault("partial", None)
+        if attrs["partial"] is not None:
+            attrs.pop("vjp", None)  # a scalar edge's share is δ·partial, derived from it
         g.add_edge(source, target, **attrs)
     _need(nx.is_directed_acyclic_graph(g), "the graph has a cycle")
 

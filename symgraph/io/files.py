@@ -256,6 +256,18 @@ class _Encoder:
         return items
 
 
+def saved_items(graph: Graph, data: dict) -> list[tuple[str, Any]]:
+    """A node's or an edge's data as files hold it: nothing a reader derives again.
+
+    A scalar edge's ``vjp`` is ``δ · partial``, and a scalar graph's nodes all
+    have shape ``()``: files written before either existed read the same.
+    """
+    derived = {"vjp"} if data.get("partial") is not None else set()
+    if not graph.has_matrices:
+        derived.add("shape")
+    return [(k, v) for k, v in data.items() if k not in derived]
+
+
 def to_json(graph: Graph, indent: int | None = None) -> str:
     """The graph as symgraph's JSON text (networkx node-link, plus our keys).
 
@@ -294,7 +306,7 @@ def to_json(graph: Graph, indent: int | None = None) -> str:
         if missing:
             raise GraphError(f"node {node} has no {', '.join(missing)}")
         attrs = {}
-        for k, v in data.items():  # in their order, so a loaded node reads the same
+        for k, v in saved_items(graph, data):  # in their order, so a loaded node reads the same
             where = f"node {node}'s {k}"
             if k in ("op", "expr"):
                 attrs[k] = enc.expr(v)
@@ -305,7 +317,7 @@ def to_json(graph: Graph, indent: int | None = None) -> str:
         h.add_node(enc.symbol(node), **attrs)
     for source, target, data in graph.nx.edges(data=True):
         attrs = {}
-        for k, v in data.items():
+        for k, v in saved_items(graph, data):
             where = f"edge {source}->{target}'s {k}"
             attrs[k] = enc.expr(v) if k in _EDGE else _plain(v, where)
         attrs.setdefault("partial", None)
@@ -380,9 +392,10 @@ def _stringified(graph: Graph) -> nx.DiGraph:
         taken.add(key)
     h = nx.DiGraph()
     for node, data in graph.nx.nodes(data=True):
-        h.add_node(ids[node], **{k: _xml_text(v) for k, v in data.items()})
+        h.add_node(ids[node], **{k: _xml_text(v) for k, v in saved_items(graph, data)})
     for source, target, data in graph.nx.edges(data=True):
-        h.add_edge(ids[source], ids[target], **{k: _xml_text(v) for k, v in data.items()})
+        attrs = {k: _xml_text(v) for k, v in saved_items(graph, data)}
+        h.add_edge(ids[source], ids[target], **attrs)
     h.graph.update(output=ids[graph.output], wrt=" ".join(ids[w] for w in graph.wrt))
     return h
 

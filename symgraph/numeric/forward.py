@@ -23,7 +23,7 @@ import networkx as nx
 import numpy as np
 import sympy as sp
 
-from ..build.builder import build_shared
+from ..build.assignments import build_shared
 from ..core.graph import Graph, forward_assignments
 from ..errors import EvaluationError
 from .codegen import make_function

@@ -33,7 +33,7 @@ from ..core.graph import Graph
 from ..errors import SymgraphError
 from ..numeric.edge_values import partial_values
 from .latex import paper_text
-from .matrix_explain import format_value
+from .numbers import format_value
 
 FILL = {"weight": "#fde2b8", "input": "#d7e8fb", "output": "#d5f0d5", "intermediate": "#ffffff"}
 FORMATS = ("svg", "png", "pdf")
@@ -91,7 +91,7 @@ def to_dot(
     at_point = {} if values is None else partial_values(graph, values)  # compiled conventions
     for operand, result, data in graph.nx.edges(data=True):
         partial = "no rule" if data["partial"] is None else paper_text(data["partial"])
-        if data.get("vjp") is not None:  # a matrix edge: the operand's share of δ_result
+        if data.get("partial") is None and data.get("vjp") is not None:  # a matrix edge: its share
             partial = f"δ_{result} ↦ {paper_text(data['vjp'])}"
         if (operand, result) in at_point and not data["partial"].is_Number:
             partial += f" = {format_value(at_point[operand, result])}"

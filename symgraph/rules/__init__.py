@@ -6,6 +6,7 @@ fallback); ``matfuncs`` the matrix functions symgraph adds (``SumEntries``,
 of SymPy's matrix operations, registered in the same table.
 """
 
+from . import matrix  # noqa: F401 - registers the matrix operations' rules in the table
 from .registry import register_rule, register_vjp
 
 __all__ = ["register_rule", "register_vjp"]

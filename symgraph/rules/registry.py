@@ -38,6 +38,7 @@ from typing import Any
 
 import sympy as sp
 from sympy.logic.boolalg import Boolean
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..core.sizes import shown
 from ..errors import GraphError, NoRuleError
@@ -150,8 +151,11 @@ def slots(expr: sp.Basic) -> tuple[sp.Basic, ...]:
     """The operand positions of an expression, as the rules count them.
 
     For most classes these are ``expr.args``; a ``Piecewise`` lists its
-    branches and conditions alternately (``e1, c1, e2, c2, ...``).
+    branches and conditions alternately (``e1, c1, e2, c2, ...``); an entrywise
+    function has one, its matrix (the function itself is not an operand).
     """
+    if isinstance(expr, ElementwiseApplyFunction):
+        return (expr.expr,)
     if isinstance(expr, sp.Piecewise):
         return tuple(part for pair in expr.args for part in pair.args)
     return expr.args
@@ -163,6 +167,8 @@ def rebuild(expr: sp.Basic, new_slots: Sequence[sp.Basic]) -> sp.Basic:
     Sums and products of distinct node symbols need no evaluation (nothing
     combines), so they are built directly: the bulk of a large graph.
     """
+    if isinstance(expr, ElementwiseApplyFunction):
+        return ElementwiseApplyFunction(expr.function, new_slots[0])
     if isinstance(expr, sp.Piecewise):
         pairs = [tuple(new_slots[k : k + 2]) for k in range(0, len(new_slots), 2)]
         return sp.Piecewise(*pairs)

@@ -1,0 +1,1 @@
+"""Building graphs: expressions and named assignments (every shape), coarsen and refine."""

@@ -1,0 +1,162 @@
+"""The in-edges of a node: what each operand receives of the node's δ, for every shape.
+
+One edge kind.  Every edge carries ``vjp``, its vector-Jacobian product: the
+operand's share of ``δ_node``, written in ``δ_node`` (``δ_W = δ_z xᵀ``;
+``δ_v · cos(v)`` for ``sin``).  Backpropagation sums those shares.  An edge
+out of a scalar operation also keeps ``partial``, the local derivative
+∂node/∂operand (its share is ``δ_node · partial``), for drawings and
+path-by-path walkthroughs; elsewhere ``partial`` is None.
+
+Examples
+--------
+>>> import sympy as sp
+>>> v, w = sp.Symbol("v", real=True), sp.Symbol("w", real=True)
+>>> edges_of(v, sp.sin(w), [w])
+[(w, {'partial': cos(w), 'vjp': delta_v*cos(w)})]
+>>> W, x = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1)
+>>> edges_of(sp.MatrixSymbol("z", 2, 1), W * x, [W, x])[0]
+(W, {'partial': None, 'vjp': delta_z*x.T})
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sympy as sp
+from sympy.core.function import ArgumentIndexError
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+
+from ..core.adjoint import adjoint_of, share_of
+from ..core.sizes import is_matrix, zero_like
+from ..core.substitute import folded
+from ..errors import NoRuleError
+from ..rules.registry import has_rule, has_vjp, local_partial, matrix_vjp, slots, whole_partial
+
+
+def edges_of(node: sp.Basic, op: sp.Basic, operands: Sequence[sp.Basic]) -> list[tuple]:
+    """``(operand, {"partial": ..., "vjp": ...})`` for each in-edge of ``node = op``.
+
+    ``op`` may be one operation or several nested ones (a named step, a fused
+    node).  Where no rule applies, the edge's ``vjp`` is None: backward names
+    the node if a weight's path needs it.
+    """
+    if not (is_matrix(op) or has_vjp(op) or any(map(is_matrix, operands))):
+        delta = adjoint_of(node)
+        return [
+            (s, {"partial": partial, "vjp": share_of(delta, partial)})
+            for s, partial in scalar_partials(node, op, operands)
+        ]
+    try:
+        shares = expression_vjp(op, adjoint_of(node), operands)
+    except NoRuleError:
+        return [(s, {"partial": None, "vjp": None}) for s in operands]
+    edges = []
+    for s in operands:
+        share = shares.get(s)
+        if share is None:
+            share = zero_like(s)
+        else:  # tanh'(Z) = 1 - A⊙A: the node A, computed once, not tanh(Z) again
+            share = folded(share.xreplace({op: node}) if share.has(op) else share)
+        edges.append((s, {"partial": None, "vjp": share}))
+    return edges
+
+
+def scalar_partials(node, op: sp.Basic, operands: Sequence[sp.Basic]) -> list[tuple]:
+    """``(operand, ∂op/∂operand)`` for the in-edges of ``node = op``; None where no rule.
+
+    The rules speak of slots: they apply when every slot is an operand or a
+    constant.  A fused operation (operands nested deeper, as a coarse node
+    has) and an opaque one (Sum, Integral) are differentiated whole.
+    """
+    if isinstance(op, sp.Symbol):  # a named copy: a = z
+        return [(op, sp.S.One)]
+    position_of: dict[sp.Basic, list[int]] = {s: [] for s in operands}
+    for k, slot in enumerate(slots(op)):
+        if slot in position_of:
+            position_of[slot].append(k)
+    entered = has_rule(op) and all(
+        slot in position_of or not slot.free_symbols for slot in slots(op)
+    )
+    edges = []
+    for operand, positions in position_of.items():
+        try:
+            if entered:
+                partials = [local_partial(op, k) for k in positions]
+                partial = partials[0] if len(partials) == 1 else sp.Add(*partials)
+            else:
+                partial = whole_partial(op, operand)
+        except (ArgumentIndexError, NoRuleError):  # no derivative: backward names the node
+            edges.append((operand, None))
+            continue
+        if not isinstance(op, (sp.Add, sp.Mul, sp.Pow)) and not partial.has(sp.Subs):
+            partial = partial.xreplace({op: node})  # tanh' = 1 - a**2, not 1 - tanh(z)**2
+        edges.append((operand, partial))
+    return edges
+
+
+def _value_positions(e: sp.Basic, holds) -> list[int]:
+    """Positions in ``e.args`` that hold values (not a function, a size or a constant)."""
+    if isinstance(e, ElementwiseApplyFunction):
+        return [1]
+    if isinstance(e, (sp.MatrixSymbol, sp.Symbol)) or not e.args:
+        return []
+    return [k for k, a in enumerate(e.args) if holds(a)]
+
+
+def expression_vjp(op: sp.Basic, seed: sp.Basic, operands: Sequence[sp.Basic]) -> dict:
+    """Each operand's share of ``seed``, the adjoint of ``op`` (one reverse sweep).
+
+    ``op`` is an expression in ``operands`` (one operation, or several nested
+    ones for a fused node); matrix operations go through the VJP rules,
+    scalar ones through the scalar rules.  Iterative: nesting depth is free.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> W, x = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1)
+    >>> d = sp.MatrixSymbol("d", 2, 1)
+    >>> expression_vjp(W*x + W*x, d, [W, x])
+    {W: 2*d*x.T, x: 2*W.T*d}
+    """
+    targets = set(operands)
+    free: dict[sp.Basic, bool] = {}  # does this subexpression hold an operand?
+
+    def holds(e: sp.Basic) -> bool:
+        if e not in free:
+            free[e] = e in targets or bool(e.free_symbols & targets)
+        return free[e]
+
+    order, seen, stack = [], set(), [(op, False)]
+    while stack:
+        e, ready = stack.pop()
+        if ready:
+            order.append(e)
+            continue
+        if e in seen:
+            continue
+        seen.add(e)
+        stack.append((e, True))
+        if e not in targets:
+            stack.extend((e.args[k], False) for k in _value_positions(e, holds))
+    adjoint: dict[sp.Basic, sp.Basic] = {op: seed}
+    for e in reversed(order):
+        if e in targets or e not in adjoint:
+            continue
+        for k in _value_positions(e, holds):
+            share = _local_vjp(e, k, adjoint[e])
+            operand = e.args[k]
+            adjoint[operand] = share if operand not in adjoint else adjoint[operand] + share
+    return {s: adjoint[s] for s in operands if s in adjoint}
+
+
+def _local_vjp(e: sp.Basic, k: int, adjoint: sp.Basic) -> sp.Basic:
+    try:
+        if is_matrix(e) or has_vjp(e):
+            return matrix_vjp(e, k, adjoint)
+        if any(is_matrix(a) for a in e.args):
+            raise NoRuleError(f"no rule for {type(e).__name__} of a matrix")
+        placeholders = [sp.Dummy(f"s{j}") for j in range(len(e.args))]
+        partial = local_partial(e.func(*placeholders), k)
+        return adjoint * partial.xreplace(dict(zip(placeholders, e.args, strict=True)))
+    except NoRuleError as err:
+        raise NoRuleError(f"cannot backpropagate through {e}: {err}") from err
