@@ -346,3 +346,50 @@ class TestOverflowAlongAPath:
         # the true derivative σ(1000) is 1 to the last digit; exp(1000)·(1/(1 + exp(1000))) is inf·0
         assert "compiled gradient: 1," in text and "overflows in floating point" in text
         assert "differs" not in text
+
+
+class TestViews:
+    """The path view where edges carry a local partial; the δ-view always."""
+
+    def test_an_edge_with_a_vjp_and_a_partial_keeps_the_path_view(self):
+        grad = sg.gradient(sp.sin(w * x) + sp.sin(w * x) ** 2 + sp.exp(w), wrt=[w])
+        graph = grad.graph.nx.copy()
+        for _, result, data in graph.edges(data=True):
+            data["vjp"] = AdjointSymbol(result) * data["partial"]  # the share, in δ_result
+        both = sg.Graph(graph, grad.graph.output, [w]).backward()
+        point = {"w": 0.8, "x": -1.3}
+        before, after = explain(grad, w, at=point), explain(both, w, at=point)
+        assert before.path_view and after.path_view
+        assert [p.nodes for p in after.paths] == [p.nodes for p in before.paths]
+        assert math.isclose(after.sum_value, before.sum_value, rel_tol=1e-12) and after.agrees
+
+    @pytest.fixture
+    def matrix_walk(self):
+        W, v, t = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("v", 3, 1), sp.MatrixSymbol("t", 2, 1)
+        Z, A = sp.MatrixSymbol("Z", 2, 1), sp.MatrixSymbol("A", 2, 1)
+        steps = [(Z, W * v), (A, Z.applyfunc(sp.tanh)), (L, sp.Trace((A - t).T * (A - t)))]
+        grad = sg.Graph.from_assignments(steps, wrt=[W], granularity="named").backward()
+        at = {"W": [[1.0, 2, 3], [4, 5, 6]], "v": [[0.1], [0.2], [0.3]], "t": [[0.0], [1]]}
+        return explain(grad, "W", at=at)
+
+    def test_a_matrix_graph_has_the_delta_view_only(self, matrix_walk):
+        walk = matrix_walk
+        assert not walk.path_view and walk.paths == () and not walk.truncated
+        assert walk.steps is walk.deltas and walk.deltas[-1].node == walk.weight
+        assert walk.deltas[-1].shape == (2, 3) and walk.sum_value is None
+        assert walk.checked is walk.delta_value and walk.agrees is True
+        assert repr(walk) == "<Walkthrough dL/dW: 4 δ-equations>"
+
+    def test_a_matrix_graph_prints_its_shapes_in_every_form(self, matrix_walk):
+        text = matrix_walk.text()
+        lines = text.splitlines()
+        assert lines[0] == "dL/dW by backpropagation through matrix nodes, at W 2×3, t 2×1, v 3×1"
+        assert "  Z  2×1 = W*v = [[1.4], [3.2]]" in lines  # W v by hand: 1.4, 3.2
+        assert "  L  ()  = Trace((Aᵀ - tᵀ)*(A - t)) = 0.7839" in lines
+        # a 2×3 value prints by its shape and norm; the product's shapes are written out
+        assert "  δ_W  2×3 = δ_Z*vᵀ = 2×3, ‖·‖ 0.1432    from Z   [2×1 · 1×3 → 2×3]" in lines
+        assert lines[-1] == "dL/dW = δ_W (compiled gradient: 2×3, ‖·‖ 0.1432, agrees)"
+        assert matrix_walk.markdown() == f"```\n{text}\n```"
+        latex = matrix_walk.latex()
+        assert latex.startswith("\\begin{align}\n") and latex.endswith("\n\\end{align}")
+        assert r"\delta_{W} &= \delta_{Z} v^{\top} && \in \mathbb{R}^{2 \times 3}" in latex

@@ -1,16 +1,25 @@
-r"""Walkthrough: the chain rule for one weight, step by step, as on a teacher's slide.
+r"""Walkthrough: backpropagation for one weight, step by step, as on a teacher's slide.
 
-For a weight ``w`` the derivative ∂L/∂w is a sum over every path from ``w`` to
-the output of the product of the local partials written on the path's edges.
-Backpropagation computes the same sum without listing the paths: each node
-sums over its out-edges, ``δ_n = Σ δ_c · ∂c/∂n``.  A :class:`Walkthrough`
-shows both, and at a point the number on every edge, each path's product, the
-sum, and a check against the compiled gradient.
+Two views of the same derivative ∂L/∂w:
+
+- the path view: ∂L/∂w is a sum over every path from ``w`` to the output of
+  the product of the local partials written on the path's edges.  It exists
+  where those edges carry a local partial (``partial``), that is where they
+  are scalar;
+- the δ-view, always: backpropagation computes the same sum without listing
+  the paths, one δ-equation per node between the weight and the output
+  (``grad.equations``), in the order it computes them, each δ with its
+  node's shape and, for a product of matrices, the shapes that meet
+  (``n×1 · 1×h → n×h``).  A matrix graph has this view only.
+
+At a point the walkthrough adds the number on every edge and node (small
+arrays in full, larger ones by shape and norm), each path's product, the sum,
+and a check against the compiled gradient.
 
 The number of paths can grow exponentially with the graph's depth: at most
 ``max_paths`` are listed (found iteratively, depth first), and their total is
 counted by dynamic programming in topological order, without listing them.
-The δ-form is always complete: it has one line per node.
+The δ-view is always complete: it has one line per node.
 
 Examples
 --------
@@ -49,25 +58,45 @@ sum over 1 path = 2*v5*x*(1 - v4**2) = 0.239837 = dL/dw (compiled gradient: 0.23
   δ_w = δ_v2·∂v2/∂w = δ_v2*x = 0.239837 = dL/dw
 >>> walk.total_paths, float(walk.sum_value)
 (1, 0.23983697676545418)
+
+Through matrix nodes, the δ-view alone:
+
+>>> W, x, y = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("x", 3, 1), sp.MatrixSymbol("y", 2, 1)
+>>> Z, A, L = sp.MatrixSymbol("Z", 2, 1), sp.MatrixSymbol("A", 2, 1), sp.Symbol("L")
+>>> steps = [(Z, W*x), (A, Z.applyfunc(sp.tanh)), (L, sp.Trace((A - y).T*(A - y)))]
+>>> print(explain(sg.Graph.from_assignments(steps, wrt=[W], granularity="named").backward(), W))
+dL/dW by backpropagation through matrix nodes
+<BLANKLINE>
+forward:
+  Z  2×1 = W*x
+  A  2×1 = tanh(Z)
+  L  ()  = Trace((Aᵀ - yᵀ)*(A - y))
+<BLANKLINE>
+backward (each δ has its node's shape; a node sums what its results send back):
+  δ_L  ()  = 1
+  δ_A  2×1 = (2*δ_L)*(A - y)    from L
+  δ_Z  2×1 = (1 - A**2) ⊙ δ_A    from A
+  δ_W  2×3 = δ_Z*xᵀ    from Z   [2×1 · 1×3 → 2×3]
+dL/dW = δ_W
 """
 
 from __future__ import annotations
 
-import cmath
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
 
+import numpy as np
 import sympy as sp
 
-from ..core.adjoint import AdjointSymbol
+from ..core.adjoint import adjoint_of
 from ..core.gradient import Gradient
 from ..errors import GraphError
 from ..numeric.compile import has_piecewise, values_at
 from ..numeric.edge_values import Number, as_number, partial_values
-from .explain_render import LatexRenderer, MarkdownRenderer, TextRenderer, render_walk
-from .matrix_explain import explain_matrices
+from .explain_render import render
+from .latex import pass_throughs
 
 
 @dataclass(frozen=True)
@@ -91,69 +120,89 @@ class PathTerm:
 
 
 @dataclass(frozen=True)
+class Term:
+    """What one child sends back to a node: its share of the node's δ."""
+
+    child: sp.Basic
+    share: sp.Basic  # in the child's δ symbol
+    partial: sp.Basic | None  # ∂child/∂node, on a scalar edge
+    shapes: tuple = ()  # for a product of matrices: the factors' shapes, then the result's
+
+
+@dataclass(frozen=True)
 class DeltaLine:
-    """``δ_node = Σ δ_child · ∂child/∂node`` over the node's out-edges on the paths."""
+    """``δ_node = rhs``, one of backpropagation's δ-equations, with where its terms come from."""
 
-    node: sp.Symbol
-    terms: tuple[tuple[sp.Symbol, sp.Basic], ...]  # (child, ∂child/∂node)
-    value: Number | None = None
-
-    @property
-    def rhs(self) -> sp.Basic:
-        """The right side in δ symbols and node symbols (1 for the output)."""
-        if not self.terms:
-            return sp.S.One
-        return sp.Add(*(AdjointSymbol(child) * partial for child, partial in self.terms))
+    node: sp.Basic
+    shape: tuple
+    rhs: sp.Basic  # in δ symbols and node symbols, as ``grad.equations`` has it
+    terms: tuple[Term, ...]
+    value: Any = None
 
 
+@dataclass(eq=False, repr=False)
 class Walkthrough:
-    """The chain rule for one weight: paths, local partials, sums, δ-form, numbers.
+    """Backpropagation for one weight: paths (where edges are scalar), δ-equations, numbers.
 
     Attributes
     ----------
     grad : Gradient
-    weight, output : Symbol
+    weight : Symbol or MatrixSymbol
+    nodes : tuple
+        The nodes on some path from the weight to the output, in topological order.
     paths : tuple of PathTerm
-        The listed paths (at most ``max_paths``), each with its steps and product.
+        The listed paths (at most ``max_paths``), each with its steps and product;
+        empty without the path view.
     total_paths : int
         How many paths there are in all (counted, not listed).
-    nodes : tuple of Symbol
-        The nodes on some path from the weight to the output, in topological order.
     deltas : tuple of DeltaLine
-        The δ-form, output first (reverse topological order), ending at the weight.
+        The δ-view, output first (reverse topological order), ending at the weight.
+    path_view : bool
+        Whether every edge between the weight and the output carries a local
+        partial, so that the paths are products of numbers (False for matrix graphs).
     point : dict or None
         name -> value, when a point was given.
     forward : dict
         node -> forward value at the point (empty without a point).
-    sum_value, delta_value, compiled_value : number or None
+    sum_value, delta_value, compiled_value : number, array or None
         At a point: the sum of the listed path products, δ of the weight from
-        the δ-form, and the compiled gradient's ∂L/∂w.
+        the δ-view, and the compiled gradient's ∂L/∂w.
     """
 
-    def __init__(self, grad, weight, output, paths, total_paths, nodes, deltas, point, forward):
-        self.grad = grad
-        self.weight = weight
-        self.output = output
-        self.paths = tuple(paths)
-        self.total_paths = total_paths
-        self.nodes = tuple(nodes)
-        self.deltas = tuple(deltas)
-        self.point = point
-        self.forward = dict(forward)
-        self.sum_value: Number | None = None
-        self.delta_value: Number | None = None
-        self.compiled_value: Number | None = None
-        if point is not None:
-            self.sum_value = sum((p.value for p in self.paths), 0.0)
+    grad: Gradient
+    weight: sp.Basic
+    nodes: tuple
+    paths: tuple[PathTerm, ...]
+    total_paths: int
+    deltas: tuple[DeltaLine, ...]
+    path_view: bool
+    point: dict | None = None
+    forward: dict = field(default_factory=dict)
+    compiled_value: Any = None
+    sum_value: Any = field(init=False, default=None)
+    delta_value: Any = field(init=False, default=None)
+
+    def __post_init__(self):
+        if self.point is not None:
             self.delta_value = self.deltas[-1].value if self.deltas else 0.0
-            self.compiled_value = _compiled_partial(grad, weight, point)
+            if self.path_view:
+                self.sum_value = sum((p.value for p in self.paths), 0.0)
 
     # --- the results ---
 
     @property
+    def output(self) -> sp.Symbol:
+        return self.grad.output
+
+    @property
+    def steps(self) -> tuple[DeltaLine, ...]:
+        """:attr:`deltas` (the name a walkthrough through matrix nodes had)."""
+        return self.deltas
+
+    @property
     def truncated(self) -> bool:
-        """True when fewer paths are listed than there are."""
-        return len(self.paths) < self.total_paths
+        """True when the path view lists fewer paths than there are."""
+        return self.path_view and len(self.paths) < self.total_paths
 
     @property
     def total(self) -> sp.Basic:
@@ -167,9 +216,9 @@ class Walkthrough:
         return self.total.xreplace(exprs)
 
     @property
-    def checked(self) -> Number | None:
-        """The value compared with the compiled gradient: the path sum, or δ_w if truncated."""
-        return self.delta_value if self.truncated else self.sum_value
+    def checked(self) -> Any:
+        """The value compared with the compiled gradient: the path sum, else δ of the weight."""
+        return self.delta_value if self.truncated or not self.path_view else self.sum_value
 
     @property
     def agrees(self) -> bool | None:
@@ -181,16 +230,16 @@ class Walkthrough:
     # --- renderings ---
 
     def text(self) -> str:
-        """Plain text, one fact per line."""
-        return render_walk(self, TextRenderer())
+        """Plain text, one fact per line (through matrix nodes, shapes in a column)."""
+        return render(self, "text")
 
     def markdown(self) -> str:
-        """Markdown, formulas as ``$…$`` LaTeX math."""
-        return render_walk(self, MarkdownRenderer())
+        """Markdown, formulas as ``$…$`` LaTeX math (through matrix nodes, the text fenced)."""
+        return render(self, "markdown")
 
     def latex(self) -> str:
-        r"""One amsmath ``align*`` environment; headings as ``\intertext``."""
-        return render_walk(self, LatexRenderer())
+        r"""One amsmath ``align*``, headings as ``\intertext`` (δ-view alone: its ``align``)."""
+        return render(self, "latex")
 
     def __str__(self) -> str:
         return self.text()
@@ -199,41 +248,38 @@ class Walkthrough:
         return self.markdown()
 
     def __repr__(self) -> str:
-        return (
-            f"<Walkthrough d{self.output}/d{self.weight}: "
-            f"{len(self.paths)} of {self.total_paths} paths>"
-        )
+        name = f"d{self.output}/d{self.weight}"
+        if not self.path_view:
+            return f"<Walkthrough {name}: {len(self.deltas)} δ-equations>"
+        return f"<Walkthrough {name}: {len(self.paths)} of {self.total_paths} paths>"
 
 
 def explain(
     grad: Gradient,
-    weight: sp.Symbol | str,
+    weight: sp.Basic | str,
     at: Mapping[Any, Any] | None = None,
     max_paths: int = 50,
 ) -> Walkthrough:
-    """Walk through the chain rule for one weight of a gradient.
+    """Walk through backpropagation for one weight of a gradient.
 
     Parameters
     ----------
     grad : Gradient
         The result of backpropagation (``sg.gradient(...)`` or ``graph.backward()``).
-    weight : Symbol or str
+    weight : Symbol, MatrixSymbol or str
         One of ``grad.wrt``, or its name.
     at : mapping, optional
-        A point, keyed by symbol or name (every input and weight): adds the
-        number on every edge, each path's product, the sum and the check
-        against ``grad.lambdify()``.
+        A point, keyed by symbol or name (every input and weight, arrays for
+        matrices): adds the number on every edge and node, each path's
+        product, the sum and the check against ``grad.lambdify()``.
     max_paths : int
         At most this many paths are listed; all of them are counted.
 
     Returns
     -------
     Walkthrough
-        For a graph with matrix nodes, a
-        :class:`~symgraph.present.matrix_explain.MatrixWalkthrough` (its edges carry
-        vector-Jacobian products, not numbers to multiply along a path: the
-        δ-form, every shape written out), with the same ``text``, ``markdown``
-        and ``latex``.
+        With the path view where the edges between the weight and the output
+        carry local partials, and the δ-view always.
 
     Raises
     ------
@@ -255,83 +301,101 @@ def explain(
     w → v1 → v2 → L   x*cos(v1)
     w → v4 → L   v4
     """
-    if grad.graph.has_matrices:  # no paths of numbers: the δ-form, shapes written out
-        return explain_matrices(grad, weight, at)
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or max_paths < 0:
         raise GraphError(f"max_paths must be a non-negative integer, not {max_paths!r}")
     graph = grad.graph
     weight = grad.weight(weight)
-    output = graph.output
-    nodes = _nodes_on_paths(graph, weight)
-    on_path = set(nodes)
+    keep = graph.nodes_between([weight])
+    nodes = [n for n in graph.topological_order() if n in keep]
+    children = {n: [c for c in graph.nx.successors(n) if c in keep] for n in nodes}
+    edges = [(node, child) for node in nodes for child in children[node]]
+    path_view = all(graph.nx.edges[edge].get("partial") is not None for edge in edges)
 
-    def children(node):
-        return [c for c in graph.nx.successors(node) if c in on_path]
-
-    point = forward = None
+    point = compiled = None
+    forward: dict = {}
     edge_value: dict = {}
     compiled_delta: dict = {}
-    zero_safe = has_piecewise(graph)  # as compiled: δ = 0 wins over a NaN partial
     if at is not None:
         # the compiled gradient's own numbers and conventions (DiracDelta → 0, 1/0 = inf)
         raw, raw_delta = values_at(grad, dict(at))
-        forward = {n: as_number(v) for n, v in raw.items()}
-        compiled_delta = {n: as_number(v) for n, v in raw_delta.items()}
-        point = {(k.name if isinstance(k, sp.Symbol) else str(k)): v for k, v in at.items()}
-        edges = [(node, child) for node in nodes for child in children(node)]
-        edge_value = partial_values(graph, raw, edges)
+        number = as_number if path_view else np.asarray
+        forward = {n: number(v) for n, v in raw.items()}
+        compiled_delta = {n: number(v) for n, v in raw_delta.items()}
+        point = {str(getattr(k, "name", k)): v for k, v in at.items()}
+        if path_view:
+            edge_value = partial_values(graph, raw, edges)
+        _, partials = grad.lambdify()(**point)
+        compiled = number(partials[grad.wrt.index(weight)])
 
     paths = []
-    for path in _enumerate_paths(weight, output, children, max_paths):
+    zero_safe = has_piecewise(graph)  # as compiled: δ = 0 wins over a NaN partial
+    for path in _enumerate_paths(weight, graph.output, children, max_paths if path_view else 0):
         missing = None if at is None else _NAN  # an edge with no numeric form
         steps = tuple(
             Step(a, b, graph.partial(a, b), edge_value.get((a, b), missing))
             for a, b in pairwise(path)
         )
-        value = None
-        if at is not None:
-            value = _path_product([s.value for s in steps], zero_safe)
+        value = None if at is None else _path_product([s.value for s in steps], zero_safe)
         paths.append(PathTerm(path, steps, sp.Mul(*(s.partial for s in steps)), value))
 
+    # without paths to follow, a δ that only passes its child's δ on is folded into it
+    alias = {} if path_view else pass_throughs(grad.equations, keep={adjoint_of(weight)})
+    rhs_of = dict(grad.equations)
     deltas = []
     delta_value: dict = {}
     for node in reversed(nodes):
-        terms = tuple((c, graph.partial(node, c)) for c in children(node))
-        value = None
-        if at is not None:
-            value = compiled_delta.get(node)
-            if value is None:  # a node the compiled pass does not visit: summed here alike
-                value = 1.0 if node == output else 0.0
-                for child, _ in terms:
-                    if not (zero_safe and delta_value[child] == 0):
-                        value += delta_value[child] * edge_value.get((node, child), _NAN)
-            delta_value[node] = value
-        deltas.append(DeltaLine(node, terms, value))
+        if adjoint_of(node) in alias:
+            continue
+        terms = tuple(_term(graph, node, child, alias) for child in children[node])
+        value = compiled_delta.get(node)
+        if value is None and path_view and at is not None:
+            # a node the compiled pass does not visit: summed here alike
+            value = 1.0 if node == graph.output else 0.0
+            for child in children[node]:
+                if not (zero_safe and delta_value[child] == 0):
+                    value += delta_value[child] * edge_value.get((node, child), _NAN)
+        delta_value[node] = value
+        rhs = rhs_of[adjoint_of(node)].xreplace(alias)
+        deltas.append(DeltaLine(node, graph.nx.nodes[node].get("shape", ()), rhs, terms, value))
 
-    total = _count_paths(graph, weight, on_path)
-    return Walkthrough(grad, weight, output, paths, total, nodes, deltas, point, forward or {})
+    total = _count_paths(graph, weight, set(nodes))
+    return Walkthrough(
+        grad, weight, tuple(nodes), tuple(paths), total, tuple(deltas), path_view,
+        point, forward, compiled,
+    )  # fmt: skip
 
 
-# --- the graph work: nodes on paths, enumeration, counting ---
+def _term(graph, node, child, alias) -> Term:
+    """The child's share of δ_node: its vector-Jacobian product, or δ_child · ∂child/∂node."""
+    edge = graph.nx.edges[node, child]
+    partial = edge.get("partial")
+    share = edge.get("vjp")
+    if share is None:
+        share = adjoint_of(child) * partial
+    share = share.xreplace(alias)
+    shapes: tuple = ()
+    if isinstance(share, sp.MatMul):
+        factors = [f for f in share.args if getattr(f, "is_Matrix", False)]
+        if len(factors) > 1:
+            shapes = (*(tuple(f.shape) for f in factors), tuple(share.shape))
+    return Term(child, share, partial, shapes)
 
 
-def _nodes_on_paths(graph, weight: sp.Symbol) -> list[sp.Symbol]:
-    """Nodes on some path from ``weight`` to the output, in topological order."""
-    keep = graph.nodes_between([weight])
-    return [n for n in graph.topological_order() if n in keep]
+# --- the graph work: enumeration and counting of paths ---
 
 
 def _enumerate_paths(weight, output, children, limit: int) -> list[tuple[sp.Symbol, ...]]:
     """Up to ``limit`` paths, depth first with an explicit stack.
 
-    ``children`` only yields nodes that reach the output, so every branch ends
-    in a path: listing ``k`` paths costs ``O(k · length)``, however many there are.
+    ``children`` (node -> its children on the paths) only yields nodes that
+    reach the output, so every branch ends in a path: listing ``k`` paths costs
+    ``O(k · length)``, however many there are.
     """
-    if limit == 0 or not children(weight):  # no path (the output is never a weight)
+    if limit == 0 or not children.get(weight):  # no path (the output is never a weight)
         return []
     found: list[tuple[sp.Symbol, ...]] = []
     path = [weight]
-    stack = [iter(children(weight))]
+    stack = [iter(children[weight])]
     while stack and len(found) < limit:
         child = next(stack[-1], None)
         if child is None:
@@ -341,7 +405,7 @@ def _enumerate_paths(weight, output, children, limit: int) -> list[tuple[sp.Symb
             found.append((*path, child))
         else:
             path.append(child)
-            stack.append(iter(children(child)))
+            stack.append(iter(children[child]))
     return found
 
 
@@ -375,15 +439,8 @@ def _path_product(values: list[Number | None], zero_safe: bool) -> Number:
     return product
 
 
-def _compiled_partial(grad: Gradient, weight: sp.Symbol, point: Mapping[str, Any]) -> Number:
-    _, partials = grad.lambdify()(**point)
-    return as_number(partials[grad.wrt.index(weight)])
-
-
-def _close(a: Number | None, b: Number | None) -> bool:
-    """Equal within rounding; NaN equals NaN and an infinity itself (both shown as such)."""
+def _close(a: Any, b: Any) -> bool:
+    """Equal within rounding, entry by entry; NaN equals NaN and an infinity itself."""
     if a is None or b is None:
         return False
-    if cmath.isnan(a) or cmath.isnan(b):
-        return cmath.isnan(a) and cmath.isnan(b)
-    return cmath.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return bool(np.allclose(a, b, rtol=1e-9, atol=1e-12, equal_nan=True))
