@@ -28,7 +28,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..core.adjoint import adjoint_of, share_of
 from ..core.sizes import is_matrix, zero_like
-from ..core.substitute import folded
+from ..core.substitute import contains, folded
 from ..errors import NoRuleError
 from ..rules.registry import has_rule, has_vjp, local_partial, matrix_vjp, slots, whole_partial
 
@@ -66,7 +66,9 @@ def scalar_partials(node, op: sp.Basic, operands: Sequence[sp.Basic]) -> list[tu
 
     The rules speak of slots: they apply when every slot is an operand or a
     constant.  A fused operation (operands nested deeper, as a coarse node
-    has) and an opaque one (Sum, Integral) are differentiated whole.
+    has) is differentiated by one reverse sweep over its own expression
+    (linear in its size, whatever the number of operands); an opaque one
+    (Sum, Integral), or one the sweep has no rule for, by SymPy's ``diff``.
     """
     if isinstance(op, sp.Symbol):  # a named copy: a = z
         return [(op, sp.S.One)]
@@ -77,12 +79,15 @@ def scalar_partials(node, op: sp.Basic, operands: Sequence[sp.Basic]) -> list[tu
     entered = has_rule(op) and all(
         slot in position_of or not slot.free_symbols for slot in slots(op)
     )
+    swept = {} if entered else _swept_partials(op, operands)
     edges = []
     for operand, positions in position_of.items():
         try:
             if entered:
                 partials = [local_partial(op, k) for k in positions]
                 partial = partials[0] if len(partials) == 1 else sp.Add(*partials)
+            elif swept is not None:
+                partial = swept.get(operand, sp.S.Zero)
             else:
                 partial = whole_partial(op, operand)
         except (ArgumentIndexError, NoRuleError):  # no derivative: backward names the node
@@ -94,13 +99,27 @@ def scalar_partials(node, op: sp.Basic, operands: Sequence[sp.Basic]) -> list[tu
     return edges
 
 
-def _value_positions(e: sp.Basic, holds) -> list[int]:
-    """Positions in ``e.args`` that hold values (not a function, a size or a constant)."""
+def _swept_partials(op: sp.Basic, operands: Sequence[sp.Basic]) -> dict | None:
+    """Every ``∂op/∂operand`` of a fused scalar operation, by one reverse sweep (seed 1).
+
+    None when some operation inside has no rule the sweep can use (an
+    ``Integral``, a ``Piecewise``): SymPy's ``diff`` differentiates those whole.
+    """
+    if contains(op, sp.Piecewise):  # its slots are not its args: the rules cannot sweep it
+        return None
+    try:
+        return expression_vjp(op, sp.S.One, operands)
+    except (ArgumentIndexError, NoRuleError, TypeError):
+        return None
+
+
+def _value_positions(e: sp.Basic) -> range | list[int]:
+    """Positions in ``e.args`` that may hold values (not an entrywise function's function)."""
     if isinstance(e, ElementwiseApplyFunction):
         return [1]
     if isinstance(e, (sp.MatrixSymbol, sp.Symbol)) or not e.args:
         return []
-    return [k for k, a in enumerate(e.args) if holds(a)]
+    return range(len(e.args))
 
 
 def expression_vjp(op: sp.Basic, seed: sp.Basic, operands: Sequence[sp.Basic]) -> dict:
@@ -119,14 +138,7 @@ def expression_vjp(op: sp.Basic, seed: sp.Basic, operands: Sequence[sp.Basic]) -
     {W: 2*d*x.T, x: 2*W.T*d}
     """
     targets = set(operands)
-    free: dict[sp.Basic, bool] = {}  # does this subexpression hold an operand?
-
-    def holds(e: sp.Basic) -> bool:
-        if e not in free:
-            free[e] = e in targets or bool(e.free_symbols & targets)
-        return free[e]
-
-    order, seen, stack = [], set(), [(op, False)]
+    order, seen, stack = [], set(), [(op, False)]  # post-order over every value position
     while stack:
         e, ready = stack.pop()
         if ready:
@@ -137,12 +149,15 @@ def expression_vjp(op: sp.Basic, seed: sp.Basic, operands: Sequence[sp.Basic]) -
         seen.add(e)
         stack.append((e, True))
         if e not in targets:
-            stack.extend((e.args[k], False) for k in _value_positions(e, holds))
+            stack.extend((e.args[k], False) for k in _value_positions(e))
+    holds: dict[sp.Basic, bool] = {}  # does this subexpression hold an operand? (bottom-up)
+    for e in order:
+        holds[e] = e in targets or any(holds[e.args[k]] for k in _value_positions(e))
     adjoint: dict[sp.Basic, sp.Basic] = {op: seed}
     for e in reversed(order):
         if e in targets or e not in adjoint:
             continue
-        for k in _value_positions(e, holds):
+        for k in (k for k in _value_positions(e) if holds[e.args[k]]):
             share = _local_vjp(e, k, adjoint[e])
             operand = e.args[k]
             adjoint[operand] = share if operand not in adjoint else adjoint[operand] + share

@@ -28,7 +28,7 @@ import sympy as sp
 
 from ..core.adjoint import adjoint_of
 from ..core.graph import Graph
-from ..core.substitute import substitute
+from ..core.substitute import EVALUATED_DEPTH, substitute
 from ..errors import GraphError
 from .builder import GraphBuilder
 from .edges import edges_of
@@ -64,9 +64,12 @@ def coarsen(graph: Graph, nodes: Iterable[sp.Symbol], name: str | sp.Symbol | No
         raise GraphError(f"the nodes to fuse must have one exit, not {len(exits)} ({names})")
     top = exits[0]
     fused: dict[sp.Symbol, sp.Basic] = {}
+    depth: dict[sp.Symbol, int] = {}  # nesting inside the fused node: deep ones stay unevaluated
     for n in graph.topological_order():
         if n in members:
-            fused[n] = substitute(graph.nx.nodes[n]["op"], fused)
+            inner = [depth[p] for p in graph.nx.predecessors(n) if p in members]
+            depth[n] = 1 + max(inner, default=0)
+            fused[n] = substitute(graph.nx.nodes[n]["op"], fused, depth[n] <= EVALUATED_DEPTH)
     op = fused[top]
     operands = [p for p in graph.topological_order() if p in op.free_symbols and p in graph.nx]
 
