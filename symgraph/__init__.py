@@ -24,6 +24,7 @@ from .errors import (
     SymgraphError,
 )
 from .io.files import from_json, load_json, save_dot, save_graphml, save_json, to_graphml, to_json
+from .numeric.jacobian import lambdify_hessian, lambdify_jacobian
 from .present.explain import Walkthrough, explain
 from .rules.registry import register_rule, register_vjp
 from .trace import Value
@@ -55,6 +56,8 @@ __all__ = [
     "hessian",
     "hvp",
     "jacobian",
+    "lambdify_hessian",
+    "lambdify_jacobian",
     "layers",
     "nn",
     "register_rule",
