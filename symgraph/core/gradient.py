@@ -154,7 +154,8 @@ class Gradient(Mapping):
                 warm_assumptions(values.values())
             for lhs, rhs in self.equations:  # children before parents: one pass
                 values[lhs] = substitute(rhs, values, evaluate)
-            self._closed = {w: folded(values.get(d, d)) for w, d in self.adjoints.items()}
+            done: dict = {}  # the weights' closed forms share their parts: fold each once
+            self._closed = {w: folded(values.get(d, d), done) for w, d in self.adjoints.items()}
         return dict(self._closed)
 
     # --- the next stages ---

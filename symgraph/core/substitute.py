@@ -23,7 +23,10 @@ from collections.abc import Mapping
 
 import sympy as sp
 
+from .sizes import tree_shape
+
 EVALUATED_DEPTH = 60  # about where sympy.diff itself starts to overflow
+FOLDED_TRANSPOSE = 16  # nodes: a transpose this small is folded into its operand
 
 
 def substitute(expr: sp.Basic, mapping: Mapping, evaluate: bool = True) -> sp.Basic:
@@ -116,11 +119,13 @@ def contains(expr: sp.Basic, *classes: type) -> bool:
     return False
 
 
-def folded(e: sp.Basic) -> sp.Basic:
+def folded(e: sp.Basic, done: dict | None = None) -> sp.Basic:
     """A matrix expression with identities folded (``x.T.T``, ``1*I``, ``I*δ``) by ``doit``.
 
     Scalars come back as they are; so does a matrix SymPy refuses to evaluate
-    (the unfolded form has the same value).
+    (the unfolded form has the same value).  Each shared part is folded once
+    (``doit`` would walk it once per use); pass one ``done`` dict to several
+    calls to share that work between them.
 
     >>> import sympy as sp
     >>> x = sp.MatrixSymbol("x", 2, 1)
@@ -129,7 +134,29 @@ def folded(e: sp.Basic) -> sp.Basic:
     """
     if not getattr(e, "is_Matrix", False):
         return e
-    try:
-        return e.doit()
-    except Exception:  # noqa: BLE001 - SymPy may refuse; the value is the same
-        return e
+    done = {} if done is None else done  # each shared part folded once, bottom-up
+    stack: list[tuple[sp.Basic, bool]] = [(e, False)]
+    while stack:
+        x, ready = stack.pop()
+        if x in done:
+            continue
+        if not x.args or isinstance(x, (sp.Symbol, sp.MatrixSymbol, sp.Lambda)):
+            done[x] = x
+            continue
+        if not ready:
+            stack.append((x, True))
+            stack.extend((a, False) for a in x.args if a not in done)
+            continue
+        args = tuple(done[a] for a in x.args)
+        y = x if args == x.args else x.func(*args)
+        # a transpose's doit pushes it into its whole operand and folds all of that again:
+        # only a small one is pushed in ((I/n)ᵀ = I/n); a large one stays a transpose
+        limit = FOLDED_TRANSPOSE
+        small = not isinstance(y, sp.Transpose) or tree_shape(y, limit)[0] <= limit
+        if isinstance(y, sp.MatrixExpr) and small:
+            try:
+                y = y.doit(deep=False)
+            except Exception:  # noqa: BLE001 - SymPy may refuse; the value is the same
+                pass
+        done[x] = y
+    return done[e]
