@@ -49,6 +49,17 @@ import sympy as sp
 from ..core.gradient import Gradient
 from ..core.substitute import EVALUATED_DEPTH
 from ..errors import CheckError, EvaluationError, NoRuleError
+from .check_directions import (
+    DIRECTIONS,
+    STEP,
+    Layout,
+    Screen,
+    central_difference,
+    complex_step,
+    judge,
+    random_direction,
+    screened_note,
+)
 from .check_precise import NAME as PRECISE
 from .check_precise import Referee
 from .codegen import matrix_sizes
@@ -56,14 +67,6 @@ from .compile import check_shapes, compile_gradient, declared_shapes
 from .forward import expressions_function, forward_function, values_in_order
 from .values import broadcast_shape
 
-# Per method: (relative tolerance, absolute tolerance relative to the scale of f).
-TOLERANCES = {
-    "central-difference": (1e-5, 1e-6),
-    "complex-step": (1e-9, 1e-12),
-    "sympy.diff": (1e-9, 1e-12),
-}
-RELATIVE_FLOOR = 1e-6  # partials smaller than this (times 1 + |f|) count as absolute
-LARGE_ERROR = 1e-5  # a relative error beyond this is disputed even within an own error bound
 SYMPY_DIFF_MAX_NODES = 300  # beyond this, sympy.diff is slow and recurses deeply
 # The complex step needs analytic operations whose NumPy versions take complex
 # input accurately; SciPy's special functions (gamma, erf, Bessel...) do not all.
@@ -72,7 +75,6 @@ COMPLEX_STEP_FUNCTIONS = (
     sp.asin, sp.acos, sp.atan, sp.acot, sp.sinh, sp.cosh, sp.tanh, sp.coth,
     sp.sech, sp.csch, sp.asinh, sp.acosh, sp.atanh, sp.acoth, sp.erf, sp.erfc,
 )  # fmt: skip
-COMPLEX_STEP = 1e-30
 # Where sampled values are drawn, alternated when a draw is outside the domain;
 # matrix entries stay smaller, as a product of n of them grows with n.
 SAMPLING_RANGES = ((-2.0, 2.0), (0.05, 3.0), (1.05, 5.0))
@@ -80,6 +82,7 @@ MATRIX_RANGES = ((-1.0, 1.0), (0.05, 1.0))
 MATRIX_SIZES = (2, 3)  # the values a symbolic size (n, d, h) takes when sampling
 MAX_TRIES = 200
 MAX_DIFFERENCED = 64  # entries of one weight differenced per point (a seeded sample beyond)
+PER_ENTRY_MAX = 32  # weight entries in all up to which each is differenced; beyond, directions
 
 
 @dataclass
@@ -185,25 +188,109 @@ def check(
         samples, results = _given_points(f, at)
     position = {s: k for k, s in enumerate(f.args)}
     positions = [position[w] for w in grad.wrt]
-    oracles, notes = _oracles(grad, f.args, positions)
-    # per weight, the (point, entry) pairs compared: every entry, or a seeded sample of a large one
-    chosen = [[_chosen_entries(np.size(point[k]), rng) for k in positions] for point in samples]
+    oracles, along, notes = _oracles(grad, f.args, positions)
     referee = Referee(grad, f.args, samples)
-    rows = []
-    for n, w in enumerate(grad.wrt):
-        where = [(p, int(i)) for p, entries in enumerate(chosen) for i in entries[n]]
+
+    def entry_row(n, where):
+        """Weight ``n``'s row from its partial's entries at ``where``, (point, entry) pairs."""
         analytic = np.array([np.ravel(results[p][1][n])[i] for p, i in where], dtype=float)
         scale = np.array([1.0 + abs(float(results[p][0])) for p, _ in where])
         estimates = {
             method: np.array([oracle(samples[p], n, i) for p, i in where], dtype=float).T
             for method, oracle in oracles.items()
         }
-        rows.append(_row(w, n, analytic, estimates, scale, referee, where.__getitem__))
-    if any(len(e) < np.size(samples[0][k]) for e, k in zip(chosen[0], positions, strict=True)):
-        notes.append(f"at most {MAX_DIFFERENCED} entries of each weight differenced per point")
+        return _row(grad.wrt[n], n, analytic, estimates, scale, referee, where.__getitem__)
+
+    layout = Layout([np.shape(samples[0][k]) for k in positions])
+    if layout.total <= PER_ENTRY_MAX:
+        rows = _rows_per_entry(samples, positions, rng, entry_row, notes)
+    else:
+        directional = (layout, positions, along, entry_row)
+        rows = _rows_along_directions(grad.wrt, samples, results, rng, directional)
+        notes += rows.pop()
     stacked = {s.name: np.array([point[k] for point in samples]) for k, s in enumerate(f.args)}
     report = CheckReport(rows, stacked, notes)
     return report.raise_if_failed() if raise_on_failure else report
+
+
+def _rows_per_entry(samples, positions, rng, entry_row, notes) -> list[CheckRow]:
+    """A row per weight from every entry (or a seeded sample of a large weight's) at every point."""
+    chosen = [[_chosen_entries(np.size(point[k]), rng) for k in positions] for point in samples]
+    rows = [
+        entry_row(n, [(p, int(i)) for p, entries in enumerate(chosen) for i in entries[n]])
+        for n in range(len(positions))
+    ]
+    if any(len(e) < np.size(samples[0][k]) for e, k in zip(chosen[0], positions, strict=True)):
+        notes.append(f"at most {MAX_DIFFERENCED} entries of each weight differenced per point")
+    return rows
+
+
+def _rows_along_directions(wrt, samples, results, rng, directional) -> list:
+    """A row per weight from ``DIRECTIONS`` random directions per point, then the notes.
+
+    See :mod:`symgraph.numeric.check_directions`: a weight's row holds the
+    errors of the directional derivatives that include it, merged with the
+    per-entry rows of its entries where a direction disagreed.
+    """
+    layout, positions, along, entry_row = directional
+    entry_rows: dict[int, list[CheckRow]] = {}
+
+    def verify(n, p, i):
+        entry_rows.setdefault(n, []).append(entry_row(n, [(p, i)]))
+        return entry_rows[n][-1].ok
+
+    def estimate(p, vector):
+        return along(samples[p], layout.moves(vector, positions), vector)
+
+    partials = [layout.flat(partials) for _, partials in results]
+    scales = [1.0 + abs(float(value)) for value, _ in results]
+    screen = Screen(layout, estimate, partials, scales, verify)
+    for p, point in enumerate(samples):
+        weights = layout.flat([point[k] for k in positions])
+        for _ in range(DIRECTIONS):
+            screen.run(p, random_direction(weights, rng))
+    rows: list = []
+    for n, shape in enumerate(layout.shapes):
+        parts = list(entry_rows.get(n, []))
+        if screen.vouched[n]:
+            per_method = {m: (a, r, True) for m, (a, r) in screen.vouched[n].items()}
+            parts.append(_summary(wrt[n], per_method))
+        if (
+            n in screen.undecided
+        ):  # disagreeing beyond what was localized: its own error bound decides
+            comparison = screen.undecided[n]
+            per_method = {m: (j[1], j[2], j[4]) for m, j in comparison.judged.items()}
+            count = int(np.prod(shape, dtype=int))
+            parts.append(_summary(wrt[n], per_method, comparison.worst(count)))
+        rows.append(_merged(parts))
+    return [*rows, screened_note(layout, screen, DIRECTIONS, len(samples))]
+
+
+def _summary(weight, per_method: dict, worst: str = "") -> CheckRow:
+    """A row from its methods' ``(abs, rel, ok)``: the worst of each, ok if all are."""
+    return CheckRow(
+        weight=weight,
+        abs_error=max(a for a, _, _ in per_method.values()),
+        rel_error=max(r for _, r, _ in per_method.values()),
+        ok=all(ok for _, _, ok in per_method.values()),
+        methods=tuple(per_method),
+        per_method=per_method,
+        worst=worst,
+    )
+
+
+def _merged(parts: list[CheckRow]) -> CheckRow:
+    """One weight's rows (per-entry ones, directional ones) as one: the worst of each."""
+    per_method: dict[str, tuple[float, float, bool]] = {}
+    for part in parts:
+        for method, (a, r, ok) in part.per_method.items():
+            a0, r0, ok0 = per_method.get(method, (0.0, 0.0, True))
+            per_method[method] = (max(a0, a), max(r0, r), ok0 and ok)
+    failed = [part for part in parts if not part.ok]
+    merged = _summary(parts[0].weight, per_method, (failed or parts)[0].worst)
+    merged.decided_by = next((part.decided_by for part in parts if part.decided_by), "")
+    merged.note = "; ".join(part.note for part in parts if part.note)
+    return merged
 
 
 def _row(weight, n, analytic, estimates, scale, referee, locate) -> CheckRow:
@@ -219,13 +306,8 @@ def _row(weight, n, analytic, estimates, scale, referee, locate) -> CheckRow:
     """
     judged = {}
     for method, (numeric, own_error) in estimates.items():
-        diff = np.abs(analytic - numeric)
-        size = np.maximum(np.abs(analytic), np.abs(numeric))
-        rel = diff / np.maximum(size, RELATIVE_FLOOR * scale)  # no 100% of nearly nothing
-        rtol, atol = TOLERANCES[method]
-        allowed = atol * scale + rtol * size + own_error
-        lenient = (diff <= allowed) & np.isfinite(numeric)  # the verdict without a referee
-        judged[method] = (numeric, diff, rel, lenient & (rel <= LARGE_ERROR), lenient)
+        diff, rel, agrees, lenient = judge(method, analytic, numeric, own_error, scale)
+        judged[method] = (numeric, diff, rel, agrees, lenient)
     disputed = np.flatnonzero(~np.all([j[3] for j in judged.values()], axis=0))
     overruled = decided = np.zeros(np.shape(analytic), dtype=bool)
     precise, note = None, ""
@@ -254,17 +336,9 @@ def _row(weight, n, analytic, estimates, scale, referee, locate) -> CheckRow:
         per_method[PRECISE] = precise[:3]
         if not precise[2]:
             worst_text = precise[3]
-    return CheckRow(
-        weight=weight,
-        abs_error=max(a for a, _, _ in per_method.values()),
-        rel_error=max(r for _, r, _ in per_method.values()),
-        ok=all(ok for _, _, ok in per_method.values()),
-        methods=tuple(per_method),
-        per_method=per_method,
-        worst=worst_text,
-        decided_by=PRECISE if precise is not None else "",
-        note=note,
-    )
+    row = _summary(weight, per_method, worst_text)
+    row.decided_by, row.note = (PRECISE if precise is not None else ""), note
+    return row
 
 
 def _sample_points(f, count: int, rng: np.random.Generator, ranges):
@@ -327,42 +401,45 @@ def _chosen_entries(size: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.choice(size, MAX_DIFFERENCED, replace=False))
 
 
-def _oracles(grad: Gradient, args, positions) -> tuple[dict, list[str]]:
-    """The methods that estimate partials, and notes on those that do not apply.
+def _oracles(grad: Gradient, args, positions) -> tuple[dict, Any, list[str]]:
+    """The methods that estimate partials, the same along a direction, and notes.
 
     Each method is ``estimate(point, n, i) -> (value, own error bound)`` for
     entry ``i`` of the partial by weight ``grad.wrt[n]``; ``positions[n]`` is
-    that weight's place among ``args``.
+    that weight's place among ``args``. ``along(point, moves, vector)`` gives
+    every method's derivative along a direction; notes say which do not apply.
     """
     fn = forward_function(grad.graph, inputs=args, outputs=[grad.graph.output])
 
-    def value_of(point, k, i, step):
-        """The value, entry ``i`` of argument ``k`` moved by ``step`` (1×1: a number)."""
-        moved = np.array(point[k], dtype=np.result_type(float, step))
-        moved.flat[i] += step
-        return np.asarray(fn(*point[:k], moved, *point[k + 1 :])[0]).reshape(())[()]
+    def unit(point, k, i):
+        """Entry ``i`` of argument ``k`` alone moved (a 1×1: the number)."""
+        move = np.zeros(np.shape(point[k]))
+        move.flat[i] = 1.0
+        return {k: move}
 
-    def central_difference(point, n, i):
-        # Its error grows with the third derivative; the difference between steps h
-        # and 2h measures it (Richardson), so a steep function widens the tolerance
-        # by what the method itself cannot resolve.
+    def central(point, n, i):
         k = positions[n]
-        h = np.cbrt(np.finfo(float).eps) * max(1.0, abs(np.ravel(point[k])[i]))
-        fine, coarse = (
-            (value_of(point, k, i, step) - value_of(point, k, i, -step)) / (2 * step)
-            for step in (h, 2 * h)
-        )
-        return fine, abs(coarse - fine)
+        h = STEP * max(1.0, abs(np.ravel(point[k])[i]))
+        return central_difference(fn, point, unit(point, k, i), h)
 
-    def complex_step(point, n, i):
-        return np.imag(value_of(point, positions[n], i, 1j * COMPLEX_STEP)) / COMPLEX_STEP, 0.0
+    def complex_entry(point, n, i):
+        return complex_step(fn, point, unit(point, positions[n], i))
 
-    oracles = {"central-difference": central_difference}
+    def along(point, moves, vector):
+        """Per method the derivative along ``moves`` (``vector``: the same, flat)."""
+        estimates = {"central-difference": central_difference(fn, point, moves, STEP)}
+        if "complex-step" in oracles:
+            estimates["complex-step"] = complex_step(fn, point, moves)
+        if "sympy.diff" in oracles:  # every partial at once, dotted with the direction
+            estimates["sympy.diff"] = (float(np.dot(sympy_diff(*point), vector)), 0.0)
+        return estimates
+
+    oracles = {"central-difference": central}
     if grad.graph.has_matrices:  # the other two differentiate scalar expressions only
-        return oracles, []
+        return oracles, along, []
     notes = []
     if _complex_step_applies(grad):
-        oracles["complex-step"] = complex_step
+        oracles["complex-step"] = complex_entry
     else:
         notes.append(
             "complex step skipped: an operation is not analytic or has no accurate complex form"
@@ -377,7 +454,8 @@ def _oracles(grad: Gradient, args, positions) -> tuple[dict, list[str]]:
             oracles["sympy.diff"] = lambda point, n, i: (sympy_diff(*point)[n], 0.0)
         except NoRuleError:
             notes.append("sympy.diff skipped: SymPy leaves the derivative unevaluated")
-    return oracles, notes
+
+    return oracles, along, notes
 
 
 def _complex_step_applies(grad: Gradient) -> bool:
