@@ -48,7 +48,7 @@ from ..core.sizes import is_matrix
 from ..errors import GraphError
 from .codegen import ZeroSafeProduct
 from .compile import CompiledGradient, numeric_equations
-from .forward import stable_function
+from .forward import run, stable_function
 from .values import declared_shapes
 
 __all__ = ["CompiledJacobian", "lambdify_hessian", "lambdify_jacobian"]
@@ -77,27 +77,49 @@ class CompiledJacobian:
         The generated Python code.
     """
 
-    def __init__(self, caller: CompiledGradient, shape, constant: np.ndarray, slots):
-        self._caller = caller
-        self.args, self.wrt, self.source = caller.args, caller.wrt, caller.source
-        self.shape = tuple(shape)
+    def __init__(self, fn, args, wrt, constant: np.ndarray, slots, has_matrices: bool):
+        self._fn = fn
+        self.args, self.wrt, self.source = tuple(args), tuple(wrt), fn.source
+        self.shape = constant.shape
         self._constant = constant  # the entries known when compiling (0, 1)
         self._slots = tuple(slots)  # (row, first column, width) of each computed output
+        shapes = declared_shapes(self.args) if has_matrices else None
+        self._checked = CompiledGradient(_CheckedArguments(), self.args, self.wrt, shapes)
+        scalar = [k for k, (_, _, width) in enumerate(self._slots) if width == 1]
+        self._scalar = np.array(scalar, dtype=int)
+        self._rows = np.array([self._slots[k][0] for k in scalar], dtype=int)
+        self._cols = np.array([self._slots[k][1] for k in scalar], dtype=int)
 
     def __call__(self, *args: Any, **values: Any) -> np.ndarray:
-        value, entries = self._caller(*args, **values)
-        points = np.shape(value)
+        zero, ordered = self._checked(*args, **values)
+        points = np.shape(zero)  # the broadcast shape of the scalar arguments
+        entries = run(self._fn, ordered)
         result = np.array(np.broadcast_to(self._constant, points + self.shape))
+        if points == () and len(self._scalar):  # one point: all scalar entries at once
+            result[self._rows, self._cols] = [entries[k] for k in self._scalar]
         for (row, col, width), entry in zip(self._slots, entries, strict=True):
-            if width == 1:
-                result[..., row, col] = entry
-            else:  # a matrix weight's δ: its entries row-major
+            if width > 1:  # a matrix weight's δ: its entries row-major
                 result[row, col : col + width] = np.asarray(entry, dtype=float).reshape(-1)
+            elif points != ():
+                result[..., row, col] = entry
         return result
 
     def __repr__(self) -> str:
         args = ", ".join(map(str, self.args))
         return f"<CompiledJacobian ({args}) -> {self.shape[0]}×{self.shape[1]} matrix>"
+
+
+class _CheckedArguments:
+    """Returns its arguments: run by a CompiledGradient, it gives them checked and in order.
+
+    ``grad.lambdify()``'s own checks (names, positions, values, shapes) then
+    guard a compiled Jacobian, with the same messages.
+    """
+
+    source = ""
+
+    def __call__(self, *ordered):
+        return (0.0, *ordered)
 
 
 def lambdify_jacobian(exprs, wrt: Iterable[sp.Symbol] | None, granularity: str = "op"):
@@ -217,11 +239,9 @@ def compile_rows(b: GraphBuilder, roots: Sequence[sp.Basic], wrt, name: str) -> 
                 constant[row, col] = float(adjoint)
     lines = forward + partials.lines + lines  # a partial reads forward nodes only
     args = argument_order(b, wrt)
-    value = roots[0] if roots else sp.S.Zero
-    fn = stable_function(lines, args, [value, *outputs], name=name)
+    fn = stable_function(lines, args, outputs, name=name)
     has_matrices = any(is_matrix(n) for n in b.g)
-    caller = CompiledGradient(fn, args, wrt, declared_shapes(args) if has_matrices else None)
-    return CompiledJacobian(caller, constant.shape, constant, slots)
+    return CompiledJacobian(fn, args, wrt, constant, slots, has_matrices)
 
 
 def argument_order(b: GraphBuilder, wrt: Sequence[sp.Basic]) -> list[sp.Basic]:
