@@ -120,6 +120,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="cross-check against finite differences, complex step, sympy.diff",
     )
+    grad.add_argument(
+        "--no-progress",
+        dest="progress",
+        action="store_false",
+        help="no progress bars on standard error (shown by default when it is a terminal)",
+    )
     grad.add_argument("--latex", action="store_true", help="print the LaTeX (align)")
     grad.add_argument("--python", action="store_true", help="print the generated NumPy code")
     draw = commands.add_parser("draw", help="draw the graph (DOT, SVG, PNG or PDF)")
@@ -237,12 +243,16 @@ def _grad(args: argparse.Namespace) -> int:
     if matrices and args.check:
         _check_size(graph)
     _print_size(graph, matrices)
-    grad = backward(graph)  # --simplify keeps the matrix forms: nothing to do for them
-    if args.simplify and not matrices:
+    progress = args.progress and sys.stderr.isatty()
+    grad = backward(graph, progress=progress)
+    if args.simplify and not matrices:  # --simplify keeps the matrix forms: nothing to do
         grad = grad.simplify(
-            strategy=args.simplify, budget=args.budget, progress=args.simplify == "thorough"
+            strategy=args.simplify,
+            budget=args.budget,
+            progress=progress or args.simplify == "thorough",
         )
-    closed_printed = _print_gradient(grad, args.structured, paper_text if matrices else str)
+    show = paper_text if matrices else str
+    closed_printed = _print_gradient(grad, args.structured, show, progress)
     return _report(args, grad, closed_printed)
 
 
@@ -260,7 +270,7 @@ def _check_size(graph: Graph) -> None:
             )
 
 
-def _print_gradient(grad, structured: bool, show) -> bool:
+def _print_gradient(grad, structured: bool, show, progress: bool = False) -> bool:
     """The closed forms, or the δ-equations when those are too large to print.
 
     Returns whether the closed forms were printed.
@@ -272,7 +282,7 @@ def _print_gradient(grad, structured: bool, show) -> bool:
             print(f"note: {reason}")
         _print_structured(grad, show, with_nodes=not fits)
     if fits:
-        for w, e in grad.closed_forms().items():
+        for w, e in grad.closed_forms(progress=progress).items():
             print(f"d{grad.output}/d{w} = {show(e)}")
     return fits
 

@@ -19,7 +19,12 @@ from ..core.gradient import Gradient
 from .backward import backward
 
 
-def gradient(expr: sp.Basic, wrt: Iterable[sp.Symbol] | None = None, granularity: str = "op"):
+def gradient(
+    expr: sp.Basic,
+    wrt: Iterable[sp.Symbol] | None = None,
+    granularity: str = "op",
+    progress: bool = False,
+):
     """Build the graph of ``expr`` and backpropagate: ∂expr/∂w for each weight.
 
     Parameters
@@ -31,13 +36,16 @@ def gradient(expr: sp.Basic, wrt: Iterable[sp.Symbol] | None = None, granularity
         The weights (all free symbols, sorted by name, when omitted).
     granularity : {"op", "fine", "named"}
         How finely the graph is cut; the gradient is the same either way.
+    progress : bool
+        Show the backward pass's progress on standard error (a tqdm bar, with
+        the ``progress`` extra).
 
     Returns
     -------
     Gradient
         ``grad[w]`` is the closed form; ``grad.equations`` the δ-equations.
     """
-    return backward(graph_of_expr(expr, wrt=wrt, granularity=granularity))
+    return backward(graph_of_expr(expr, wrt=wrt, granularity=granularity), progress=progress)
 
 
 __all__ = ["gradient", "Gradient"]

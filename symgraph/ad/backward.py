@@ -33,6 +33,7 @@ import sympy as sp
 from ..core.adjoint import AdjointSymbol, MatrixAdjoint, adjoint_of
 from ..core.gradient import Gradient
 from ..core.graph import Graph
+from ..core.progress import steps
 from ..core.sizes import is_matrix, zero_like
 from ..errors import NoRuleError
 from ..rules.registry import has_vjp
@@ -43,8 +44,10 @@ def relevant_nodes(graph: Graph) -> set[sp.Symbol]:
     return graph.nodes_between(graph.wrt)
 
 
-def backward(graph: Graph) -> Gradient:
+def backward(graph: Graph, progress: bool = False) -> Gradient:
     """Symbolic backpropagation over ``graph``: the structured and closed gradient.
+
+    With ``progress``, a bar on standard error counts the nodes done.
 
     Raises
     ------
@@ -55,7 +58,8 @@ def backward(graph: Graph) -> Gradient:
     relevant = relevant_nodes(graph)
     adjoint: dict[sp.Basic, AdjointSymbol | MatrixAdjoint] = {}
     equations: list[tuple[AdjointSymbol, sp.Basic]] = []
-    for node in reversed(graph.topological_order()):
+    order = reversed(graph.topological_order())
+    for node in steps(order, len(graph.nx), "backward", progress):
         if node not in relevant:
             continue
         adjoint[node] = adjoint_of(node)

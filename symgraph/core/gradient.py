@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import sympy as sp
 
 from ..errors import NotFoundError, SymgraphError
+from .progress import steps
 from .sizes import (
     PRINT_MAX_DEPTH,
     PRINT_MAX_NODES,
@@ -142,8 +143,11 @@ class Gradient(Mapping):
         rhs = dict(self.equations)
         return {w: rhs.get(d, d) for w, d in self.adjoints.items()}
 
-    def closed_forms(self) -> dict[sp.Symbol, sp.Basic]:
-        """weight -> closed form (inputs and weights only); computed once."""
+    def closed_forms(self, progress: bool = False) -> dict[sp.Symbol, sp.Basic]:
+        """weight -> closed form (inputs and weights only); computed once.
+
+        With ``progress``, a bar on standard error counts the δ-equations done.
+        """
         if self._closed is None:
             values: dict[sp.Basic, sp.Basic] = {
                 n: data["expr"] for n, data in self.graph.nx.nodes(data=True)
@@ -152,7 +156,8 @@ class Gradient(Mapping):
             evaluate = self.graph.size["depth"] <= EVALUATED_DEPTH
             if not evaluate:  # even unevaluated, SymPy asks is_commutative all the way down
                 warm_assumptions(values.values())
-            for lhs, rhs in self.equations:  # children before parents: one pass
+            equations = steps(self.equations, len(self.equations), "closed forms", progress)
+            for lhs, rhs in equations:  # children before parents: one pass
                 values[lhs] = substitute(rhs, values, evaluate)
             done: dict = {}  # the weights' closed forms share their parts: fold each once
             self._closed = {w: folded(values.get(d, d), done) for w, d in self.adjoints.items()}

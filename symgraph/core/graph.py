@@ -262,11 +262,14 @@ class Graph:
             return forward_symbolic(self)
         return forward_values(self, values, **kw)
 
-    def backward(self):
-        """Symbolic backpropagation: the :class:`~symgraph.core.gradient.Gradient`."""
+    def backward(self, progress: bool = False):
+        """Symbolic backpropagation: the :class:`~symgraph.core.gradient.Gradient`.
+
+        With ``progress``, a bar on standard error counts the nodes done.
+        """
         from ..ad.backward import backward
 
-        return backward(self)
+        return backward(self, progress=progress)
 
     def _repr_svg_(self) -> str | None:
         """A notebook shows the graph as a drawing (when Graphviz is installed)."""
