@@ -181,7 +181,7 @@ def _build(assignments: Sequence[tuple[sp.Basic, sp.Basic]], wrt: Sequence[sp.Ba
     return b
 
 
-def _view(b: GraphBuilder, root: sp.Basic, wrt: Sequence[sp.Basic]) -> Graph:
+def view(b: GraphBuilder, root: sp.Basic, wrt: Sequence[sp.Basic]) -> Graph:
     """The Graph with output ``root`` over the builder's (shared) DiGraph."""
     if b.g.nodes[root]["op"] is not None:
         b.g.nodes[root]["role"] = "output"
@@ -231,13 +231,7 @@ def jacobian(exprs, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") ->
     [cos(t), -r*sin(t)],
     [sin(t),  r*cos(t)]])
     """
-    outputs = _outputs(exprs)
-    leaves, sizes = leaves_and_sizes(outputs)
-    wrt = check_weights(leaves if wrt is None else wrt)
-    b = GraphBuilder(granularity, Namer(s.name for s in [*leaves, *wrt]), wrt, sizes)
-    for w in wrt:
-        b.leaf(w)
-    return _rows(b, [b.add(e) for e in outputs], wrt)
+    return _rows(*jacobian_graph(exprs, wrt, granularity))
 
 
 def hessian(expr, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") -> sp.ImmutableMatrix:
@@ -282,16 +276,7 @@ def hessian(expr, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") -> s
     [x**2*exp(b + w*x), x*exp(b + w*x)],
     [   x*exp(b + w*x),   exp(b + w*x)]])
     """
-    graph = forward_graph(expr, wrt, granularity)
-    for w in graph.wrt:
-        if is_matrix(w) and not all(d.is_Integer for d in w.shape):
-            raise GraphError(
-                f"the Hessian over the entries of {w} needs a concrete shape, not "
-                f"{w.shape[0]}×{w.shape[1]}; hvp gives H·V for symbolic shapes"
-            )
-    assignments, component = gradient_assignments(backward(graph))
-    b = _build(assignments, graph.wrt)
-    return _rows(b, [b.add(e) for w in graph.wrt for e in _entries(component[w])], graph.wrt)
+    return _rows(*hessian_graph(expr, wrt, granularity))
 
 
 def hvp(expr, wrt: Iterable[sp.Symbol] | None, vector, granularity: str = "op") -> Gradient:
@@ -357,7 +342,41 @@ def hvp(expr, wrt: Iterable[sp.Symbol] | None, vector, granularity: str = "op") 
     s = sp.Symbol(_fresh_name("s", taken), real=True)
     assignments.append((s, sp.Add(*terms)))
     b = _build(assignments, graph.wrt)
-    return backward(_view(b, s, graph.wrt))
+    return backward(view(b, s, graph.wrt))
+
+
+def jacobian_graph(exprs, wrt, granularity: str = "op"):
+    """``(builder, roots, weights)``: one shared graph whose roots are the Jacobian's outputs.
+
+    Row ``i`` of the Jacobian is the gradient of ``roots[i]`` over the
+    builder's graph (:func:`jacobian` differentiates it, and
+    :func:`symgraph.numeric.jacobian.lambdify_jacobian` compiles it).
+    """
+    outputs = _outputs(exprs)
+    leaves, sizes = leaves_and_sizes(outputs)
+    wrt = check_weights(leaves if wrt is None else wrt)
+    b = GraphBuilder(granularity, Namer(s.name for s in [*leaves, *wrt]), wrt, sizes)
+    for w in wrt:
+        b.leaf(w)
+    return b, [b.add(e) for e in outputs], wrt
+
+
+def hessian_graph(expr, wrt, granularity: str = "op"):
+    """``(builder, roots, weights)`` over the gradient's graph: a root per gradient entry.
+
+    Row ``i`` of the Hessian is the gradient of ``roots[i]``; a matrix weight
+    (of concrete shape) gives a root per entry, row-major.
+    """
+    graph = forward_graph(expr, wrt, granularity)
+    for w in graph.wrt:
+        if is_matrix(w) and not all(d.is_Integer for d in w.shape):
+            raise GraphError(
+                f"the Hessian over the entries of {w} needs a concrete shape, not "
+                f"{w.shape[0]}×{w.shape[1]}; hvp gives H·V for symbolic shapes"
+            )
+    assignments, component = gradient_assignments(backward(graph))
+    b = _build(assignments, graph.wrt)
+    return b, [b.add(e) for w in graph.wrt for e in entries(component[w])], graph.wrt
 
 
 def _outputs(exprs) -> list[sp.Basic]:
@@ -382,22 +401,30 @@ def _rows(b: GraphBuilder, roots: Sequence[sp.Basic], wrt: Sequence[sp.Basic]):
 
     Columns: the weights' entries, matrix weights row-major.
     """
-    width = sum(len(_entries(w)) for w in wrt)
+    width = sum(len(entries(w)) for w in wrt)
     matrix = []
     for root in roots:
         if root in b.g and b.g.nodes[root]["op"] is not None:
-            closed = backward(_view(b, root, wrt)).closed_forms()
-            matrix.append([e for w in wrt for e in _entries(closed[w])])
+            closed = backward(view(b, root, wrt)).closed_forms()
+            matrix.append([e for w in wrt for e in entries(closed[w])])
         else:  # a constant output, or a leaf itself
-            matrix.append([sp.Integer(int(root == w)) for w in wrt for _ in _entries(w)])
+            matrix.append([sp.Integer(int(root == w)) for w in wrt for _ in entries(w)])
     return sp.ImmutableMatrix(len(matrix), width, [e for row in matrix for e in row])
 
 
-def _entries(e: sp.Basic) -> list[sp.Basic]:
+def entries(e: sp.Basic) -> list[sp.Basic]:
     """A scalar, or a matrix expression's entries row by row."""
     if not getattr(e, "is_Matrix", False):
         return [e]
     return list(expand_explicit(e))
 
 
-__all__ = ["AdjointNode", "gradient_assignments", "hessian", "hvp", "jacobian"]
+__all__ = [
+    "AdjointNode",
+    "gradient_assignments",
+    "hessian",
+    "hessian_graph",
+    "hvp",
+    "jacobian",
+    "jacobian_graph",
+]

@@ -39,13 +39,10 @@ import numpy as np
 import sympy as sp
 
 from ..ad.backward import backward
-from ..ad.derivatives import _build, _entries, _outputs, _view, gradient_assignments
-from ..ad.inputs import check_weights, forward_graph
+from ..ad.derivatives import entries, hessian_graph, jacobian_graph, view
 from ..build.builder import GraphBuilder
-from ..build.inputs import Namer, leaves_and_sizes
 from ..core.adjoint import AdjointSymbol
 from ..core.sizes import is_matrix
-from ..errors import GraphError
 from .codegen import ZeroSafeProduct
 from .compile import CompiledGradient, numeric_equations
 from .forward import run, stable_function
@@ -152,13 +149,7 @@ def lambdify_jacobian(exprs, wrt: Iterable[sp.Symbol] | None, granularity: str =
     array([[0.],
            [2.]])
     """
-    outputs = _outputs(exprs)
-    leaves, sizes = leaves_and_sizes(outputs)
-    wrt = check_weights(leaves if wrt is None else wrt)
-    b = GraphBuilder(granularity, Namer(s.name for s in [*leaves, *wrt]), wrt, sizes)
-    for w in wrt:
-        b.leaf(w)
-    return compile_rows(b, [b.add(e) for e in outputs], wrt, name="jacobian")
+    return compile_rows(*jacobian_graph(exprs, wrt, granularity), name="jacobian")
 
 
 def lambdify_hessian(expr, wrt: Iterable[sp.Symbol] | None, granularity: str = "op"):
@@ -192,17 +183,7 @@ def lambdify_hessian(expr, wrt: Iterable[sp.Symbol] | None, granularity: str = "
     array([[4., 2.],
            [2., 1.]])
     """
-    graph = forward_graph(expr, wrt, granularity)
-    for w in graph.wrt:
-        if is_matrix(w) and not all(d.is_Integer for d in w.shape):
-            raise GraphError(
-                f"the Hessian over the entries of {w} needs a concrete shape, not "
-                f"{w.shape[0]}×{w.shape[1]}"
-            )
-    assignments, component = gradient_assignments(backward(graph))
-    b = _build(assignments, graph.wrt)
-    roots = [b.add(e) for w in graph.wrt for e in _entries(component[w])]
-    return compile_rows(b, roots, graph.wrt, name="hessian")
+    return compile_rows(*hessian_graph(expr, wrt, granularity), name="hessian")
 
 
 def compile_rows(b: GraphBuilder, roots: Sequence[sp.Basic], wrt, name: str) -> CompiledJacobian:
@@ -213,7 +194,7 @@ def compile_rows(b: GraphBuilder, roots: Sequence[sp.Basic], wrt, name: str) -> 
     entries, weights' entries row-major.
     """
     wrt = tuple(wrt)
-    widths = [len(_entries(w)) for w in wrt]
+    widths = [len(entries(w)) for w in wrt]
     starts = np.cumsum([0, *widths[:-1]]).tolist()
     constant = np.zeros((len(roots), sum(widths)))
     ops = b.g.nodes(data="op")
@@ -226,7 +207,7 @@ def compile_rows(b: GraphBuilder, roots: Sequence[sp.Basic], wrt, name: str) -> 
             for w, col in zip(wrt, starts, strict=True):
                 constant[row, col] = int(root == w and not is_matrix(w))
             continue
-        grad = backward(_view(b, root, wrt))
+        grad = backward(view(b, root, wrt))
         rename = renamed_adjoints(grad.equations, f"_{row}", taken)
         for lhs, rhs in numeric_equations(grad):
             lines.append((rename[lhs], partials.hoist(rhs, rename)))
