@@ -29,6 +29,7 @@ import builtins
 import functools
 import linecache
 from collections.abc import Sequence
+from contextlib import contextmanager
 from itertools import count
 
 import numpy
@@ -37,7 +38,10 @@ from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 from ..core.sizes import shown
 from ..errors import NoRuleError
+from .chunks import LONG_TERM, WIDTH, chunked, delete_lines, return_lines, signature_lines
+from .schedule import is_name, last_uses, live_lines, schedule, without_aliases
 from .source_check import UnsafeSourceError, check_source
+from .stable_forms import LogAddExp
 
 try:  # SciPy prints erf, gamma, Bessel functions...; without it NumPy's set remains
     import scipy.special
@@ -54,11 +58,88 @@ _file_numbers = count()
 
 
 class _Printer(_BasePrinter):
-    """SciPy/NumPy printer with our identifiers and our conventions at kinks."""
+    """SciPy/NumPy printer with our identifiers and our conventions at kinks.
 
-    def __init__(self, names: dict[sp.Basic, str]):
+    A wide sum (product, ``Max``...) anywhere in an expression is accumulated
+    over several lines (see :meth:`statement`), each of bounded length.
+    """
+
+    def __init__(self, names: dict[sp.Basic, str], first_temporary: int = 1):
         super().__init__({"fully_qualified_modules": True, "inline": True, "strict": True})
         self._names = names
+        self._local: set[sp.Basic] = set()  # bound inside a lambda or a Sum: not hoisted
+        self._numbers = count(first_temporary)
+        self._pending: list[str] = []  # lines the expression being printed needs first
+        self._temporaries: list[str] = []
+
+    def fresh(self) -> str:
+        """A generated name no input and no node has (``t17``)."""
+        return f"t{next(self._numbers)}"
+
+    def statement(self, name: str, expr: sp.Basic) -> list[str]:
+        """The lines computing ``expr`` into ``name``: ``t5 = ...``, after what it needs.
+
+        A wide sum is accumulated into ``name`` itself, a chunk of terms a line
+        and left to right (``t5 = (a + b + ...)``, ``t5 = (t5 + c + ...)``: the
+        same additions in the same order as one long line); temporaries made on
+        the way are freed after it.
+        """
+        self._pending, self._temporaries = [], []
+        if self._is_wide(expr):
+            self._folded(expr, into=name)
+        else:
+            self._pending.append(f"{name} = {self.text(expr)}")
+        return [*self._pending, *delete_lines(self._temporaries)]
+
+    def printed(self, expr: sp.Basic) -> tuple[list[str], str]:
+        """``expr``'s text, and the lines it needs first (a wide sum inside it)."""
+        self._pending = []
+        text = self.text(expr)
+        return self._pending, text
+
+    def _is_wide(self, expr) -> bool:
+        if not isinstance(expr, _WIDE) or len(expr.args) <= _fold_width(expr):
+            return False
+        return not (self._local and expr.free_symbols & self._local)
+
+    def _folded(self, expr: sp.Basic, into: str | None = None) -> str:
+        """``expr``'s terms accumulated into ``into`` (a fresh name by default), returned."""
+        if into is None:
+            into = self.fresh()
+            self._temporaries.append(into)
+        texts = [self.text(a) for a in expr.args]
+        terms = [
+            a if is_name(a) or a.is_Number else self._stand_in(t, a)
+            for a, t in zip(expr.args, texts, strict=True)
+        ]
+        total = self._stand_in(into, expr)
+        start = 0
+        for chunk in chunked(texts, _fold_width(expr) - 1):
+            part = terms[start : start + len(chunk)]
+            part = [total, *part] if start else part
+            self._pending.append(f"{into} = {self.text(expr.func(*part, evaluate=False))}")
+            start += len(chunk)
+        return into
+
+    def _stand_in(self, text: str, like: sp.Basic) -> sp.Basic:
+        """A symbol printed as ``text`` (a name of its own when long), shaped as ``like``."""
+        if len(text) > LONG_TERM:
+            name = self.fresh()
+            self._temporaries.append(name)
+            self._pending.append(f"{name} = {text}")
+            text = name
+        symbol = (
+            sp.MatrixSymbol(f"chunk{len(self._names)}", *like.shape)
+            if like.is_Matrix
+            else sp.Dummy()
+        )
+        self._names[symbol] = text
+        return symbol
+
+    def _print(self, expr, **settings):  # SymPy's own path (inside a Piecewise...) too
+        if self._is_wide(expr):
+            return self._folded(expr)
+        return super()._print(expr, **settings)
 
     def _print_Symbol(self, expr):
         try:
@@ -114,6 +195,7 @@ class _Printer(_BasePrinter):
     def _print_ElementwiseApplyFunction(self, expr):
         u = sp.Dummy("u")
         self._names[u] = "u"
+        self._local.add(u)
         return f"(lambda u: {self.text(expr.function(u))})({self.text(expr.expr)})"
 
     def _print_Trace(self, expr):
@@ -167,6 +249,8 @@ class _Printer(_BasePrinter):
         """Python source for one node's (small) expression."""
         if is_name(expr):
             return self._print_Symbol(expr)
+        if self._is_wide(expr):
+            return self._folded(expr)
         if expr.is_Matrix and type(expr).__name__ in _MATRIX_PRINTED:
             return getattr(self, f"_print_{type(expr).__name__}")(expr)
         if expr.is_Integer and abs(expr) >= 2**63:  # NumPy makes such an int an object array
@@ -193,18 +277,22 @@ class _Printer(_BasePrinter):
         bound = {s for s in expr.atoms(sp.Symbol) if s not in self._names} - expr.free_symbols
         for s in sorted(bound, key=lambda s: s.name):  # a Sum's index: named by us too
             self._names[s] = f"i{len(self._names)}"
+            self._local.add(s)
         return self.doprint(expr)
+
+
+_WIDE = (sp.Add, sp.Mul, sp.MatAdd, sp.HadamardProduct, sp.Max, sp.Min, LogAddExp)
+
+
+def _fold_width(expr: sp.Basic) -> int:
+    """Terms of ``expr`` on one line; LogAddExp's printed form grows a lambda per term."""
+    return 8 if isinstance(expr, LogAddExp) else WIDTH
 
 
 _MATRIX_PRINTED = {
     "MatMul", "MatAdd", "HadamardProduct", "Transpose", "ElementwiseApplyFunction",
     "Inverse", "Identity", "OneMatrix", "ZeroMatrix", "HadamardPower", "MatPow",
 }  # fmt: skip
-
-
-def is_name(e: sp.Basic) -> bool:
-    """A symbol the generated code names: a scalar ``Symbol`` or a ``MatrixSymbol``."""
-    return isinstance(e, (sp.Symbol, sp.MatrixSymbol))
 
 
 _NUMPY_FUNCTIONS = {
@@ -257,7 +345,7 @@ def make_function(
     are silenced inside the function: results carry ``nan``/``inf`` instead,
     which the callers check.
     """
-    assignments, alias = _aliases(_live(assignments, outputs), inputs)
+    assignments, alias = without_aliases(live_lines(assignments, outputs), inputs)
 
     known: dict[sp.Basic, set[sp.Basic]] = {}
 
@@ -267,27 +355,37 @@ def make_function(
             known[expr] = {v for v in found if is_name(v)}  # an alias of a number: none
         return known[expr]
 
-    assignments = _schedule(assignments, outputs, uses)
+    assignments = schedule(assignments, outputs, uses)
     names: dict[sp.Basic, str] = {s: f"a{k}" for k, s in enumerate(inputs)}
     names.update((target, f"t{k}") for k, (target, _) in enumerate(assignments, start=1))
     for size, (array, axis) in matrix_sizes(inputs).items():
         names[size] = f"{names[array]}.shape[{axis}]"
-    printer = _Printer(names)
+    printer = _Printer(names, first_temporary=len(assignments) + 1)
     for target, source in alias.items():
         names[target] = names[source] if source in names else printer.text(source)
     body, made_by = [], []  # each line, and the node (or output) it computes
-    last_uses = _last_uses(assignments, outputs, uses)
-    for (target, expr), dead in zip(assignments, last_uses, strict=True):
-        body.append(f"{names[target]} = {_print(printer, expr, target)}")
-        made_by.append((target, expr))
-        if dead:  # free big arrays as soon as nothing needs them
-            body.append("del " + ", ".join(names[s] for s in dead))
-            made_by.append((target, expr))
-    returned = ", ".join(_print(printer, out, out) for out in outputs)
-    body.append(f"return ({returned}{',' if len(outputs) == 1 else ''})")
-    made_by.append(("the outputs", tuple(outputs)))
-    lines = [f"def {name}({', '.join(names[s] for s in inputs)}):"]
-    source = "\n".join(lines + ["    " + line for line in body])
+
+    def add(lines: list[str], what) -> None:
+        body.extend(lines)
+        made_by.extend([what] * len(lines))
+
+    parameters = [names[s] for s in inputs]
+    definition, *unpacked = signature_lines(name, parameters, pack=f"a{len(inputs)}")
+    add(unpacked, ("the function", name))
+    freed = last_uses(assignments, outputs, uses)
+    for (target, expr), dead in zip(assignments, freed, strict=True):
+        with _numeric_form(expr, target):
+            add(printer.statement(names[target], expr), (target, expr))
+        # free big arrays as soon as nothing needs them
+        add(delete_lines([names[s] for s in dead]), (target, expr))
+    returned = []
+    for out in outputs:
+        with _numeric_form(out, out):
+            needed, text = printer.printed(out)
+        add(needed, (out, out))
+        returned.append(text)
+    add(return_lines(returned, printer.fresh()), ("the outputs", tuple(outputs)))
+    source = "\n".join([definition] + ["    " + line for line in body])
     try:  # SymPy prints some labels as they are: only generated code may run
         check_source(source, name)
     except UnsafeSourceError as err:
@@ -318,91 +416,11 @@ def matrix_sizes(inputs: Sequence[sp.Basic]) -> dict[sp.Symbol, tuple[sp.Basic, 
     return sizes
 
 
-def _live(assignments, outputs):
-    """The assignments some output depends on, in their order (dead code removed)."""
-    needed: set[sp.Basic] = set()
-    for out in outputs:
-        needed |= out.free_symbols
-    live = []
-    for target, expr in reversed(assignments):
-        if target in needed:
-            live.append((target, expr))
-            needed |= expr.free_symbols
-    return live[::-1]
-
-
-def _aliases(assignments, inputs):
-    """Drop the lines that only rename (``δ_v = δ_c``) or hold a constant (``δ_L = 1``).
-
-    Returns the remaining lines and ``alias``: target -> the input, kept target
-    or number it stands for.  Printing then uses the source's name directly,
-    with no symbolic substitution (which would re-evaluate every expression).
-    """
-    alias: dict[sp.Basic, sp.Basic] = {}
-    known = set(inputs)
-    kept = []
-    for target, expr in assignments:
-        source = alias.get(expr, expr)
-        if source.is_Number or (is_name(source) and source in known):
-            alias[target] = source
-            continue
-        known.add(target)
-        kept.append((target, expr))
-    return kept, alias
-
-
-def _schedule(assignments, outputs, uses):
-    """Reorder so each line comes just before its first use (depth-first from the outputs).
-
-    Computing a value right before it is consumed keeps few large arrays alive
-    at once, which is what makes the generated code fast over big batches.
-    """
-    position = {target: k for k, (target, _) in enumerate(assignments)}
-    needs = [
-        sorted((s for s in uses(expr) if s in position), key=position.__getitem__)
-        for _, expr in assignments
-    ]
-    order: list[int] = []
-    done: set[int] = set()
-    roots = [
-        s
-        for out in outputs
-        for s in sorted((s for s in uses(out) if s in position), key=position.__getitem__)
-    ]
-    for root in roots:
-        stack = [(position[root], iter(needs[position[root]]))]
-        while stack:
-            k, pending = stack[-1]
-            child = next((position[c] for c in pending if position[c] not in done), None)
-            if child is None:
-                stack.pop()
-                if k not in done:
-                    done.add(k)
-                    order.append(k)
-            else:  # a DAG: the child cannot be on the stack already
-                stack.append((child, iter(needs[child])))
-    return [assignments[k] for k in order]
-
-
-def _last_uses(assignments, outputs, uses) -> list[list[sp.Basic]]:
-    """For each line, the targets whose last use it is (never an output)."""
-    keep = set().union(*(uses(out) for out in outputs)) if outputs else set()
-    targets = {target for target, _ in assignments}
-    last: dict[sp.Basic, int] = {}
-    for k, (_, expr) in enumerate(assignments):
-        for s in uses(expr):
-            if s in targets:
-                last[s] = k
-    dead: list[list[sp.Basic]] = [[] for _ in assignments]
-    for s, k in last.items():
-        if s not in keep:
-            dead[k].append(s)
-    return [sorted(d, key=lambda s: s.name) for d in dead]
-
-
-def _print(printer: _Printer, expr: sp.Basic, where: sp.Basic) -> str:
+@contextmanager
+def _numeric_form(expr: sp.Basic, where: sp.Basic):
+    """Printing ``where = expr``: a printer's refusal becomes a :class:`NoRuleError`."""
     try:
-        return printer.text(expr)
+        yield
     except (KeyError, TypeError, ValueError) as err:  # SymPy's printer on zoo, nan...
         where_text = f"{shown(where)} = {shown(expr)}"
         raise NoRuleError(f"cannot compile node {where_text}: no numeric form") from err
