@@ -7,6 +7,14 @@ keeps the structure the code had: ``w*x + w*x`` stays two products and a sum
 path the numbers took.  ``.backward()`` gives the same :class:`Gradient` as the
 static path, and stores each leaf's numeric partial in ``.grad``.
 
+Recording is light: an operation keeps its kind and its operands (Values or
+numbers), nothing symbolic.  ``.graph`` and ``.backward()`` build the graph
+in one linear pass over the record, each operation straight into the one
+:class:`~symgraph.build.builder.GraphBuilder`; the numeric partials come
+from one reverse pass over the recorded numbers, micrograd's way, along the
+edges that graph has (an operation SymPy folds into a constant, ``x - x``,
+sends nothing back).
+
 Examples
 --------
 >>> a = Value(-4.0, name="a")
@@ -23,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from typing import NamedTuple
 
 import numpy as np
 import sympy as sp
@@ -32,23 +41,58 @@ from .ad.backward import backward
 from .build.builder import GraphBuilder, build_graph_from
 from .build.inputs import Namer
 from .core.activations import relu, sigmoid
+from .core.substitute import EVALUATED_DEPTH, unevaluated
 from .errors import GraphError
-from .numeric.compile import compile_gradient
+from .numeric.values import broadcast_shape
+from .rules.registry import has_rule
 
 _unnamed = itertools.count(1)
 
 
-UNARY: dict[str, tuple[Callable, Callable]] = {
-    "exp": (sp.exp, np.exp),
-    "log": (sp.log, np.log),
-    "sqrt": (sp.sqrt, np.sqrt),
-    "sin": (sp.sin, np.sin),
-    "cos": (sp.cos, np.cos),
-    "tanh": (sp.tanh, np.tanh),
-    "relu": (relu, lambda v: np.maximum(0.0, v)),
-    "sigmoid": (sigmoid, lambda v: 1 / (1 + np.exp(-v))),
-    "abs": (sp.Abs, np.abs),
+class Operation(NamedTuple):
+    """One kind of traced operation.
+
+    ``symbolic`` builds it on SymPy operands, ``numeric`` computes its value,
+    ``local`` gives ``∂result/∂operand`` for each operand position from the
+    operands' values and the result's, in the graph's own forms (``1 − t²``
+    for ``tanh``, ``Heaviside(x)``: ½ at 0 for ``relu``).
+    """
+
+    symbolic: Callable
+    numeric: Callable
+    local: Callable
+
+
+def _power_partials(a, b, out):
+    return b * a ** (b - 1), out * np.log(a)  # the Pow rule: exponent·base**(exponent − 1)
+
+
+OPERATIONS: dict[str, Operation] = {
+    "add": Operation(lambda a, b: a + b, np.add, lambda a, b, out: (1.0, 1.0)),
+    "sub": Operation(lambda a, b: a - b, np.subtract, lambda a, b, out: (1.0, -1.0)),
+    "mul": Operation(lambda a, b: a * b, np.multiply, lambda a, b, out: (b, a)),
+    "truediv": Operation(
+        lambda a, b: a / b, np.true_divide, lambda a, b, out: (1 / b, -a / b**2)
+    ),
+    "pow": Operation(lambda a, b: a**b, np.power, _power_partials),
+    "neg": Operation(lambda a: -a, np.negative, lambda a, out: (-1.0,)),
+    "exp": Operation(sp.exp, np.exp, lambda a, out: (out,)),
+    "log": Operation(sp.log, np.log, lambda a, out: (1 / a,)),
+    "sqrt": Operation(sp.sqrt, np.sqrt, lambda a, out: (0.5 * a**-0.5,)),
+    "sin": Operation(sp.sin, np.sin, lambda a, out: (np.cos(a),)),
+    "cos": Operation(sp.cos, np.cos, lambda a, out: (-np.sin(a),)),
+    "tanh": Operation(sp.tanh, np.tanh, lambda a, out: (1 - out**2,)),
+    "relu": Operation(
+        relu, lambda v: np.maximum(0.0, v), lambda a, out: (np.heaviside(a, 0.5),)
+    ),
+    "sigmoid": Operation(
+        sigmoid, lambda v: 1 / (1 + np.exp(-v)), lambda a, out: (out * (1 - out),)
+    ),
+    "abs": Operation(sp.Abs, np.abs, lambda a, out: (np.sign(a),)),
 }
+
+#: The math methods of a Value (``x.tanh()``), by name.
+UNARY = ("exp", "log", "sqrt", "sin", "cos", "tanh", "relu", "sigmoid", "abs")
 
 
 class Value:
@@ -62,21 +106,24 @@ class Value:
         The leaf's symbol name (``u1, u2, ...`` when omitted).
     """
 
-    __slots__ = ("data", "grad", "symbol", "_parents", "_op")
+    __slots__ = ("data", "grad", "symbol", "_parents", "_kind", "_args")
 
     def __init__(self, data, name: str | None = None):
         self.data = float(data) if np.ndim(data) == 0 else np.asarray(data, dtype=float)
         self.grad = 0.0
         self.symbol = sp.Symbol(name or f"u{next(_unnamed)}", real=True)
         self._parents: tuple[Value, ...] = ()
-        self._op: Callable | None = None  # SymPy operation on the parents' symbols
+        self._kind: str | None = None  # a key of OPERATIONS
+        self._args: tuple = ()  # the operands in order: Values and numbers
 
     @classmethod
-    def _result(cls, data, parents, op) -> Value:
+    def _result(cls, data, kind: str, args: tuple) -> Value:
         out = cls.__new__(cls)
         out.data = float(data) if np.ndim(data) == 0 else data
         out.grad, out.symbol = 0.0, None
-        out._parents, out._op = tuple(parents), op
+        out._kind, out._args = kind, args
+        # x*x: one operand, used twice
+        out._parents = tuple(dict.fromkeys(a for a in args if isinstance(a, Value)))
         return out
 
     # --- arithmetic ---
@@ -89,64 +136,52 @@ class Value:
             return other
         raise GraphError(f"cannot trace an operation with {type(other).__name__}")
 
-    def _binary(self, other, number, symbolic, swap=False) -> Value:
+    def _binary(self, other, kind: str, swap=False) -> Value:
         other = self._lift(other)
-        left, right = (other, self) if swap else (self, other)
-        data = number(_data(left), _data(right))
-        parents = [v for v in (left, right) if isinstance(v, Value)]
-
-        def op(*symbols, left=left, right=right):
-            it = iter(symbols)
-            a = next(it) if isinstance(left, Value) else _sympify(left)
-            b = next(it) if isinstance(right, Value) else _sympify(right)
-            return symbolic(a, b)
-
-        if len(parents) == 2 and parents[0] is parents[1]:  # x*x: one operand, used twice
-            parents = parents[:1]
-            op = _same_operand(symbolic)
-        return Value._result(data, parents, op)
+        args = (other, self) if swap else (self, other)
+        data = OPERATIONS[kind].numeric(*(_data(a) for a in args))
+        return Value._result(data, kind, args)
 
     def __add__(self, other):
-        return self._binary(other, np.add, lambda a, b: a + b)
+        return self._binary(other, "add")
 
     def __radd__(self, other):
-        return self._binary(other, np.add, lambda a, b: a + b, swap=True)
+        return self._binary(other, "add", swap=True)
 
     def __sub__(self, other):
-        return self._binary(other, np.subtract, lambda a, b: a - b)
+        return self._binary(other, "sub")
 
     def __rsub__(self, other):
-        return self._binary(other, np.subtract, lambda a, b: a - b, swap=True)
+        return self._binary(other, "sub", swap=True)
 
     def __mul__(self, other):
-        return self._binary(other, np.multiply, lambda a, b: a * b)
+        return self._binary(other, "mul")
 
     def __rmul__(self, other):
-        return self._binary(other, np.multiply, lambda a, b: a * b, swap=True)
+        return self._binary(other, "mul", swap=True)
 
     def __truediv__(self, other):
-        return self._binary(other, np.true_divide, lambda a, b: a / b)
+        return self._binary(other, "truediv")
 
     def __rtruediv__(self, other):
-        return self._binary(other, np.true_divide, lambda a, b: a / b, swap=True)
+        return self._binary(other, "truediv", swap=True)
 
     def __pow__(self, other):
-        return self._binary(other, np.power, lambda a, b: a**b)
+        return self._binary(other, "pow")
 
     def __rpow__(self, other):
-        return self._binary(other, np.power, lambda a, b: a**b, swap=True)
+        return self._binary(other, "pow", swap=True)
 
     def __neg__(self):
-        return Value._result(-self.data, [self], lambda a: -a)
+        return Value._result(-self.data, "neg", (self,))
 
     def __pos__(self):
         return self
 
-    def _unary(self, name: str) -> Value:
-        symbolic, number = UNARY[name]
+    def _unary(self, kind: str) -> Value:
         with np.errstate(all="ignore"):
-            data = number(self.data)
-        return Value._result(data, [self], symbolic)
+            data = OPERATIONS[kind].numeric(self.data)
+        return Value._result(data, kind, (self,))
 
     # --- the graph and the gradient ---
 
@@ -160,14 +195,13 @@ class Value:
 
         Each leaf's ``.grad`` is set to its numeric partial at the traced point.
         """
-        graph, leaves = _trace(self, wrt)
-        grad = backward(graph)
-        point = {leaf.symbol.name: leaf.data for leaf in leaves}
-        f = compile_gradient(grad)
-        _, partials = f(**{s.name: point[s.name] for s in f.args})
-        by_symbol = {leaf.symbol: leaf for leaf in leaves}
-        for w, partial in zip(grad.wrt, partials, strict=True):
-            by_symbol[w].grad = float(partial) if np.ndim(partial) == 0 else partial
+        traced = _trace(self, wrt)
+        grad = backward(traced.graph)
+        adjoints = _numeric_adjoints(traced)
+        shape = broadcast_shape(traced.leaves, [leaf.data for leaf in traced.leaves])
+        by_symbol = {leaf.symbol: leaf for leaf in traced.leaves}
+        for w in grad.wrt:
+            by_symbol[w].grad = _shaped(adjoints.get(id(by_symbol[w]), 0.0), shape)
         return grad
 
     def __repr__(self) -> str:
@@ -177,10 +211,6 @@ class Value:
 
 for _name in UNARY:
     setattr(Value, _name, lambda self, _name=_name: self._unary(_name))
-
-
-def _same_operand(symbolic):
-    return lambda a: symbolic(a, a)
 
 
 def _data(v):
@@ -205,13 +235,29 @@ def _postorder(output: Value) -> list[Value]:
     return order
 
 
+class Trace(NamedTuple):
+    """A recorded computation as a Graph, with what the numeric pass reads.
+
+    ``leaves``: the leaf Values (traced, then weights outside the trace);
+    ``order``: every Value, operands first; ``depends``: for each operation
+    (by ``id``), the nodes its graph node is computed from.
+    """
+
+    graph: object
+    leaves: list
+    order: list
+    output: Value
+    depends: dict
+    node_of: dict
+
+
 def trace_graph(output: Value, wrt: list[Value] | None = None):
     """The Graph of a traced computation; every leaf is a weight unless ``wrt`` says otherwise."""
-    return _trace(output, wrt)[0]
+    return _trace(output, wrt).graph
 
 
-def _trace(output: Value, wrt: list[Value] | None):
-    """The Graph, and the leaf Values it holds (traced leaves, then weights outside the trace)."""
+def _trace(output: Value, wrt: list[Value] | None) -> Trace:
+    """The Graph of the record, in one pass, operands first."""
     order = _postorder(output)
     leaves = [v for v in order if not v._parents]
     names = [v.symbol.name for v in leaves]
@@ -219,17 +265,162 @@ def _trace(output: Value, wrt: list[Value] | None):
         raise GraphError("two traced leaves have the same name; give each its own name")
     weights = [v.symbol for v in (leaves if wrt is None else wrt)]
     builder = GraphBuilder("op", Namer(names), weights, exprs_are_full=False)
-    node_of: dict[int, sp.Symbol] = {}
+    node_of: dict[int, sp.Basic] = {}
+    depends: dict[int, set] = {}
     for v in order:
         if not v._parents:
             node_of[id(v)] = builder.leaf(v.symbol)
             continue
-        operands = [node_of[id(p)] for p in v._parents]
+        operands = [node_of[id(a)] if isinstance(a, Value) else _sympify(a) for a in v._args]
+        op = operation_on(v._kind, operands)
         name = builder.namer.named("L") if v is output and "L" not in builder.namer.taken else None
         node = name or builder.namer.fresh()
         # every Python operation its own node, as the code ran it: never merged
         # into an equal one (a - b is recorded as a + (-b), as SymPy writes it)
-        node_of[id(v)] = builder.add(v._op(*operands), node)
+        node_of[id(v)], depends[id(v)] = _add_operation(builder, op, node)
     traced = {id(v) for v in leaves}
     leaves += [v for v in wrt or [] if id(v) not in traced]
-    return build_graph_from(builder, node_of[id(output)], weights), leaves
+    graph = build_graph_from(builder, node_of[id(output)], weights)
+    return Trace(graph, leaves, order, output, depends, node_of)
+
+
+# Kinds whose result on a node symbol SymPy returns exactly as given, so they are
+# built without evaluation.  Not tanh, sin, cos: their derivative rules build the
+# same call again, evaluated, and find it in SymPy's cache when it was made so.
+_AS_GIVEN: dict[str, Callable] = {
+    "exp": lambda a: sp.exp(a, evaluate=False),
+    "log": lambda a: sp.log(a, evaluate=False),
+    "abs": lambda a: sp.Abs(a, evaluate=False),
+    "sqrt": lambda a: sp.Pow(a, sp.S.Half, evaluate=False),
+    "neg": lambda a: sp.Mul(sp.S.NegativeOne, a, evaluate=False),
+    "relu": lambda a: max_of_zero(a),
+}
+_FUNC = {"add": sp.Add, "mul": sp.Mul, "pow": sp.Pow}
+
+
+def operation_on(kind: str, operands: list) -> sp.Basic:
+    """``OPERATIONS[kind].symbolic(*operands)``, built directly where nothing evaluates.
+
+    A function of a symbol, a sum or product of two different symbols (in
+    SymPy's order: by name) or of a symbol and a number other than 0 and 1
+    (number first), and a power of a symbol and such a number are exactly what
+    SymPy's constructors return; their evaluation (assumption questions,
+    argument-count sets, comparisons) is skipped.
+
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> operation_on("mul", [y, x]), operation_on("add", [sp.Integer(2), x])
+    (x*y, x + 2)
+    >>> operation_on("sub", [x, x])                    # folds: built by SymPy
+    0
+    """
+    if len(operands) == 1:
+        if kind in _AS_GIVEN and isinstance(operands[0], sp.Symbol):
+            return _AS_GIVEN[kind](operands[0])
+        return OPERATIONS[kind].symbolic(*operands)
+    a, b = operands
+    if kind not in _FUNC:
+        return OPERATIONS[kind].symbolic(a, b)
+    func = _FUNC[kind]
+    if isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol):
+        if kind != "pow" and a != b:
+            return func(*sorted((a, b), key=_name), evaluate=False)
+    elif kind == "pow":
+        if _plain_number(a) or _plain_number(b):
+            return func(a, b, evaluate=False)
+    elif _plain_number(a) or _plain_number(b):
+        number, symbol = (a, b) if a.is_Number else (b, a)
+        return func(number, symbol, evaluate=False)
+    return OPERATIONS[kind].symbolic(a, b)
+
+
+def max_of_zero(e: sp.Basic) -> sp.Basic:
+    """``Max(0, e)`` as SymPy builds it when nothing folds (``e`` a real symbol, or deep).
+
+    SymPy orders a ``Max``'s arguments by counting their nodes, recursively:
+    on a deep ``e`` that overflows the recursion limit.  A number comes first
+    whatever ``e`` is, so the order is known.
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> max_of_zero(x) == sp.Max(0, x), max_of_zero(x).args
+    (True, (0, x))
+    """
+    result = sp.Expr.__new__(sp.Max, sp.S.Zero, e)
+    result._argset = frozenset((sp.S.Zero, e))  # what Max's own constructor records
+    return result
+
+
+def _name(symbol: sp.Symbol) -> str:
+    return symbol.name
+
+
+def _plain_number(e: sp.Basic) -> bool:
+    """A finite number other than 0 and 1: nothing folds when it meets a symbol."""
+    return e.is_Number and e.is_finite and not e.is_zero and e != 1  # 0.0 is not 0
+
+
+def _add_operation(builder: GraphBuilder, op: sp.Basic, node: sp.Basic) -> tuple:
+    """The node ``node = op``, and the nodes ``op`` is computed from.
+
+    One operation on nodes and numbers (the usual case) goes straight to
+    :meth:`GraphBuilder.operation`, as :meth:`GraphBuilder.add` would send it
+    after walking it; nested ones (``a - b`` is ``a + (-b)``), a folded
+    constant or a copy take the walk.
+    """
+    args = op.args
+    # a number equal to some node's expression is that node, for the walk: it takes those
+    direct = has_rule(op) and all(
+        a in builder.full or not (a.args or a in builder.node_of) for a in args
+    )
+    operands = list(dict.fromkeys(a for a in args if a in builder.full))
+    if direct and operands:
+        full = None  # shallow: the builder evaluates it, as it would
+        if max(builder.depth[s] for s in operands) >= EVALUATED_DEPTH:
+            # deep: the one unevaluated rebuild substitute would make, without its walk
+            full = _unevaluated(op, [builder.full.get(a, a) for a in args])
+        return builder.operation(op, operands, node, full), set(operands)
+    return builder.add(op, node), op.free_symbols
+
+
+def _unevaluated(op: sp.Basic, args: list) -> sp.Basic:
+    """``op``'s operation on ``args``, unevaluated (``Max(0, E)`` without SymPy's sort)."""
+    if isinstance(op, sp.Max) and len(args) == 2 and args[0] == 0:
+        return max_of_zero(args[1])
+    return unevaluated(op.func, args)
+
+
+def _numeric_adjoints(traced: Trace) -> dict[int, object]:
+    """Each Value's numeric adjoint (by ``id``): one reverse pass over the record.
+
+    Only along the graph's edges, and only from values that received a share:
+    exactly the terms of the δ-equations.
+    """
+    adjoint: dict[int, object] = {id(traced.output): 1.0}
+    node_of, depends = traced.node_of, traced.depends
+    with np.errstate(all="ignore"):
+        for v in reversed(traced.order):
+            delta = adjoint.get(id(v))
+            if delta is None or not v._parents:
+                continue
+            values = [_number(a) for a in v._args]
+            partials = OPERATIONS[v._kind].local(*values, _number(v))
+            sources = depends[id(v)]
+            for a, partial in zip(v._args, partials, strict=True):
+                if isinstance(a, Value) and node_of[id(a)] in sources:
+                    share = delta * partial
+                    key = id(a)
+                    adjoint[key] = share if key not in adjoint else adjoint[key] + share
+    return adjoint
+
+
+def _number(a):
+    """A value as NumPy computes with it (``1/0`` is ``inf``, not an exception)."""
+    value = a.data if isinstance(a, Value) else a
+    return np.float64(value) if np.ndim(value) == 0 else value
+
+
+def _shaped(value, shape: tuple):
+    """A partial as the compiled gradient gives it: the inputs' broadcast shape, reals."""
+    value = np.asarray(value, dtype=float)
+    if value.shape != shape:
+        value = np.broadcast_to(value, shape).copy()
+    return float(value) if value.ndim == 0 else value
