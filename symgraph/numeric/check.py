@@ -52,6 +52,7 @@ from ..errors import CheckError, EvaluationError, NoRuleError
 from .check_directions import (
     DIRECTIONS,
     STEP,
+    TOLERANCES,
     Layout,
     Screen,
     central_difference,
@@ -286,6 +287,8 @@ def _merged(parts: list[CheckRow]) -> CheckRow:
         for method, (a, r, ok) in part.per_method.items():
             a0, r0, ok0 = per_method.get(method, (0.0, 0.0, True))
             per_method[method] = (max(a0, a), max(r0, r), ok0 and ok)
+    order = [*TOLERANCES, PRECISE]  # the methods in the per-entry check's order
+    per_method = {m: per_method[m] for m in sorted(per_method, key=order.index)}
     failed = [part for part in parts if not part.ok]
     merged = _summary(parts[0].weight, per_method, (failed or parts)[0].worst)
     merged.decided_by = next((part.decided_by for part in parts if part.decided_by), "")
