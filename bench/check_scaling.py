@@ -30,17 +30,8 @@ except ImportError:  # run from a checkout that is not installed
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     import symgraph as sg
 
-
-def chain(depth: int) -> tuple[sp.Expr, list[sp.Symbol]]:
-    """The loss of a ``depth``-deep tanh chain and its weights, as bench/run.py builds them."""
-    x, y = sp.symbols("x y", real=True)
-    ws = sp.symbols(f"w1:{depth + 1}", real=True)
-    bs = sp.symbols(f"b1:{depth + 1}", real=True)
-    a = x
-    for w, b in zip(ws, bs, strict=True):
-        a = sp.tanh(w * a + b, evaluate=False)
-    loss = sp.Pow(a - y, 2, evaluate=False)
-    return loss, [v for pair in zip(ws, bs, strict=True) for v in pair]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import Chain  # noqa: E402 - bench/run.py's chain, next to this file
 
 
 def timed(depth: int, repeats: int) -> tuple[float, float, bool]:
@@ -49,7 +40,7 @@ def timed(depth: int, repeats: int) -> tuple[float, float, bool]:
     ok = True
     for _ in range(repeats):
         sp.core.cache.clear_cache()  # a cached deep chain is compared by recursion when met again
-        loss, weights = chain(depth)
+        loss, weights = Chain(depth).build()
         start = time.perf_counter()
         grad = sg.gradient(loss, wrt=weights)
         grad.lambdify()

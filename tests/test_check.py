@@ -250,6 +250,39 @@ class TestEveryShape:
         assert "complex-step" not in matrix_row.methods  # it differentiates scalar graphs only
 
 
+class TestPerEntryOrAlongDirections:
+    """Up to 32 weight entries each is differenced; beyond, all at once along directions."""
+
+    @staticmethod
+    def sum_of_sines(count):
+        ws = sp.symbols(f"v0:{count}", real=True)
+        return sum(sp.sin(wk * x + k) for k, wk in enumerate(ws)), list(ws)
+
+    def test_32_entries_are_differenced_one_by_one(self):
+        expr, ws = self.sum_of_sines(32)
+        report = check(sg.gradient(expr, wrt=ws))
+        assert report.ok, report
+        assert not any("directions" in note for note in report.notes)
+        assert all(
+            row.methods == ("central-difference", "complex-step", "sympy.diff")
+            for row in report.rows
+        )
+
+    @pytest.mark.parametrize("wrong", [False, True], ids=["right", "wrong"])
+    def test_33_entries_go_along_directions_with_the_same_verdict(self, wrong):
+        expr, ws = self.sum_of_sines(33)
+        grad = sg.gradient(expr, wrt=ws)
+        if wrong:  # ∂/∂v7 = x cos(v7 x + 7), planted as x sin(v7 x + 7)
+            grad = wrong_gradient(expr, ws, {ws[7]: x * sp.sin(ws[7] * x + 7)})
+        report = check(grad)
+        assert any("along 3 random directions" in note for note in report.notes)
+        assert [row.weight for row in report.rows] == ws
+        assert [row.weight for row in report.rows if not row.ok] == ([ws[7]] if wrong else [])
+        if wrong:
+            assert "analytic" in next(r for r in report.rows if not r.ok).worst
+            assert str(report).startswith("cross-check at 3 points: FAILED")
+
+
 class TestRegressions:
     """Bugs found once; each test failed before its fix."""
 

@@ -151,15 +151,16 @@ def network():
 
 
 def tanh_chain(depth: int):
-    """``a_k = tanh(w_k a_{k-1} + b_k)``, loss ``(a_D - y)²``, as bench/run.py builds it."""
+    """``a_k = tanh(w_k a_{k-1} + b_k)``, loss ``(a_D - y)²``, as named assignments."""
     x, y = sp.symbols("x y", real=True)
-    ws = sp.symbols(f"w1:{depth + 1}", real=True)
-    bs = sp.symbols(f"b1:{depth + 1}", real=True)
-    a = x
-    for w, b in zip(ws, bs, strict=True):
-        a = sp.tanh(w * a + b, evaluate=False)
-    loss = sp.Pow(a - y, 2, evaluate=False)
-    return sg.gradient(loss, wrt=[v for pair in zip(ws, bs, strict=True) for v in pair])
+    steps, weights, previous = [], [], x
+    for k in range(1, depth + 1):
+        w, b = sp.symbols(f"w{k} b{k}", real=True)
+        steps.append((sp.Symbol(f"a{k}", real=True), sp.tanh(w * previous + b)))
+        weights += [w, b]
+        previous = steps[-1][0]
+    steps.append((sp.Symbol("L"), (previous - y) ** 2))
+    return sg.Graph.from_assignments(steps, wrt=weights).backward()
 
 
 class TestCorrectGradientsPass:

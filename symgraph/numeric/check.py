@@ -17,13 +17,22 @@ random values) by central differences of the compiled forward pass; nothing
 is expanded into scalar entries. The complex step and ``sympy.diff``
 differentiate scalar expressions, so they join only for scalar graphs.
 
+Up to ``PER_ENTRY_MAX`` weight entries in all, each is differenced on its
+own: two evaluations per entry. Beyond, every weight is checked at once along
+a few random directions ``v`` (:mod:`symgraph.numeric.check_directions`):
+``∇f·v`` from the compiled partials against each method's derivative along
+``v``, a few evaluations per direction however many weights there are; only
+where a direction disagrees is the wrong weight found, by bisection, and its
+entries checked one by one as above. The report's notes say so.
+
 These all run in floating point, and all cancel where the function does
 (``log(1 − σ(t))`` at ``t ≈ 28``). Where one disagrees with the compiled
 partials, the referee (:mod:`symgraph.numeric.check_precise`: the same graph at 50
 digits) decides before a failure is reported; its row then names it in
 ``decided_by``, with a ``note`` saying where and which method cancelled.
 A row marked ok shows no relative error above ``LARGE_ERROR`` unless the
-referee could not run there (its ``note`` says why).
+referee could not run there (its ``note`` says why) or, along directions, the
+methods' own error bounds decided (the report's notes say how often).
 
 Examples
 --------
