@@ -74,8 +74,8 @@ print(json.dumps({"record": t1 - t0, "graph": t2 - t1, "backward": t4 - t3, "ops
 """
 
 
-def measure(package_root: Path, program: str, n: int, timeout: float) -> dict | None:
-    """One child process's figures, or None when it ran out of time."""
+def measure(package_root: Path, program: str, n: int, timeout: float) -> dict | str:
+    """One child process's figures, or why there are none (``timeout``, the error's name)."""
     try:
         done = subprocess.run(
             [sys.executable, "-c", CHILD, str(package_root), program, str(n)],
@@ -85,16 +85,17 @@ def measure(package_root: Path, program: str, n: int, timeout: float) -> dict | 
             check=True,
         )
     except subprocess.TimeoutExpired:
-        return None
+        return "timeout"
     except subprocess.CalledProcessError as err:
-        print(err.stderr.strip().splitlines()[-1], file=sys.stderr)
-        return None
+        return err.stderr.strip().splitlines()[-1].split(":")[0]
     return json.loads(done.stdout)
 
 
 def baseline_tree(rev: str, into: Path) -> Path:
     """This checkout's package with ``symgraph/trace.py`` as it was at ``rev``."""
-    shutil.copytree(ROOT / "symgraph", into / "symgraph", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(
+        ROOT / "symgraph", into / "symgraph", ignore=shutil.ignore_patterns("__pycache__")
+    )
     old = subprocess.run(
         ["git", "show", f"{rev}:symgraph/trace.py"],
         cwd=ROOT,
@@ -120,8 +121,8 @@ def main(argv=None) -> int:
         for program in ("chain", "mixed"):
             for n in sizes:
                 new = measure(ROOT, program, n, args.timeout)
-                if new is None:
-                    print(f"{program:8} {n:>6}  failed or timed out")
+                if isinstance(new, str):
+                    print(f"{program:8} {n:>6}  {new}")
                     continue
                 ms = {k: new[k] / new["ops"] * 1e3 for k in ("record", "graph", "backward")}
                 total = ms["record"] + ms["backward"]
@@ -131,8 +132,8 @@ def main(argv=None) -> int:
                 )
                 if old_root is not None:
                     old = measure(old_root, program, n, args.timeout)
-                    if old is None:
-                        line += f" {'timeout':>9}"
+                    if isinstance(old, str):
+                        line += f"  {old}"
                     else:
                         before = (old["record"] + old["backward"]) / old["ops"] * 1e3
                         agree = all(

@@ -71,9 +71,7 @@ OPERATIONS: dict[str, Operation] = {
     "add": Operation(lambda a, b: a + b, np.add, lambda a, b, out: (1.0, 1.0)),
     "sub": Operation(lambda a, b: a - b, np.subtract, lambda a, b, out: (1.0, -1.0)),
     "mul": Operation(lambda a, b: a * b, np.multiply, lambda a, b, out: (b, a)),
-    "truediv": Operation(
-        lambda a, b: a / b, np.true_divide, lambda a, b, out: (1 / b, -a / b**2)
-    ),
+    "truediv": Operation(lambda a, b: a / b, np.true_divide, lambda a, b, out: (1 / b, -a / b**2)),
     "pow": Operation(lambda a, b: a**b, np.power, _power_partials),
     "neg": Operation(lambda a: -a, np.negative, lambda a, out: (-1.0,)),
     "exp": Operation(sp.exp, np.exp, lambda a, out: (out,)),
@@ -82,9 +80,7 @@ OPERATIONS: dict[str, Operation] = {
     "sin": Operation(sp.sin, np.sin, lambda a, out: (np.cos(a),)),
     "cos": Operation(sp.cos, np.cos, lambda a, out: (-np.sin(a),)),
     "tanh": Operation(sp.tanh, np.tanh, lambda a, out: (1 - out**2,)),
-    "relu": Operation(
-        relu, lambda v: np.maximum(0.0, v), lambda a, out: (np.heaviside(a, 0.5),)
-    ),
+    "relu": Operation(relu, lambda v: np.maximum(0.0, v), lambda a, out: (np.heaviside(a, 0.5),)),
     "sigmoid": Operation(
         sigmoid, lambda v: 1 / (1 + np.exp(-v)), lambda a, out: (out * (1 - out),)
     ),

@@ -171,3 +171,151 @@ def test_refusals():
     a, b = sg.Value(1.0, name="same"), sg.Value(2.0, name="same")
     with pytest.raises(GraphError, match="same name"):
         _ = (a * b).graph
+
+
+# --- the fast tracer: the same graph as the walk, the same numbers as the compiled gradient ---
+
+from symgraph.build.builder import GraphBuilder, build_graph_from  # noqa: E402
+from symgraph.build.inputs import Namer  # noqa: E402
+from symgraph.trace import OPERATIONS, _postorder, operation_on  # noqa: E402
+
+R = sp.Symbol("r", real=True)
+S = sp.Symbol("s", real=True)
+NUMBERS = [0, 1, 2, -1, -3, 0.0, 1.0, -1.0, 2.5, 0.5, 1e300, sp.Rational(1, 2)]
+
+
+@pytest.mark.parametrize("kind", sorted(OPERATIONS))
+def test_operations_are_built_as_sympy_builds_them(kind):
+    if kind in ("add", "sub", "mul", "truediv", "pow"):
+        cases = [[R, S], [S, R], [R, R]]
+        cases += [[R, sp.sympify(c)] for c in NUMBERS] + [[sp.sympify(c), R] for c in NUMBERS]
+    else:
+        cases = [[R], [sp.Integer(2)], [sp.Float(0.0)]]
+    for operands in cases:
+        expected = OPERATIONS[kind].symbolic(*operands)
+        built = operation_on(kind, operands)
+        assert type(built) is type(expected) and built.args == expected.args, (kind, operands)
+
+
+def walked_graph(output, wrt=None):
+    """The oracle: every recorded operation built by SymPy and walked by GraphBuilder.add."""
+    order = _postorder(output)
+    leaves = [v for v in order if not v._parents]
+    weights = [v.symbol for v in (leaves if wrt is None else wrt)]
+    builder = GraphBuilder(
+        "op", Namer([v.symbol.name for v in leaves]), weights, exprs_are_full=False
+    )
+    node_of = {}
+    for v in order:
+        if not v._parents:
+            node_of[id(v)] = builder.leaf(v.symbol)
+            continue
+        args = [node_of[id(a)] if isinstance(a, sg.Value) else sp.sympify(a) for a in v._args]
+        name = builder.namer.named("L") if v is output else builder.namer.fresh()
+        node_of[id(v)] = builder.add(OPERATIONS[v._kind].symbolic(*args), name)
+    return build_graph_from(builder, node_of[id(output)], weights)
+
+
+def assert_same_graph(graph, expected):
+    assert list(graph.nx.nodes) == list(expected.nx.nodes)
+    for node, data in expected.nx.nodes(data=True):
+        assert graph.nx.nodes[node] == data, node
+    assert list(graph.nx.edges) == list(expected.nx.edges)
+    for a, b, data in expected.nx.edges(data=True):
+        assert graph.nx.edges[a, b] == data, (a, b)
+
+
+FOLDING = {  # a constant on either side, and operations SymPy folds (x - x is 0)
+    "c+": lambda a, c: c + a, "c*": lambda a, c: c * a, "c-": lambda a, c: c - a,
+    "c/": lambda a, c: (c or 3) / a, "+c": lambda a, c: a + c, "*c": lambda a, c: a * c,
+    "-c": lambda a, c: a - c, "/c": lambda a, c: a / (c or 2), "**c": lambda a, c: a**c,
+    "x-x": lambda a, c: a - a, "x/x": lambda a, c: a / a,
+}  # fmt: skip
+
+
+@st.composite
+def folding_programs(draw):
+    steps = draw(programs())
+    extra = draw(
+        st.lists(
+            st.tuples(
+                st.sampled_from(sorted(FOLDING)),
+                st.integers(0, 100),
+            ),
+            max_size=6,
+        )
+    )
+    return steps, extra
+
+
+def run_folding(steps, extra, values):
+    regs = list(values)
+    out = run(steps, regs, "trace")
+    regs.append(out)
+    for k, (op, i) in enumerate(extra):
+        regs.append(FOLDING[op](regs[i % len(regs)], [0.0, 1, 2.5, 0, -1, 1.0][k % 6]))
+    return regs[-1]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(folding_programs(), st.floats(0.2, 1.5), st.floats(-1.5, -0.2))
+def test_graph_is_the_walked_one_and_grad_is_the_compiled_one(program, u, v):
+    steps, extra = program
+    x, y = sg.Value(u, name="x"), sg.Value(v, name="y")
+    try:
+        with np.errstate(all="ignore"):
+            out = run_folding(steps, extra, [x, y])
+    except AtAKink:
+        assume(False)
+    if not out._parents:
+        return
+    assume(np.isfinite(out.data) and abs(out.data) < 1e6)
+    assert_same_graph(out.graph, walked_graph(out))
+    grad = out.backward(wrt=[x, y])
+    _, (dx, dy) = grad.lambdify()(x=u, y=v)  # the compiled gradient of the same graph
+    for leaf, compiled in ((x, dx), (y, dy)):
+        if np.isfinite(compiled):
+            assert leaf.grad == pytest.approx(float(compiled), rel=1e-9, abs=1e-12)
+        else:
+            assert not np.isfinite(leaf.grad)
+
+
+def test_folded_operations_send_nothing_back():
+    x = sg.Value(0.0, name="x")
+    root = x.sqrt() + 1
+    for out in (x.sqrt() * 0, x - x + x.sqrt() * 0.0, root / root + 0 * x.sqrt()):
+        out.backward()
+        assert x.grad == 0.0  # sqrt'(0) is inf, but no edge carries it (SymPy folded it)
+    y = sg.Value(0.0, name="y")
+    (y.relu() + y.abs()).backward()
+    assert y.grad == 0.5  # Heaviside(0) = 1/2 and sign(0) = 0, the compiled conventions
+
+
+def test_arrays_broadcast_as_the_compiled_gradient():
+    x, y = sg.Value([1.0, 2.0, 3.0], name="x"), sg.Value(2.0, name="y")
+    (x * y).backward()
+    np.testing.assert_array_equal(x.grad, [2.0, 2.0, 2.0])
+    np.testing.assert_array_equal(y.grad, [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize("kind", ["tanh", "relu", "sigmoid"])
+def test_a_chain_of_3000_operations(kind):
+    w, b, h = sg.Value(0.5, name="w"), sg.Value(0.1, name="b"), sg.Value(1.0, name="x")
+    for _ in range(1000):
+        h = getattr(w * h + b, kind)()
+    grad = h.backward()
+    assert grad.graph.size["operations"] >= 3000
+    # the oracle: forward mode, h_k = f(z_k), z_k = w h_{k-1} + b, by hand in NumPy
+    f = {"tanh": np.tanh, "relu": lambda z: max(z, 0.0), "sigmoid": lambda z: 1 / (1 + np.exp(-z))}
+    df = {
+        "tanh": lambda z: 1 - np.tanh(z) ** 2,
+        "relu": lambda z: float(z > 0),
+        "sigmoid": lambda z: f["sigmoid"](z) * (1 - f["sigmoid"](z)),
+    }
+    value, dw, db = 1.0, 0.0, 0.0
+    for _ in range(1000):
+        z = 0.5 * value + 0.1
+        dw, db = df[kind](z) * (value + 0.5 * dw), df[kind](z) * (0.5 * db + 1)
+        value = f[kind](z)
+    assert h.data == pytest.approx(value, rel=1e-12)
+    assert w.grad == pytest.approx(dw, rel=1e-9) and b.grad == pytest.approx(db, rel=1e-9)
