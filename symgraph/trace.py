@@ -45,48 +45,36 @@ from .build.inputs import Namer
 from .core.activations import relu, sigmoid
 from .core.substitute import EVALUATED_DEPTH, unevaluated
 from .errors import GraphError
-from .numeric.values import broadcast_shape
+from .numeric.compile import compile_gradient
 from .rules.registry import has_rule
 
 _unnamed = itertools.count(1)
 
 
 class Operation(NamedTuple):
-    """One kind of traced operation.
-
-    ``symbolic`` builds it on SymPy operands, ``numeric`` computes its value,
-    ``local`` gives ``∂result/∂operand`` for each operand position from the
-    operands' values and the result's, in the graph's own forms (``1 − t²``
-    for ``tanh``, ``Heaviside(x)``: ½ at 0 for ``relu``).
-    """
+    """One kind of traced operation: ``symbolic`` builds it on SymPy operands, ``numeric``
+    computes its value (its derivatives come from the graph, by the rules, as every graph's)."""
 
     symbolic: Callable
     numeric: Callable
-    local: Callable
-
-
-def _power_partials(a, b, out):
-    return b * a ** (b - 1), out * np.log(a)  # the Pow rule: exponent·base**(exponent − 1)
 
 
 OPERATIONS: dict[str, Operation] = {
-    "add": Operation(lambda a, b: a + b, np.add, lambda a, b, out: (1.0, 1.0)),
-    "sub": Operation(lambda a, b: a - b, np.subtract, lambda a, b, out: (1.0, -1.0)),
-    "mul": Operation(lambda a, b: a * b, np.multiply, lambda a, b, out: (b, a)),
-    "truediv": Operation(lambda a, b: a / b, np.true_divide, lambda a, b, out: (1 / b, -a / b**2)),
-    "pow": Operation(lambda a, b: a**b, np.power, _power_partials),
-    "neg": Operation(lambda a: -a, np.negative, lambda a, out: (-1.0,)),
-    "exp": Operation(sp.exp, np.exp, lambda a, out: (out,)),
-    "log": Operation(sp.log, np.log, lambda a, out: (1 / a,)),
-    "sqrt": Operation(sp.sqrt, np.sqrt, lambda a, out: (0.5 * a**-0.5,)),
-    "sin": Operation(sp.sin, np.sin, lambda a, out: (np.cos(a),)),
-    "cos": Operation(sp.cos, np.cos, lambda a, out: (-np.sin(a),)),
-    "tanh": Operation(sp.tanh, np.tanh, lambda a, out: (1 - out**2,)),
-    "relu": Operation(relu, lambda v: np.maximum(0.0, v), lambda a, out: (np.heaviside(a, 0.5),)),
-    "sigmoid": Operation(
-        sigmoid, lambda v: 1 / (1 + np.exp(-v)), lambda a, out: (out * (1 - out),)
-    ),
-    "abs": Operation(sp.Abs, np.abs, lambda a, out: (np.sign(a),)),
+    "add": Operation(lambda a, b: a + b, np.add),
+    "sub": Operation(lambda a, b: a - b, np.subtract),
+    "mul": Operation(lambda a, b: a * b, np.multiply),
+    "truediv": Operation(lambda a, b: a / b, np.true_divide),
+    "pow": Operation(lambda a, b: a**b, np.power),
+    "neg": Operation(lambda a: -a, np.negative),
+    "exp": Operation(sp.exp, np.exp),
+    "log": Operation(sp.log, np.log),
+    "sqrt": Operation(sp.sqrt, np.sqrt),
+    "sin": Operation(sp.sin, np.sin),
+    "cos": Operation(sp.cos, np.cos),
+    "tanh": Operation(sp.tanh, np.tanh),
+    "relu": Operation(relu, lambda v: np.maximum(0.0, v)),
+    "sigmoid": Operation(sigmoid, lambda v: 1 / (1 + np.exp(-v))),
+    "abs": Operation(sp.Abs, np.abs),
 }
 
 #: The math methods of a Value (``x.tanh()``), by name.
@@ -196,11 +184,12 @@ class Value:
         traced = _trace(self, wrt)
         with collector_paused():
             grad = backward(traced.graph)
-        adjoints = _numeric_adjoints(traced)
-        shape = broadcast_shape(traced.leaves, [leaf.data for leaf in traced.leaves])
+            f = compile_gradient(grad)  # the numbers by the compiled gradient's conventions
+        point = {leaf.symbol.name: leaf.data for leaf in traced.leaves}
+        _, partials = f(**{s.name: point[s.name] for s in f.args})
         by_symbol = {leaf.symbol: leaf for leaf in traced.leaves}
-        for w in grad.wrt:
-            by_symbol[w].grad = _shaped(adjoints.get(id(by_symbol[w]), 0.0), shape)
+        for w, partial in zip(grad.wrt, partials, strict=True):
+            by_symbol[w].grad = float(partial) if np.ndim(partial) == 0 else partial
         return grad
 
     def __repr__(self) -> str:
@@ -413,41 +402,3 @@ def _unevaluated(op: sp.Basic, args: list) -> sp.Basic:
     if isinstance(op, sp.Max) and len(args) == 2 and args[0] == 0:
         return max_of_zero(args[1])
     return unevaluated(op.func, args)
-
-
-def _numeric_adjoints(traced: Trace) -> dict[int, object]:
-    """Each Value's numeric adjoint (by ``id``): one reverse pass over the record.
-
-    Only along the graph's edges, and only from values that received a share:
-    exactly the terms of the δ-equations.
-    """
-    adjoint: dict[int, object] = {id(traced.output): 1.0}
-    node_of, depends = traced.node_of, traced.depends
-    with np.errstate(all="ignore"):
-        for v in reversed(traced.order):
-            delta = adjoint.get(id(v))
-            if delta is None or not v._parents:
-                continue
-            values = [_number(a) for a in v._args]
-            partials = OPERATIONS[v._kind].local(*values, _number(v))
-            sources = depends[id(v)]
-            for a, partial in zip(v._args, partials, strict=True):
-                if isinstance(a, Value) and node_of[id(a)] in sources:
-                    share = delta * partial
-                    key = id(a)
-                    adjoint[key] = share if key not in adjoint else adjoint[key] + share
-    return adjoint
-
-
-def _number(a):
-    """A value as NumPy computes with it (``1/0`` is ``inf``, not an exception)."""
-    value = a.data if isinstance(a, Value) else a
-    return np.float64(value) if np.ndim(value) == 0 else value
-
-
-def _shaped(value, shape: tuple):
-    """A partial as the compiled gradient gives it: the inputs' broadcast shape, reals."""
-    value = np.asarray(value, dtype=float)
-    if value.shape != shape:
-        value = np.broadcast_to(value, shape).copy()
-    return float(value) if value.ndim == 0 else value
