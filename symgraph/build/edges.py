@@ -109,7 +109,7 @@ def _swept_partials(op: sp.Basic, operands: Sequence[sp.Basic]) -> dict | None:
         return None
     try:
         return expression_vjp(op, sp.S.One, operands)
-    except (ArgumentIndexError, NoRuleError, TypeError):
+    except (ArgumentIndexError, NoRuleError, TypeError, ValueError):
         return None
 
 
@@ -170,6 +170,8 @@ def _local_vjp(e: sp.Basic, k: int, adjoint: sp.Basic) -> sp.Basic:
             return matrix_vjp(e, k, adjoint)
         if any(is_matrix(a) for a in e.args):
             raise NoRuleError(f"no rule for {type(e).__name__} of a matrix")
+        if not has_rule(e):  # Sum, Integral: their arguments bind variables
+            raise NoRuleError(f"no rule for {type(e).__name__}")
         placeholders = [sp.Dummy(f"s{j}") for j in range(len(e.args))]
         partial = local_partial(e.func(*placeholders), k)
         return adjoint * partial.xreplace(dict(zip(placeholders, e.args, strict=True)))
