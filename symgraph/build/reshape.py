@@ -71,7 +71,8 @@ def coarsen(graph: Graph, nodes: Iterable[sp.Symbol], name: str | sp.Symbol | No
             depth[n] = 1 + max(inner, default=0)
             fused[n] = substitute(graph.nx.nodes[n]["op"], fused, depth[n] <= EVALUATED_DEPTH)
     op = fused[top]
-    operands = [p for p in graph.topological_order() if p in op.free_symbols and p in graph.nx]
+    entering = {p for n in members for p in graph.nx.predecessors(n) if p not in members}
+    operands = [p for p in graph.topological_order() if p in entering]  # no free_symbols walk
 
     g = graph.nx.copy()
     g.remove_nodes_from(members - {top})
