@@ -256,14 +256,15 @@ class _Encoder:
         return items
 
 
-def saved_items(graph: Graph, data: dict) -> list[tuple[str, Any]]:
+def saved_items(data: dict, matrices: bool) -> list[tuple[str, Any]]:
     """A node's or an edge's data as files hold it: nothing a reader derives again.
 
-    A scalar edge's ``vjp`` is ``δ · partial``, and a scalar graph's nodes all
-    have shape ``()``: files written before either existed read the same.
+    A scalar edge's ``vjp`` is ``δ · partial``, and the nodes of a graph
+    without ``matrices`` all have shape ``()``: files written before either
+    existed read the same.
     """
     derived = {"vjp"} if data.get("partial") is not None else set()
-    if not graph.has_matrices:
+    if not matrices:
         derived.add("shape")
     return [(k, v) for k, v in data.items() if k not in derived]
 
@@ -301,12 +302,13 @@ def to_json(graph: Graph, indent: int | None = None) -> str:
     """
     enc = _Encoder()
     h = nx.DiGraph()
+    matrices = graph.has_matrices  # once: it reads every node
     for node, data in graph.nx.nodes(data=True):
         missing = [k for k in _NODE if k not in data]
         if missing:
             raise GraphError(f"node {node} has no {', '.join(missing)}")
         attrs = {}
-        for k, v in saved_items(graph, data):  # in their order, so a loaded node reads the same
+        for k, v in saved_items(data, matrices):  # in their order, so a loaded node reads the same
             where = f"node {node}'s {k}"
             if k in ("op", "expr"):
                 attrs[k] = enc.expr(v)
@@ -317,7 +319,7 @@ def to_json(graph: Graph, indent: int | None = None) -> str:
         h.add_node(enc.symbol(node), **attrs)
     for source, target, data in graph.nx.edges(data=True):
         attrs = {}
-        for k, v in saved_items(graph, data):
+        for k, v in saved_items(data, matrices):
             where = f"edge {source}->{target}'s {k}"
             attrs[k] = enc.expr(v) if k in _EDGE else _plain(v, where)
         attrs.setdefault("partial", None)
@@ -391,10 +393,11 @@ def _stringified(graph: Graph) -> nx.DiGraph:
         ids[node] = key
         taken.add(key)
     h = nx.DiGraph()
+    matrices = graph.has_matrices
     for node, data in graph.nx.nodes(data=True):
-        h.add_node(ids[node], **{k: _xml_text(v) for k, v in saved_items(graph, data)})
+        h.add_node(ids[node], **{k: _xml_text(v) for k, v in saved_items(data, matrices)})
     for source, target, data in graph.nx.edges(data=True):
-        attrs = {k: _xml_text(v) for k, v in saved_items(graph, data)}
+        attrs = {k: _xml_text(v) for k, v in saved_items(data, matrices)}
         h.add_edge(ids[source], ids[target], **attrs)
     h.graph.update(output=ids[graph.output], wrt=" ".join(ids[w] for w in graph.wrt))
     return h
