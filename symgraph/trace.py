@@ -11,9 +11,9 @@ Recording is light: an operation keeps its kind and its operands (Values or
 numbers), nothing symbolic.  ``.graph`` and ``.backward()`` build the graph
 in one linear pass over the record, each operation straight into the one
 :class:`~symgraph.build.builder.GraphBuilder`; the numeric partials come
-from one reverse pass over the recorded numbers, micrograd's way, along the
-edges that graph has (an operation SymPy folds into a constant, ``x - x``,
-sends nothing back).
+from the compiled gradient of that graph, by the one rules registry, as for
+every graph (an operation SymPy folds into a constant, ``x - x``, sends
+nothing back).
 
 Examples
 --------
