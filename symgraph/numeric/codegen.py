@@ -28,12 +28,15 @@ from __future__ import annotations
 import builtins
 import functools
 import linecache
+import math
 from collections.abc import Sequence
 from contextlib import contextmanager
+from functools import partialmethod
 from itertools import count
 
 import numpy
 import sympy as sp
+from sympy.codegen.cfunctions import expm1, log1p
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 from ..core.sizes import shown
@@ -53,7 +56,7 @@ except ImportError:  # pragma: no cover - scipy is optional
 
     _NAMESPACE = {"numpy": numpy}
 
-_NAMESPACE.update(functools=functools, builtins=builtins)  # Max of many; Sum
+_NAMESPACE.update(functools=functools, builtins=builtins, math=math)  # Max of many; Sum
 _file_numbers = count()
 
 
@@ -303,6 +306,66 @@ _NUMPY_FUNCTIONS = {
 }  # fmt: skip
 
 
+class _MathPrinter(_Printer):
+    """Floats and ``math``, which raises where NumPy is inf/nan: the caller then runs NumPy."""
+
+    def __init__(self, names: dict[sp.Basic, str], first_temporary: int = 1):
+        super().__init__(names, first_temporary)
+        self.printmethod = "_mathcode"  # not _numpycode: the stable forms print below
+
+    def text(self, expr: sp.Basic) -> str:
+        if type(expr) in _MATH_FUNCTIONS:
+            return f"math.{_MATH_FUNCTIONS[type(expr)]}({self.text(expr.args[0])})"
+        if isinstance(expr, sp.Pow) and not expr.exp.is_Integer:  # math.pow raises, ** is complex
+            if expr.exp == sp.S.Half:
+                return f"math.sqrt({self.text(expr.base)})"
+            return f"math.pow({self.text(expr.base)}, {self.text(expr.exp)})"
+        return super().text(expr)
+
+    def _print(self, expr, **settings):  # inside a Piecewise too
+        if type(expr) in _MATH_FUNCTIONS or isinstance(expr, sp.Pow):
+            return self.text(expr)
+        if isinstance(expr, LogAddExp):  # its NumPy form, on floats
+            return expr._numpycode(self)
+        if isinstance(expr, sp.core.relational.Relational):  # And, Or: NumPy's
+            return f"({self._print(expr.lhs)} {expr.rel_op} {self._print(expr.rhs)})"
+        return _MATH_CONSTANTS.get(expr) or super()._print(expr, **settings)
+
+    def _print_Piecewise(self, expr):
+        out = "math.nan"  # numpy.select's default
+        for value, test in reversed(expr.args):
+            value = self._print(value)
+            out = value if test == sp.true else f"({value} if {self._print(test)} else {out})"
+        return out
+
+    def _hoisted(self, expr: sp.Basic, text: str | None = None) -> str:  # a name holding expr
+        if self._local and expr.free_symbols & self._local:  # a Sum's index: NumPy's path
+            raise NoRuleError("a stable form inside a Sum has no scalar form")
+        text = self.text(expr) if text is None else text
+        if text.isidentifier():
+            return text
+        self._temporaries.append(self.fresh())
+        self._pending.append(f"{self._temporaries[-1]} = {text}")
+        return self._temporaries[-1]
+
+    def _print_ZeroSafeProduct(self, expr):
+        delta, partial = self._hoisted(expr.args[0]), self.text(expr.args[1])
+        return f"(0.0 if {delta} == 0 else {delta}*{partial})"
+
+    def _branches(self, expr, form: str) -> str:  # form of u and e = exp(-|u|), each a name
+        u = self._hoisted(expr.args[0])
+        e = self._hoisted(sp.Dummy(), f"math.exp(-{u} if {u} >= 0 else {u})")
+        return "(" + form.format(u=u, e=e) + ")"
+
+    _print_Logistic = partialmethod(_branches, form="1/(1+{e}) if {u} >= 0 else {e}/(1+{e})")
+    _print_Softplus = partialmethod(_branches, form="({u} if {u} >= 0 else 0*{u})+math.log1p({e})")
+
+
+_MATH_FUNCTIONS = {k: v.replace("arc", "a") for k, v in _NUMPY_FUNCTIONS.items()}
+_MATH_FUNCTIONS.update({log1p: "log1p", expm1: "expm1", sp.Abs: "fabs"})
+_MATH_CONSTANTS = {sp.pi: "math.pi", sp.E: "math.e", sp.oo: "math.inf", sp.nan: "math.nan"}
+
+
 class ZeroSafeProduct(sp.Function):
     """``δ·p`` that is 0 where ``δ`` is 0, even where ``p`` is NaN or infinite.
 
@@ -335,6 +398,7 @@ def make_function(
     inputs: Sequence[sp.Symbol],
     outputs: Sequence[sp.Basic],
     name: str = "generated",
+    scalar: bool = False,
 ) -> GeneratedFunction:
     """Compile ``t_k = expr_k`` lines, then ``return outputs``, into one function.
 
@@ -343,7 +407,7 @@ def make_function(
 
     Warnings from NumPy (overflow, a branch of ``select`` outside its domain)
     are silenced inside the function: results carry ``nan``/``inf`` instead,
-    which the callers check.
+    which the callers check.  ``scalar``: the ``math`` version (:class:`_MathPrinter`).
     """
     assignments, alias = without_aliases(live_lines(assignments, outputs), inputs)
 
@@ -360,7 +424,7 @@ def make_function(
     names.update((target, f"t{k}") for k, (target, _) in enumerate(assignments, start=1))
     for size, (array, axis) in matrix_sizes(inputs).items():
         names[size] = f"{names[array]}.shape[{axis}]"
-    printer = _Printer(names, first_temporary=len(assignments) + 1)
+    printer = (_MathPrinter if scalar else _Printer)(names, first_temporary=len(assignments) + 1)
     for target, source in alias.items():
         names[target] = names[source] if source in names else printer.text(source)
     body, made_by = [], []  # each line, and the node (or output) it computes
@@ -398,6 +462,8 @@ def make_function(
     exec(compile(source, filename, "exec"), namespace)  # checked: generated code only
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     raw = namespace[name]
+    if scalar and "numpy." not in source and "scipy." not in source:
+        return GeneratedFunction(raw, source, inputs)
 
     def run(*args):
         with numpy.errstate(all="ignore"):

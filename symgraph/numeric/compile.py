@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import numpy as np
@@ -30,8 +31,8 @@ import sympy as sp
 from ..core.adjoint import AdjointSymbol
 from ..core.gradient import Gradient
 from ..core.graph import forward_assignments
-from ..errors import EvaluationError, GraphError
-from .codegen import ZeroSafeProduct
+from ..errors import EvaluationError, GraphError, NoRuleError
+from .codegen import ZeroSafeProduct, make_function
 from .forward import (
     checked_values,
     run,
@@ -39,11 +40,15 @@ from .forward import (
     stable_function,
     values_in_order,
 )
+from .stable import stable_lines
 from .values import broadcast_shape, check_shapes, declared_shapes
 
 __all__ = ["CompiledGradient", "check_shapes", "compile_gradient", "declared_shapes", "values_at"]
 
 BACKENDS = ("numpy",)
+_PLAIN = frozenset({float, int, np.float64, np.int64})  # not bool, not float32: kept dtypes
+_FLOAT = {float}
+_f64 = np.float64
 
 
 class CompiledGradient:
@@ -58,14 +63,39 @@ class CompiledGradient:
         The generated Python code.
     """
 
-    def __init__(self, fn, args, wrt, shapes=None):
+    def __init__(self, fn, args, wrt, shapes=None, scalar=None):
         self._fn = fn
         self.args = tuple(args)
         self.wrt = tuple(wrt)
         self.source = fn.source
         self._shapes = shapes  # a matrix graph: each argument's declared shape
+        self._scalar = scalar  # the math version, for plain float calls (or None)
+        names = [s.name for s in self.args]
+        self._pick = operator.itemgetter(*names) if len(names) > 1 else lambda v: (v[names[0]],)
 
     def __call__(self, *args: Any, **values: Any):
+        """The fast path: every argument a plain number, by position or by name.
+
+        Anything else (arrays, text, a missing or unknown name, ``math``
+        raising where NumPy gives ``inf``/``nan``) runs :meth:`checked`.
+        """
+        n = len(self.args)
+        if self._scalar is None or (args and values) or len(args or values) != n:
+            return self.checked(*args, **values)
+        try:
+            given = self._pick(values) if values else args
+            kinds = set(map(type, given))
+            if kinds != _FLOAT:
+                if not kinds <= _PLAIN:
+                    raise TypeError
+                given = tuple(map(float, given))  # OverflowError: the checked path says so
+            value, *partials = self._scalar(*given)
+            return _f64(value), tuple(map(_f64, partials))
+        except (LookupError, ArithmeticError, ValueError, TypeError):  # where NumPy is inf, nan
+            return self.checked(*args, **values)
+
+    def checked(self, *args: Any, **values: Any):
+        """The call with every value checked and converted, on NumPy (arrays too)."""
         if len(args) > len(self.args):
             raise EvaluationError(f"expected at most {len(self.args)} arguments, got {len(args)}")
         given = dict(zip((s.name for s in self.args), args, strict=False))
@@ -115,9 +145,19 @@ def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient
         raise GraphError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
     args = argument_order(grad)
     assignments, outputs = compiled_lines(grad)
-    fn = stable_function(assignments, args, outputs, name="value_and_grad")
-    shapes = declared_shapes(args) if grad.graph.has_matrices else None
-    return CompiledGradient(fn, args, grad.wrt, shapes)
+    lines = stable_lines(assignments)
+    fn = make_function(lines, args, outputs, name="value_and_grad")
+    if grad.graph.has_matrices:
+        return CompiledGradient(fn, args, grad.wrt, declared_shapes(args))
+    return CompiledGradient(fn, args, grad.wrt, scalar=_scalar_function(lines, args, outputs))
+
+
+def _scalar_function(lines, args, outputs):
+    """The ``math`` version of the lines, or None where they have no scalar form."""
+    try:
+        return make_function(lines, args, outputs, name="value_and_grad", scalar=True).fn
+    except NoRuleError:  # a function printed by its own _numpycode only: NumPy's path
+        return None
 
 
 def compiled_lines(grad: Gradient) -> tuple[list, list]:

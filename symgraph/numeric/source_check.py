@@ -8,10 +8,12 @@ closed here: the source is parsed (never run), and every name, attribute,
 call and constant in it must be one the generator itself can emit.
 
 - names: generated identifiers, the modules of the namespace (``numpy``,
-  ``scipy``, ``builtins``, ``functools``) and a few builtins (``abs``, ``range``);
+  ``scipy``, ``builtins``, ``functools``, ``math``) and a few builtins (``abs``,
+  ``range``);
 - attribute chains on a module: public mathematical functions and constants
   (NumPy and SciPy ufuncs, a listed set of array functions, ``scipy.special``,
-  ``scipy.constants``), never I/O, never a name starting with ``_``;
+  ``scipy.constants``, the functions and constants of ``math``), never I/O,
+  never a name starting with ``_``;
 - attributes of values: ``.T``, ``.shape``, ``.sum``, ``.max``, ``.min``,
   ``.real``, ``.imag``;
 - calls: only of such functions, of a lambda, or of those methods;
@@ -39,7 +41,7 @@ import numpy
 from ..core.sizes import shown
 from ..errors import NoRuleError
 
-MODULES = ("numpy", "scipy", "builtins", "functools")
+MODULES = ("numpy", "scipy", "builtins", "functools", "math")
 BUILTIN_NAMES = frozenset({"abs", "range", "min", "max", "sum"})
 VALUE_ATTRIBUTES = frozenset({"T", "shape", "sum", "max", "min", "real", "imag"})
 _GENERATED = re.compile(r"(?:[ati]\d+|[uvme])\Z")
@@ -184,6 +186,8 @@ def _allowed_chain(chain: str) -> bool:
         return False
     if isinstance(target, (numpy.ufunc, float, int)) and chain.startswith(("numpy.", "scipy.")):
         return True  # ufuncs are pure elementwise mathematics; constants are numbers
+    if chain.startswith("math."):  # the scalar mode: every function of math is mathematics
+        return isinstance(target, (types.BuiltinFunctionType, float))
     # scipy.special: mathematical functions only (ufuncs and plain functions over arrays)
     return chain.startswith("scipy.special.") and isinstance(
         target, (types.FunctionType, types.BuiltinFunctionType, numpy.ufunc)
