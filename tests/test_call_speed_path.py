@@ -57,8 +57,6 @@ def assert_close(fast: float, slow: float, where: str) -> None:
 @pytest.mark.parametrize("simplified", [False, True])
 @pytest.mark.parametrize("name", list(GRADIENTS))
 def test_scalar_calls_agree_with_arrays(name, simplified):
-    if simplified and name == "piecewise":
-        pytest.skip("simplify() of a Piecewise graph fails before compiling (not this path)")
     f = compiled(name, simplified)
     assert f._scalar is not None  # the math version exists for every scalar graph here
     rows = points(len(name))[:, : len(f.args)]

@@ -263,3 +263,16 @@ class TestSameValues:
     def test_several_symbols(self):
         assert same_values((w + x) ** 2, w**2 + 2 * w * x + x**2, [w, x])
         assert not same_values((w + x) ** 2, w**2 + x**2, [w, x])
+
+
+def test_a_graph_with_a_condition_node_simplifies():
+    """A node whose operation is a condition (w > 0) is not asked for its truth value."""
+    w, x = sp.symbols("w x", real=True)
+    loss = sp.Piecewise((w * x, w > 0), (sp.sin(w), True)) + sp.Abs(w)
+    grad = sg.gradient(loss, wrt=[w])
+    simplified = grad.simplify()
+    for at in (-0.7, 0.4, 1.3):
+        point = {w: at, x: 0.6}
+        expected = float(sp.diff(loss, w).subs(point))  # the oracle
+        assert float(simplified[w].subs(point)) == pytest.approx(expected)
+

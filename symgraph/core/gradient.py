@@ -232,7 +232,11 @@ class Gradient(Mapping):
         terms instead of building it first.
         """
         nodes = self.graph.nx.nodes
-        steps = [(n, nodes[n]["op"]) for n in self.graph.topological_order() if nodes[n]["op"]]
+        steps = [
+            (n, nodes[n]["op"])
+            for n in self.graph.topological_order()
+            if nodes[n]["op"] is not None
+        ]
         shapes = substituted_shapes([*steps, *self.equations], cap)
         return {w: shapes.get(d) or tree_shape(d, cap) for w, d in self.adjoints.items()}
 
