@@ -186,7 +186,7 @@ class Value:
             grad = backward(traced.graph)
             f = compile_gradient(grad)  # the numbers by the compiled gradient's conventions
         point = {leaf.symbol.name: leaf.data for leaf in traced.leaves}
-        _, partials = f(**{s.name: point[s.name] for s in f.args})
+        _, partials = f.checked(**{s.name: point[s.name] for s in f.args})  # one compiled call
         by_symbol = {leaf.symbol: leaf for leaf in traced.leaves}
         for w, partial in zip(grad.wrt, partials, strict=True):
             by_symbol[w].grad = float(partial) if np.ndim(partial) == 0 else partial

@@ -22,6 +22,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import operator
 from typing import Any
 
@@ -69,9 +70,17 @@ class CompiledGradient:
         self.wrt = tuple(wrt)
         self.source = fn.source
         self._shapes = shapes  # a matrix graph: each argument's declared shape
-        self._scalar = scalar  # the math version, for plain float calls (or None)
+        self._make_scalar = scalar  # makes the math version, for plain float calls (or None)
         names = [s.name for s in self.args]
         self._pick = operator.itemgetter(*names) if len(names) > 1 else lambda v: (v[names[0]],)
+
+    @functools.cached_property
+    def _scalar(self):
+        """The ``math`` version, compiled at the first call on plain numbers (None: none).
+
+        Later: compiling stays one code generation for callers that only pass arrays.
+        """
+        return None if self._make_scalar is None else self._make_scalar()
 
     def __call__(self, *args: Any, **values: Any):
         """The fast path: every argument a plain number, by position or by name.
@@ -80,7 +89,7 @@ class CompiledGradient:
         raising where NumPy gives ``inf``/``nan``) runs :meth:`checked`.
         """
         n = len(self.args)
-        if self._scalar is None or (args and values) or len(args or values) != n:
+        if self._make_scalar is None or (args and values) or len(args or values) != n:
             return self.checked(*args, **values)
         try:
             given = self._pick(values) if values else args
@@ -89,6 +98,8 @@ class CompiledGradient:
                 if not kinds <= _PLAIN:
                     raise TypeError
                 given = tuple(map(float, given))  # OverflowError: the checked path says so
+            if self._scalar is None:  # no scalar form of these lines
+                raise TypeError
             value, *partials = self._scalar(*given)
             return _f64(value), tuple(map(_f64, partials))
         except (LookupError, ArithmeticError, ValueError, TypeError):  # where NumPy is inf, nan
@@ -149,7 +160,9 @@ def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient
     fn = make_function(lines, args, outputs, name="value_and_grad")
     if grad.graph.has_matrices:
         return CompiledGradient(fn, args, grad.wrt, declared_shapes(args))
-    return CompiledGradient(fn, args, grad.wrt, scalar=_scalar_function(lines, args, outputs))
+    return CompiledGradient(
+        fn, args, grad.wrt, scalar=functools.partial(_scalar_function, lines, args, outputs)
+    )
 
 
 def _scalar_function(lines, args, outputs):
