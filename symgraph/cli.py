@@ -121,6 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="cross-check against finite differences, complex step, sympy.diff",
     )
     grad.add_argument(
+        "--max-terms",
+        type=_count,
+        metavar="N",
+        help=f"print closed forms up to N terms in all (default: {PRINT_MAX_NODES}); "
+        "larger gradients print their δ-equations instead",
+    )
+    grad.add_argument(
         "--no-progress",
         dest="progress",
         action="store_false",
@@ -140,6 +147,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_point(explain, "the numbers at that point")
     explain.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
     return parser
+
+
+def _count(text: str) -> int:
+    """A ``--max-terms``: a positive whole number."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
 
 
 def _seconds(text: str) -> float:
@@ -252,7 +270,7 @@ def _grad(args: argparse.Namespace) -> int:
             progress=progress or args.simplify == "thorough",
         )
     show = paper_text if matrices else str
-    closed_printed = _print_gradient(grad, args.structured, show, progress)
+    closed_printed = _print_gradient(grad, args.structured, show, progress, args.max_terms)
     return _report(args, grad, closed_printed)
 
 
@@ -270,12 +288,14 @@ def _check_size(graph: Graph) -> None:
             )
 
 
-def _print_gradient(grad, structured: bool, show, progress: bool = False) -> bool:
+def _print_gradient(
+    grad, structured: bool, show, progress: bool = False, max_terms: int | None = None
+) -> bool:
     """The closed forms, or the δ-equations when those are too large to print.
 
     Returns whether the closed forms were printed.
     """
-    reason = grad.unprintable_reason()  # measured before any closed form is built
+    reason = grad.unprintable_reason(max_terms)  # measured before any closed form is built
     fits = reason is None
     if structured or not fits:
         if not fits:

@@ -240,3 +240,20 @@ def test_matrix_explain_at_a_point_walks_the_delta_form(capsys):
     assert out.rstrip().endswith("agrees)")
     status, out, _ = run(["explain", loss, "--wrt", "W", *SHAPES, "--format", "latex"], capsys)
     assert status == 0 and r"\in \mathbb{R}^{2 \times 3}" in out
+
+
+def test_max_terms_sets_where_closed_forms_give_way_to_the_structured_form(capsys):
+    loss = "(tanh(w*x + b) - y)**2"
+    status, out, _ = run(["grad", loss, "--wrt", "w", "b", "--no-progress"], capsys)
+    assert status == EXIT_OK
+    w, x, b, y = sp.symbols("w x b y", real=True)
+    expected = sg.gradient((sp.tanh(w * x + b) - y) ** 2, wrt=[w])[w]  # the closed form
+    assert f"dL/dw = {expected}" in out
+    status, out, _ = run(["grad", loss, "--wrt", "w", "b", "--max-terms", "3"], capsys)
+    assert status == EXIT_OK
+    assert "exceed 3 nodes" in out and "delta_v2 = " in out and "dL/dw = delta_w" in out
+    with pytest.raises(SystemExit) as refused:  # argparse's own exit
+        main(["grad", loss, "--max-terms", "0"])
+    err = capsys.readouterr().err
+    assert refused.value.code == EXIT_REFUSED and "--max-terms" in err
+    assert len(err.strip().splitlines()) == 1

@@ -240,8 +240,8 @@ class Gradient(Mapping):
         shapes = substituted_shapes([*steps, *self.equations], cap)
         return {w: shapes.get(d) or tree_shape(d, cap) for w, d in self.adjoints.items()}
 
-    def unprintable_reason(self) -> str | None:
-        """Why the closed forms are not printed, or None: too deep, or too big together.
+    def unprintable_reason(self, max_nodes: int | None = None) -> str | None:
+        """Why the closed forms are not printed, or None: too deep, or over ``max_nodes`` together.
 
         Measured before any closed form is built where they would be far too big.
 
@@ -253,23 +253,24 @@ class Gradient(Mapping):
         >>> sg.gradient(sp.tanh(w * x), wrt=[w]).unprintable_reason() is None
         True
         """
+        max_nodes = PRINT_MAX_NODES if max_nodes is None else max_nodes
         if self._closed is None:  # far too big: say so without building them
-            total, cap = 0, 10 * PRINT_MAX_NODES
+            total, cap = 0, 10 * max_nodes
             for w, (size, depth) in self.estimated_shapes(cap).items():
                 total += size
                 if total > cap or depth > 10 * PRINT_MAX_DEPTH:
-                    return self._too_big(w, total <= cap, depth)
-        left = PRINT_MAX_NODES
+                    return self._too_big(w, total <= cap, depth, max_nodes)
+        left = max_nodes
         for w, e in self.closed_forms().items():
             size, depth = tree_shape(e, left)
             left -= size
             if left < 0 or depth > PRINT_MAX_DEPTH:
-                return self._too_big(w, left >= 0, depth)
+                return self._too_big(w, left >= 0, depth, max_nodes)
         return None
 
-    def _too_big(self, w: sp.Symbol, counted: bool, depth: int) -> str:
+    def _too_big(self, w: sp.Symbol, counted: bool, depth: int, max_nodes: int) -> str:
         """The reason line; ``counted``: the tree was measured in full, so ``depth`` is exact."""
-        why = f"the closed forms up to it exceed {PRINT_MAX_NODES} nodes written out"
+        why = f"the closed forms up to it exceed {max_nodes} nodes written out"
         if depth > PRINT_MAX_DEPTH:
             why = (
                 f"depth {depth} > {PRINT_MAX_DEPTH}" if counted else f"depth over {PRINT_MAX_DEPTH}"
