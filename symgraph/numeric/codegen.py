@@ -31,7 +31,6 @@ import linecache
 import math
 from collections.abc import Sequence
 from contextlib import contextmanager
-from functools import partialmethod
 from itertools import count
 
 import numpy
@@ -311,7 +310,7 @@ class _MathPrinter(_Printer):
 
     def __init__(self, names: dict[sp.Basic, str], first_temporary: int = 1):
         super().__init__(names, first_temporary)
-        self.printmethod = "_mathcode"  # not _numpycode: the stable forms print below
+        self.printmethod = "_mathcode"  # not _numpycode: the stable forms have their own
 
     def text(self, expr: sp.Basic) -> str:
         if type(expr) in _MATH_FUNCTIONS:
@@ -352,13 +351,11 @@ class _MathPrinter(_Printer):
         delta, partial = self._hoisted(expr.args[0]), self.text(expr.args[1])
         return f"(0.0 if {delta} == 0 else {delta}*{partial})"
 
-    def _branches(self, expr, form: str) -> str:  # form of u and e = exp(-|u|), each a name
-        u = self._hoisted(expr.args[0])
+    def branches(self, arg: sp.Basic, form: str) -> str:
+        """``form`` of ``u`` = ``arg`` and ``e = exp(-|u|)``, each a name: a stable form's sides."""
+        u = self._hoisted(arg)
         e = self._hoisted(sp.Dummy(), f"math.exp(-{u} if {u} >= 0 else {u})")
         return "(" + form.format(u=u, e=e) + ")"
-
-    _print_Logistic = partialmethod(_branches, form="1/(1+{e}) if {u} >= 0 else {e}/(1+{e})")
-    _print_Softplus = partialmethod(_branches, form="({u} if {u} >= 0 else 0*{u})+math.log1p({e})")
 
 
 _MATH_FUNCTIONS = {k: v.replace("arc", "a") for k, v in _NUMPY_FUNCTIONS.items()}

@@ -43,6 +43,9 @@ class Logistic(sp.Function):
         body = f"(lambda e: numpy.where(u.real >= 0, 1/(1 + e), e/(1 + e)))({e})"
         return f"(lambda u: {body})({_arg_text(printer, self.args[0])})"
 
+    def _mathcode(self, printer):  # the same two sides on floats (codegen's math printer)
+        return printer.branches(self.args[0], "1/(1+{e}) if {u} >= 0 else {e}/(1+{e})")
+
 
 class Softplus(sp.Function):
     """``log(1 + exp(u))`` as ``max(u, 0) + log1p(exp(-|u|))`` (numeric code only)."""
@@ -58,6 +61,9 @@ class Softplus(sp.Function):
             " + numpy.log1p(numpy.exp(numpy.where(u.real >= 0, -u, u)))"
         )
         return f"(lambda u: {body})({_arg_text(printer, self.args[0])})"
+
+    def _mathcode(self, printer):  # the same two sides on floats (codegen's math printer)
+        return printer.branches(self.args[0], "({u} if {u} >= 0 else 0*{u})+math.log1p({e})")
 
 
 class LogAddExp(sp.Function):
