@@ -305,7 +305,7 @@ def hvp(expr, wrt: Iterable[sp.Symbol] | None, vector, granularity: str = "op") 
     -------
     Gradient
         ``result[w_i]`` is ``(H v)_i``; ``.lambdify()``, ``.latex()`` and
-        :func:`symgraph.numeric.check` work on it as on any gradient (the directions are
+        :func:`symgraph.check` work on it as on any gradient (the directions are
         inputs of the compiled function).
 
     Raises

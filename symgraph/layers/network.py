@@ -154,7 +154,7 @@ def as_expression(
     targets: sp.MatrixExpr | None = None,
     reduction: str = "mean",
 ) -> tuple[sp.Expr, tuple[sp.MatrixSymbol, ...]]:
-    """The batch loss of an MLP as one expression, for :func:`symgraph.core.gradient`.
+    """The batch loss of an MLP as one expression, for :func:`symgraph.gradient`.
 
     Arguments as for :func:`mlp` and :meth:`Network.with_loss`; the matrix
     counterpart of :func:`symgraph.nn.as_expression`.

@@ -11,7 +11,7 @@ Row ``j`` of ``W^{(l)}`` feeds neuron ``j`` of layer ``l``; indices start at 1:
            a^{(l)}_j = \sigma(z^{(l)}_j)
 
 A network comes at two granularities: :func:`as_expression` (one expression,
-for :func:`symgraph.core.gradient`) and :func:`as_assignments` (named ``z`` and
+for :func:`symgraph.gradient`) and :func:`as_assignments` (named ``z`` and
 ``a`` intermediates, for :meth:`symgraph.Graph.from_assignments`, so the
 structured gradient speaks of ``delta_z1_2``).  Both give the same numbers.
 

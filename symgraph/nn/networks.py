@@ -1,6 +1,6 @@
 """Networks of scalar units: a dense layer, an MLP, and its loss at two granularities.
 
-:func:`as_expression` gives one expression (for :func:`symgraph.core.gradient`),
+:func:`as_expression` gives one expression (for :func:`symgraph.gradient`),
 :func:`as_assignments` the named ``z`` and ``a`` intermediates (for
 :meth:`symgraph.Graph.from_assignments`); both give the same numbers.
 :func:`batch_loss` sums a loss over samples with symbols of their own.
@@ -95,7 +95,7 @@ def as_expression(
     loss: str | LossFn = "squared_error",
     targets: Sequence[sp.Expr] | None = None,
 ) -> tuple[sp.Expr, list[LayerSymbol]]:
-    """The loss of an MLP as one expression, for :func:`symgraph.core.gradient`.
+    """The loss of an MLP as one expression, for :func:`symgraph.gradient`.
 
     Parameters
     ----------
