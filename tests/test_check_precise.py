@@ -19,7 +19,7 @@ import symgraph as sg
 from symgraph import layers, nn
 from symgraph.numeric.check import check
 from symgraph.numeric.check_precise import NAME, Referee
-from symgraph.numeric.compile import argument_order
+from symgraph.numeric.lines import argument_order
 from symgraph.rules import registry as rules
 from symgraph.rules.matfuncs import RowSoftmax, SumEntries
 

@@ -485,8 +485,11 @@ def test_simplified_gradient_keeps_the_shape_of_constant_partials():
 
 def test_unknown_backend_is_refused():
     grad = sg.gradient(w * x, wrt=[w])
-    with pytest.raises(GraphError, match="jax"):
-        grad.lambdify(backend="jax")
+    with pytest.raises(GraphError, match="numba.*available: numpy, jax, torch"):
+        grad.lambdify(backend="numba")
+    for bad in ({"reduce": "max"}, {"workers": 0}, {"workers": 1.5}, {"workers": True}):
+        with pytest.raises(GraphError, match="reduce|workers"):
+            grad.lambdify(**bad)
 
 
 def test_a_node_without_numeric_form_names_the_node_in_one_line():

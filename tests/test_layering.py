@@ -46,6 +46,7 @@ UPWARD = {
     ("core", "__str__", "present"),
     ("core", "latex", "present"),
     ("core", "lambdify", "numeric"),
+    ("core", "source", "numeric"),
     ("core", "simplify", "numeric"),
     ("core", "_repr_svg_", "present"),
     ("core", "backward", "ad"),

@@ -261,7 +261,7 @@ class TestCost:
 
     def test_a_deep_sigmoid_chain_keeps_short_lines_and_its_gradient(self):
         from symgraph.core.graph import forward_assignments
-        from symgraph.numeric.compile import numeric_equations
+        from symgraph.numeric.lines import numeric_equations
 
         w, b, x = sp.symbols("w b x", real=True)
         steps, prev = [], x

@@ -180,15 +180,26 @@ class Gradient(Mapping):
 
         return simplify_gradient(self, strategy=strategy, budget=budget, progress=progress)
 
-    def lambdify(self, backend: str = "numpy"):
+    def lambdify(self, backend: str = "numpy", reduce: str | None = None, workers: int = 1):
         """One callable computing the value and every partial together.
 
         ``f(**values)`` or ``f(*f.args)`` returns ``(value, (∂/∂w1, ...))``.
+        ``backend``: ``"numpy"``, ``"jax"`` or ``"torch"``; ``reduce``: ``"sum"``
+        or ``"mean"`` over the batch; ``workers``: threads splitting a batch.
         See :mod:`symgraph.numeric.compile`.
         """
         from ..numeric.compile import compile_gradient
 
-        return compile_gradient(self, backend=backend)
+        return compile_gradient(self, backend=backend, reduce=reduce, workers=workers)
+
+    def source(self, language: str = "python") -> str:
+        """Self-contained source of the value and gradient: ``"python"`` or ``"c"``.
+
+        See :mod:`symgraph.numeric.source`.
+        """
+        from ..numeric.source import gradient_source
+
+        return gradient_source(self, language)
 
     def latex(self, form: str = "closed", environment: str = "align") -> str:
         """LaTeX for a paper: ``\\frac{\\partial L}{\\partial w} = ...`` per weight.

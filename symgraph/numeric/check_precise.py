@@ -21,7 +21,7 @@ Examples
 >>> import numpy as np
 >>> import sympy as sp
 >>> import symgraph as sg
->>> from symgraph.numeric.compile import argument_order
+>>> from symgraph.numeric.lines import argument_order
 >>> w, x = sp.symbols("w x", real=True)
 >>> grad = sg.gradient(sp.log(1 - 1 / (1 + sp.exp(-w * x))), wrt=[w])
 >>> args = argument_order(grad)  # x, then w
@@ -45,7 +45,7 @@ from ..core.graph import forward_assignments
 from ..errors import EvaluationError
 from ..rules.matfuncs import evaluate_explicit
 from .codegen import ZeroSafeProduct
-from .compile import compiled_lines
+from .lines import compiled_lines
 
 DIGITS = 50  # the digits the reference is trusted to
 WORKING_DIGITS = DIGITS + 10

@@ -27,26 +27,29 @@ import operator
 from typing import Any
 
 import numpy as np
-import sympy as sp
 
-from ..core.adjoint import AdjointSymbol
 from ..core.gradient import Gradient
 from ..core.graph import forward_assignments
 from ..errors import EvaluationError, GraphError, NoRuleError
-from .codegen import ZeroSafeProduct, make_function
-from .forward import (
-    checked_values,
-    run,
-    shared_lines,
-    stable_function,
-    values_in_order,
-)
+from .codegen import make_function
+from .forward import checked_values, run, stable_function, values_in_order
+from .lines import argument_order, compiled_lines, numeric_equations
 from .stable import stable_lines
 from .values import broadcast_shape, check_shapes, declared_shapes
 
-__all__ = ["CompiledGradient", "check_shapes", "compile_gradient", "declared_shapes", "values_at"]
+__all__ = [
+    "CompiledGradient",
+    "argument_order",
+    "check_shapes",
+    "compile_gradient",
+    "compiled_lines",
+    "declared_shapes",
+    "numeric_equations",
+    "values_at",
+]
 
-BACKENDS = ("numpy",)
+BACKENDS = ("numpy", "jax", "torch")
+REDUCTIONS = (None, "sum", "mean")
 _PLAIN = frozenset({float, int, np.float64, np.int64})  # not bool, not float32: kept dtypes
 _FLOAT = {float}
 _f64 = np.float64
@@ -143,17 +146,47 @@ def _matrix_result(value: Any) -> Any:
     return float(value) if value.shape == () else value
 
 
-def argument_order(grad: Gradient) -> list[sp.Symbol]:
-    """Inputs sorted by name, then the weights in ``wrt`` order."""
-    weights = set(grad.wrt)
-    inputs = sorted((n for n in grad.graph.leaves if n not in weights), key=lambda s: s.name)
-    return inputs + list(grad.wrt)
+def compile_gradient(
+    grad: Gradient, backend: str = "numpy", reduce: str | None = None, workers: int = 1
+):
+    """Compile ``grad`` into one callable; see :class:`CompiledGradient`.
+
+    ``backend="jax"`` / ``"torch"``: the same lines on that library's arrays
+    (:mod:`symgraph.numeric.backends`); ``reduce``: the value and gradient of
+    the loss summed or averaged over the batch (:mod:`symgraph.numeric.reduce`);
+    ``workers``: a large batch split across threads (:mod:`symgraph.numeric.parallel`).
+    """
+    check_options(backend, reduce, workers)
+    if backend != "numpy":
+        from .backends import compile_backend
+
+        return compile_backend(grad, backend, reduce)
+    if reduce is not None:
+        from .reduce import compile_reduced
+
+        compiled = compile_reduced(grad, reduce)
+    else:
+        compiled = _compile_numpy(grad)
+    if workers > 1:
+        from .parallel import threaded
+
+        return threaded(compiled, workers)
+    return compiled
 
 
-def compile_gradient(grad: Gradient, backend: str = "numpy") -> CompiledGradient:
-    """Compile ``grad`` into one callable; see :class:`CompiledGradient`."""
+def check_options(backend: str, reduce: str | None, workers: int) -> None:
+    """One clear error for an unknown backend, reduction or worker count."""
     if backend not in BACKENDS:
         raise GraphError(f"unknown backend {backend!r}; available: {', '.join(BACKENDS)}")
+    if reduce not in REDUCTIONS:
+        raise GraphError(f"unknown reduce {reduce!r}; use None, 'sum' or 'mean'")
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise GraphError(f"workers must be a whole number >= 1, got {workers!r}")
+    if workers > 1 and backend != "numpy":
+        raise GraphError(f"workers applies to the numpy backend; {backend} runs its own threads")
+
+
+def _compile_numpy(grad: Gradient) -> CompiledGradient:
     args = argument_order(grad)
     assignments, outputs = compiled_lines(grad)
     lines = stable_lines(assignments)
@@ -171,54 +204,6 @@ def _scalar_function(lines, args, outputs):
         return make_function(lines, args, outputs, name="value_and_grad", scalar=True).fn
     except NoRuleError:  # a function printed by its own _numpycode only: NumPy's path
         return None
-
-
-def compiled_lines(grad: Gradient) -> tuple[list, list]:
-    """The straight-line assignments the compiled function runs, and its outputs.
-
-    The value first, then each partial in ``wrt`` order.  A simplified scalar
-    gradient runs its closed forms, their common subexpressions shared; any
-    other runs the graph itself: forward lines, then one line per δ-equation
-    (``@`` for matrices).  Matrix closed forms are not simplified, and behind a
-    ``Piecewise`` the graph's zero-safe adjoints are needed (see
-    :func:`numeric_equations`).
-    """
-    if grad.simplified and not grad.graph.has_matrices and not has_piecewise(grad.graph):
-        closed = grad.closed_forms()
-        return shared_lines([grad.expr, *(closed[w] for w in grad.wrt)])
-    outputs = [grad.output, *(grad.adjoints[w] for w in grad.wrt)]
-    return forward_assignments(grad.graph, needed_only=True) + numeric_equations(grad), outputs
-
-
-def has_piecewise(graph) -> bool:
-    """Whether some operation of ``graph`` is a ``Piecewise`` (zero-safe adjoints needed)."""
-    return any(op is not None and op.has(sp.Piecewise) for _, op in graph.nx.nodes(data="op"))
-
-
-def numeric_equations(grad: Gradient) -> list:
-    """The δ-equations as they are compiled.
-
-    Behind a ``Piecewise``, an adjoint is exactly 0 in the branch not taken,
-    where that branch's partials may be NaN: those products become
-    :class:`~symgraph.numeric.codegen.ZeroSafeProduct` (0 where the adjoint is 0), the
-    value SymPy's own derivative has there.  Simplified closed forms of such a
-    gradient are not compiled for the same reason: the graph is.
-    """
-    if not has_piecewise(grad.graph):
-        return list(grad.equations)
-    return [(lhs, _zero_safe(rhs)) for lhs, rhs in grad.equations]
-
-
-def _zero_safe(rhs: sp.Basic) -> sp.Basic:
-    terms = []
-    for term in sp.Add.make_args(rhs):
-        factors = sp.Mul.make_args(term)
-        deltas = [f for f in factors if isinstance(f, AdjointSymbol)]
-        if len(deltas) == 1 and len(factors) > 1:
-            rest = sp.Mul(*(f for f in factors if f is not deltas[0]))
-            term = ZeroSafeProduct(deltas[0], rest)
-        terms.append(term)
-    return sp.Add(*terms)
 
 
 def values_at(grad: Gradient, values=None, **kw) -> tuple[dict, dict]:

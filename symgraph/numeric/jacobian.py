@@ -44,8 +44,9 @@ from ..build.builder import GraphBuilder
 from ..core.adjoint import AdjointSymbol
 from ..core.sizes import is_matrix
 from .codegen import ZeroSafeProduct
-from .compile import CompiledGradient, numeric_equations
+from .compile import CompiledGradient
 from .forward import run, stable_function
+from .lines import numeric_equations
 from .values import declared_shapes
 
 __all__ = ["CompiledJacobian", "lambdify_hessian", "lambdify_jacobian"]

@@ -93,8 +93,9 @@ import sympy as sp
 from ..core.adjoint import adjoint_of
 from ..core.gradient import Gradient
 from ..errors import GraphError
-from ..numeric.compile import has_piecewise, values_at
+from ..numeric.compile import values_at
 from ..numeric.edge_values import Number, as_number, partial_values
+from ..numeric.lines import has_piecewise
 from .explain_render import render
 from .latex import pass_throughs
 
