@@ -343,3 +343,22 @@ def test_random_expressions_check_ok(expr, seed):
     report = check(sg.gradient(expr), seed=seed)
     assert report.ok, f"{expr}\n{report}"
     assert "complex-step" in report.rows[0].methods
+
+
+def test_a_report_shows_as_a_table_in_a_notebook_and_a_summary_in_a_repl():
+    wx, xx = sp.symbols("wx xx", real=True)
+    report = sg.check(sg.gradient(sp.sin(wx) * xx, wrt=[wx]))
+    assert repr(report).startswith("<CheckReport ok: 1 weight, max rel error")
+    html = report._repr_html_()
+    assert html.count("<tr>") == 2 and "<td>wx</td>" in html and "ok" in html
+
+    class Printer:  # IPython's pretty printer: the same text as print()
+        def text(self, t):
+            self.out = t
+
+    printer = Printer()
+    report._repr_pretty_(printer, cycle=False)
+    assert printer.out == str(report)
+    failed = sg.check(sg.gradient(sp.sin(wx) * xx, wrt=[wx]))
+    failed.rows[0].ok, failed.rows[0].worst = False, "analytic 1 vs numeric <2>"
+    assert "<b>FAIL</b>" in failed._repr_html_() and "&lt;2&gt;" in failed._repr_html_()

@@ -49,7 +49,6 @@ True
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -57,7 +56,7 @@ import sympy as sp
 
 from ..core.gradient import Gradient
 from ..core.substitute import EVALUATED_DEPTH
-from ..errors import CheckError, EvaluationError, NoRuleError
+from ..errors import EvaluationError, NoRuleError
 from .check_directions import (
     DIRECTIONS,
     STEP,
@@ -72,6 +71,7 @@ from .check_directions import (
 )
 from .check_precise import NAME as PRECISE
 from .check_precise import Referee
+from .check_report import CheckReport, CheckRow
 from .codegen import matrix_sizes
 from .compile import check_shapes, compile_gradient, declared_shapes
 from .forward import expressions_function, forward_function, values_in_order
@@ -93,65 +93,6 @@ MATRIX_SIZES = (2, 3)  # the values a symbolic size (n, d, h) takes when samplin
 MAX_TRIES = 200
 MAX_DIFFERENCED = 64  # entries of one weight differenced per point (a seeded sample beyond)
 PER_ENTRY_MAX = 32  # weight entries in all up to which each is differenced; beyond, directions
-
-
-@dataclass
-class CheckRow:
-    """One weight: the worst errors over points and methods, and per method."""
-
-    weight: sp.Symbol
-    abs_error: float
-    rel_error: float
-    ok: bool
-    methods: tuple[str, ...]
-    per_method: dict[str, tuple[float, float, bool]] = field(default_factory=dict)
-    worst: str = ""  # "analytic vs numeric" at the worst point, for failures
-    decided_by: str = ""  # the referee's name where it decided disputed entries
-    note: str = ""  # where and why the referee decided
-
-
-@dataclass
-class CheckReport:
-    """The result of :func:`check`: ``.ok``, ``.max_rel_error`` and a row per weight."""
-
-    rows: list[CheckRow]
-    points: dict[str, np.ndarray]
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def ok(self) -> bool:
-        return all(row.ok for row in self.rows)
-
-    @property
-    def max_rel_error(self) -> float:
-        return max((row.rel_error for row in self.rows), default=0.0)
-
-    @property
-    def max_abs_error(self) -> float:
-        return max((row.abs_error for row in self.rows), default=0.0)
-
-    def raise_if_failed(self) -> CheckReport:
-        """Raise :class:`CheckError` with this report's text if a row failed."""
-        if not self.ok:
-            raise CheckError(str(self))
-        return self
-
-    def __str__(self) -> str:
-        n = len(next(iter(self.points.values()), []))
-        head = f"cross-check at {n} point{'s' * (n != 1)}: {'ok' if self.ok else 'FAILED'}"
-        lines = [head, f"  {'weight':<12} {'abs error':>10} {'rel error':>10}  status  methods"]
-        for r in self.rows:
-            status = "ok" if r.ok else "FAIL"
-            lines.append(
-                f"  {str(r.weight):<12} {r.abs_error:>10.2e} {r.rel_error:>10.2e}  "
-                f"{status:<6}  {', '.join(r.methods)}"
-            )
-            if not r.ok:
-                lines.append(f"      {r.worst}")
-            if r.note:
-                lines.append(f"      {r.note}")
-        lines += [f"  note: {note}" for note in self.notes]
-        return "\n".join(lines)
 
 
 def check(
