@@ -1,6 +1,6 @@
 """Draw the pictures of the docs pages into docs/img (needs Graphviz's dot).
 
-Run from the repository root: python docs/make_pictures.py
+Run from the repository root: python scripts/make_pictures.py
 """
 
 from pathlib import Path
@@ -13,7 +13,7 @@ from symgraph.compile import values_at
 from symgraph.draw import render, to_dot
 from symgraph.nn import as_assignments, input_symbols
 
-OUT = Path(__file__).resolve().parent / "img"
+OUT = Path(__file__).resolve().parent.parent / "docs" / "img"
 w, x, b, y = sp.symbols("w x b y", real=True)
 
 # granularity.md: tanh(w*x + b) fused into one node "a"
