@@ -1,8 +1,8 @@
 """Microseconds per call of a compiled gradient on scalar inputs (issue 12, item 3).
 
 symgraph by name and by position against ``sympy.lambdify(cse=True)`` of the
-same value and partials, and SymEngine's ``Lambdify`` when it is installed.
-The best of several repeats, so a busy machine inflates no figure.
+same value and partials, called the same way (by name against by name), and SymEngine's ``Lambdify`` when it is installed.
+The best of several interleaved repeats, so a busy machine inflates no figure.
 
 Run: ``python bench/per_call.py``
 """
@@ -26,9 +26,13 @@ GRADIENTS = {
 POINT = {"x": 0.7, "y": 0.1, "w": 0.3, "b": -0.2}
 
 
-def per_call(fn, number: int = 20000, repeat: int = 7) -> float:
-    """The best time of one call, in µs."""
-    return min(timeit.repeat(fn, number=number, repeat=repeat)) / number * 1e6
+def per_call(fns: dict, number: int = 20000, repeat: int = 9) -> dict:
+    """The best time of one call of each, in µs; repeats interleaved, so load hits all alike."""
+    best = dict.fromkeys(fns, float("inf"))
+    for _ in range(repeat):
+        for label, fn in fns.items():
+            best[label] = min(best[label], timeit.timeit(fn, number=number) / number * 1e6)
+    return best
 
 
 def callables(loss: sp.Expr) -> dict:
@@ -40,6 +44,7 @@ def callables(loss: sp.Expr) -> dict:
         "symgraph named": lambda: f(**POINT),
         "symgraph positional": lambda: f(*order),
         "sympy.lambdify(cse=True)": lambda: sympy_fn(*order),
+        "sympy.lambdify, named": lambda: sympy_fn(**POINT),
     }
     try:
         import symengine as se
@@ -52,11 +57,13 @@ def callables(loss: sp.Expr) -> dict:
 
 def main() -> None:
     for name, loss in GRADIENTS.items():
-        times = {label: per_call(fn) for label, fn in callables(loss).items()}
+        times = per_call(callables(loss))
         base = times["sympy.lambdify(cse=True)"]
+        named = times["sympy.lambdify, named"]
         print(name)
         for label, t in times.items():
-            print(f"  {label:26s} {t:7.2f} µs   {t / base:5.2f}× sympy")
+            like = named if "named" in label else base  # by name against by name
+            print(f"  {label:26s} {t:7.2f} µs   {t / like:5.2f}× sympy")
 
 
 if __name__ == "__main__":

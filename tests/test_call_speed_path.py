@@ -159,4 +159,15 @@ def test_generated_scalar_source_uses_math():
 
     f = compiled("tanh network")
     source = inspect.getsource(f._scalar)
-    assert "math.tanh" in source and "numpy" not in source
+    assert "math.tanh" in source and "del " not in source
+    assert source.count("numpy") == source.count("numpy.float64(") == 3  # the results only
+    assert source.splitlines()[1].strip().startswith("if type(a0) is not float or")
+    assert f._scalar(0.1, 0.2, 0.3, 1) is None  # an int: the caller converts it
+
+
+def test_a_shared_stable_form_computes_its_exponential_once():
+    import inspect
+
+    f = compiled("tanh network")  # log(1 + exp(w b)) and its derivative, the sigmoid of w b
+    source = inspect.getsource(f._scalar)
+    assert source.count("math.exp(") == 1, source

@@ -18,6 +18,10 @@ Examples
 ['t9 = (t1, t2,)', 't9 = t9 + (t3,)', 'return t9']
 >>> return_lines(["t1"], "t9")
 ['return (t1,)']
+>>> return_lines(["t1", "t2", "t3"], "t9", width=2, head="t0")
+['t9 = (t1, t2,)', 't9 = t9 + (t3,)', 'return (t0, t9)']
+>>> guard_lines(["a0", "a1", "a2"], width=2)[0]
+'if type(a0) is not float or type(a1) is not float: return None'
 >>> signature_lines("f", ["a0", "a1", "a2"], "a3", width=2)
 ['def f(*a3):', 'a0, a1, = a3[0:2]', 'a2, = a3[2:]']
 """
@@ -31,8 +35,8 @@ CHARACTERS = 1000  # characters of a list on one line, about
 LONG_TERM = 200  # a term printed longer than this gets a line (and a name) of its own
 
 __all__ = [
-    "CHARACTERS", "LONG_TERM", "WIDTH", "chunked", "delete_lines", "return_lines",
-    "signature_lines",
+    "CHARACTERS", "LONG_TERM", "WIDTH", "chunked", "delete_lines", "guard_lines",
+    "return_lines", "signature_lines",
 ]  # fmt: skip
 
 
@@ -58,18 +62,28 @@ def delete_lines(names: Sequence[str], width: int = WIDTH) -> list[str]:
     return ["del " + ", ".join(chunk) for chunk in chunked(names, width)]
 
 
-def return_lines(texts: Sequence[str], accumulator: str, width: int = WIDTH) -> list[str]:
+def return_lines(
+    texts: Sequence[str], accumulator: str, width: int = WIDTH, head: str | None = None
+) -> list[str]:
     """``return (...)`` of ``texts``; a long tuple is built in ``accumulator`` chunk by chunk.
 
     One short tuple is written as before (``return (t1, t2)``, ``return (t1,)``).
+    With ``head``, the function returns ``(head, (texts...))``: a value, then the rest.
     """
     chunks = chunked(texts, width)
     if len(chunks) <= 1:
         returned = ", ".join(texts)
-        return [f"return ({returned}{',' if len(texts) == 1 else ''})"]
+        returned = f"({returned}{',' if len(texts) == 1 else ''})"
+        return [f"return ({head}, {returned})" if head else f"return {returned}"]
     lines = [f"{accumulator} = ({', '.join(chunks[0])},)"]
     lines += [f"{accumulator} = {accumulator} + ({', '.join(c)},)" for c in chunks[1:]]
-    return [*lines, f"return {accumulator}"]
+    return [*lines, f"return ({head}, {accumulator})" if head else f"return {accumulator}"]
+
+
+def guard_lines(parameters: Sequence[str], width: int = WIDTH) -> list[str]:
+    """``return None`` unless every parameter is a plain ``float``: the caller converts."""
+    tests = (" or ".join(f"type({p}) is not float" for p in c) for c in chunked(parameters, width))
+    return [f"if {test}: return None" for test in tests]
 
 
 def signature_lines(name: str, parameters: Sequence[str], pack: str, width: int = WIDTH):

@@ -26,6 +26,7 @@ def generated(a0):
 from __future__ import annotations
 
 import linecache
+import re
 from collections.abc import Sequence
 from contextlib import contextmanager
 from itertools import count
@@ -36,12 +37,13 @@ from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 from ..core.sizes import shown
 from ..errors import NoRuleError
-from .chunks import delete_lines, return_lines, signature_lines
+from .chunks import delete_lines, guard_lines, return_lines, signature_lines
 from .printers import NAMESPACE, MathLines, NumPyLines
 from .schedule import is_name, last_uses, live_lines, schedule, without_aliases
 from .source_check import UnsafeSourceError, check_source
 
 _file_numbers = count()
+_NUMPY_CALL = re.compile(r"\b(?:numpy\.(?!float64\()|scipy\.)")  # not the scalar's results
 
 
 class ZeroSafeProduct(sp.Function):
@@ -77,6 +79,7 @@ def make_function(
     outputs: Sequence[sp.Basic],
     name: str = "generated",
     scalar: bool = False,
+    namespace: dict | None = None,
 ) -> GeneratedFunction:
     """Compile ``t_k = expr_k`` lines, then ``return outputs``, into one function.
 
@@ -85,8 +88,13 @@ def make_function(
 
     Warnings from NumPy (overflow, a branch of ``select`` outside its domain)
     are silenced inside the function: results carry ``nan``/``inf`` instead,
-    which the callers check.  ``scalar``: the ``math`` version
-    (:class:`~symgraph.numeric.printers.MathLines`).
+    which the callers check.  ``namespace``: other modules for the names
+    ``numpy`` and ``scipy`` (the JAX and torch backends'), run without NumPy's errstate.
+
+    ``scalar``: the ``math`` version (:class:`~symgraph.numeric.printers.MathLines`),
+    for plain floats: it returns ``None`` unless every argument is a ``float``
+    (the caller converts, or takes the NumPy path), and otherwise
+    ``(value, (rest...))`` of ``numpy.float64``, the first output and the others.
     """
     assignments, alias = without_aliases(live_lines(assignments, outputs), inputs)
 
@@ -115,19 +123,25 @@ def make_function(
     parameters = [names[s] for s in inputs]
     definition, *unpacked = signature_lines(name, parameters, pack=f"a{len(inputs)}")
     add(unpacked, ("the function", name))
+    if scalar:
+        add(guard_lines(parameters), ("the function", name))
     freed = last_uses(assignments, outputs, uses)
     for (target, expr), dead in zip(assignments, freed, strict=True):
         with _numeric_form(expr, target):
             add(printer.statement(names[target], expr), (target, expr))
-        # free big arrays as soon as nothing needs them
-        add(delete_lines([names[s] for s in dead]), (target, expr))
+        if not scalar:  # free big arrays as soon as nothing needs them
+            add(delete_lines([names[s] for s in dead]), (target, expr))
     returned = []
     for out in outputs:
         with _numeric_form(out, out):
             needed, text = printer.printed(out)
         add(needed, (out, out))
         returned.append(text)
-    add(return_lines(returned, printer.fresh()), ("the outputs", tuple(outputs)))
+    if scalar:
+        head, *returned = (f"numpy.float64({text})" for text in returned)
+        add(return_lines(returned, printer.fresh(), head=head), ("the outputs", tuple(outputs)))
+    else:
+        add(return_lines(returned, printer.fresh()), ("the outputs", tuple(outputs)))
     source = "\n".join([definition] + ["    " + line for line in body])
     try:  # SymPy prints some labels as they are: only generated code may run
         check_source(source, name)
@@ -137,12 +151,12 @@ def make_function(
         message = f"cannot compile {where} = {shown(expr)}: no safe numeric form ({err.problem})"
         raise UnsafeSourceError(err.line, err.problem, message) from None
     filename = f"<symgraph-generated-{next(_file_numbers)}>"
-    namespace = dict(NAMESPACE)
+    namespace = {**NAMESPACE, **(namespace or {})}
     exec(compile(source, filename, "exec"), namespace)  # checked: generated code only
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     raw = namespace[name]
-    if scalar and "numpy." not in source and "scipy." not in source:
-        return GeneratedFunction(raw, source, inputs)
+    if (scalar and not _NUMPY_CALL.search(source)) or namespace["numpy"] is not numpy:
+        return GeneratedFunction(raw, source, inputs)  # no NumPy call, or another library's
 
     def run(*args):
         with numpy.errstate(all="ignore"):

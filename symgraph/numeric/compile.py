@@ -51,8 +51,6 @@ __all__ = [
 BACKENDS = ("numpy", "jax", "torch")
 REDUCTIONS = (None, "sum", "mean")
 _PLAIN = frozenset({float, int, np.float64, np.int64})  # not bool, not float32: kept dtypes
-_FLOAT = {float}
-_f64 = np.float64
 
 
 class CompiledGradient:
@@ -75,6 +73,7 @@ class CompiledGradient:
         self._shapes = shapes  # a matrix graph: each argument's declared shape
         self._make_scalar = scalar  # makes the math version, for plain float calls (or None)
         names = [s.name for s in self.args]
+        self._n = len(names)
         self._pick = operator.itemgetter(*names) if len(names) > 1 else lambda v: (v[names[0]],)
 
     @functools.cached_property
@@ -88,35 +87,42 @@ class CompiledGradient:
     def __call__(self, *args: Any, **values: Any):
         """The fast path: every argument a plain number, by position or by name.
 
-        Anything else (arrays, text, a missing or unknown name, ``math``
-        raising where NumPy gives ``inf``/``nan``) runs :meth:`checked`.
+        The ``math`` version checks the types itself and returns the results
+        as they are returned (``numpy.float64``); ints and NumPy scalars are
+        converted first.  Anything else (arrays, text, a missing or unknown
+        name, ``math`` raising where NumPy gives ``inf``/``nan``) runs :meth:`checked`.
         """
-        n = len(self.args)
-        if self._make_scalar is None or (args and values) or len(args or values) != n:
-            return self.checked(*args, **values)
+        if values:
+            if args or len(values) != self._n:
+                return self.checked(*args, **values)
+            try:
+                args = self._pick(values)
+            except KeyError:
+                return self.checked(**values)
+        elif len(args) != self._n:
+            return self.checked(*args)
+        fast = self._scalar
+        if fast is None:
+            return self.checked(*args)
         try:
-            given = self._pick(values) if values else args
-            kinds = set(map(type, given))
-            if kinds != _FLOAT:
-                if not kinds <= _PLAIN:
-                    raise TypeError
-                given = tuple(map(float, given))  # OverflowError: the checked path says so
-            if self._scalar is None:  # no scalar form of these lines
-                raise TypeError
-            value, *partials = self._scalar(*given)
-            return _f64(value), tuple(map(_f64, partials))
-        except (LookupError, ArithmeticError, ValueError, TypeError):  # where NumPy is inf, nan
-            return self.checked(*args, **values)
+            result = fast(*args)
+            if result is None and set(map(type, args)) <= _PLAIN:  # ints, NumPy scalars
+                result = fast(*map(float, args))  # OverflowError: the checked path says so
+        except (ArithmeticError, ValueError, TypeError):  # where NumPy is inf, nan
+            result = None
+        return self.checked(*args) if result is None else result
 
     def checked(self, *args: Any, **values: Any):
-        """The call with every value checked and converted, on NumPy (arrays too)."""
-        if len(args) > len(self.args):
-            raise EvaluationError(f"expected at most {len(self.args)} arguments, got {len(args)}")
-        given = dict(zip((s.name for s in self.args), args, strict=False))
-        twice = sorted(set(given) & set(values))
-        if twice:
-            raise EvaluationError(f"{', '.join(twice)} given both by position and by name")
-        ordered = values_in_order(self.args, given, values)
+        """The call with every value checked and converted, on NumPy (arrays too).
+
+        Dask arrays among the values: the whole function runs once per chunk
+        (:mod:`symgraph.numeric.dask_call`).
+        """
+        ordered = call_values(self.args, args, values)
+        if any(map(is_dask, ordered)):
+            from .dask_call import dask_call
+
+            return dask_call(self, ordered)
         if self._shapes is not None:
             ordered = check_shapes(self.args, ordered, self._shapes)
             value, *partials = run(self._fn, ordered)
@@ -126,9 +132,35 @@ class CompiledGradient:
         value, *partials = run(self._fn, ordered)
         return _shaped(value, shape), tuple(_shaped(p, shape) for p in partials)
 
+    def objective(self, **data: Any):
+        """``fun(theta) -> (value, gradient)`` at fixed data, for ``scipy.optimize.minimize``.
+
+        ``theta`` holds the weights in ``wrt`` order (matrices row by row); see
+        :class:`~symgraph.numeric.objective.Objective`.
+        """
+        from .objective import objective
+
+        return objective(self, data)
+
     def __repr__(self) -> str:
         args = ", ".join(map(str, self.args))
         return f"<CompiledGradient ({args}) -> value, {len(self.wrt)} partials>"
+
+
+def call_values(symbols, args: tuple, values: dict) -> list:
+    """The values of a call by position and by name, checked, in the order of ``symbols``."""
+    if len(args) > len(symbols):
+        raise EvaluationError(f"expected at most {len(symbols)} arguments, got {len(args)}")
+    given = dict(zip((s.name for s in symbols), args, strict=False))
+    twice = sorted(set(given) & set(values))
+    if twice:
+        raise EvaluationError(f"{', '.join(twice)} given both by position and by name")
+    return values_in_order(symbols, given, values)
+
+
+def is_dask(value: Any) -> bool:
+    """Whether ``value`` is a Dask collection (told without importing Dask)."""
+    return type(value).__module__.startswith("dask.")
 
 
 def _shaped(value: Any, shape: tuple) -> Any:

@@ -56,6 +56,8 @@ class NumPyLines(_BasePrinter):
     over several lines (see :meth:`statement`), each of bounded length.
     """
 
+    frees = True  # del the temporaries of a statement after it
+
     def __init__(self, names: dict[sp.Basic, str], first_temporary: int = 1):
         super().__init__({"fully_qualified_modules": True, "inline": True, "strict": True})
         self._names = names
@@ -74,14 +76,14 @@ class NumPyLines(_BasePrinter):
         A wide sum is accumulated into ``name`` itself, a chunk of terms a line
         and left to right (``t5 = (a + b + ...)``, ``t5 = (t5 + c + ...)``: the
         same additions in the same order as one long line); temporaries made on
-        the way are freed after it.
+        the way are freed after it (arrays; the floats of :class:`MathLines` are not).
         """
         self._pending, self._temporaries = [], []
         if self._is_wide(expr):
             self._folded(expr, into=name)
         else:
             self._pending.append(f"{name} = {self.text(expr)}")
-        return [*self._pending, *delete_lines(self._temporaries)]
+        return [*self._pending, *(delete_lines(self._temporaries) if self.frees else ())]
 
     def printed(self, expr: sp.Basic) -> tuple[list[str], str]:
         """``expr``'s text, and the lines it needs first (a wide sum inside it)."""
@@ -298,9 +300,12 @@ _NUMPY_FUNCTIONS = {
 class MathLines(NumPyLines):
     """Floats and ``math``, which raises where NumPy is inf/nan: the caller then runs NumPy."""
 
+    frees = False  # floats: nothing to free, and a hoisted name serves every later line
+
     def __init__(self, names: dict[sp.Basic, str], first_temporary: int = 1):
         super().__init__(names, first_temporary)
         self.printmethod = "_mathcode"  # not _numpycode: the stable forms have their own
+        self._hoisted_names: dict[str, str] = {}  # text -> the name holding it (lines are SSA)
 
     def text(self, expr: sp.Basic) -> str:
         if type(expr) in _MATH_FUNCTIONS:
@@ -333,9 +338,10 @@ class MathLines(NumPyLines):
         text = self.text(expr) if text is None else text
         if text.isidentifier():
             return text
-        self._temporaries.append(self.fresh())
-        self._pending.append(f"{self._temporaries[-1]} = {text}")
-        return self._temporaries[-1]
+        if text not in self._hoisted_names:  # exp(-|u|) of a softplus and a sigmoid of u: once
+            self._hoisted_names[text] = self.fresh()
+            self._pending.append(f"{self._hoisted_names[text]} = {text}")
+        return self._hoisted_names[text]
 
     def _print_ZeroSafeProduct(self, expr):
         delta, partial = self._hoisted(expr.args[0]), self.text(expr.args[1])

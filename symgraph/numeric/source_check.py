@@ -9,7 +9,7 @@ call and constant in it must be one the generator itself can emit.
 
 - names: generated identifiers, the modules of the namespace (``numpy``,
   ``scipy``, ``builtins``, ``functools``, ``math``) and a few builtins (``abs``,
-  ``range``);
+  ``range``, ``type`` and ``float`` for the scalar version's guard);
 - attribute chains on a module: public mathematical functions and constants
   (NumPy and SciPy ufuncs, a listed set of array functions, ``scipy.special``,
   ``scipy.constants``, the functions and constants of ``math``), never I/O,
@@ -42,7 +42,7 @@ from ..core.sizes import shown
 from ..errors import NoRuleError
 
 MODULES = ("numpy", "scipy", "builtins", "functools", "math")
-BUILTIN_NAMES = frozenset({"abs", "range", "min", "max", "sum"})
+BUILTIN_NAMES = frozenset({"abs", "range", "min", "max", "sum", "type", "float"})
 VALUE_ATTRIBUTES = frozenset({"T", "shape", "sum", "max", "min", "real", "imag"})
 _GENERATED = re.compile(r"(?:[ati]\d+|[uvme])\Z")
 _WORD = re.compile(r"[a-z]{1,8}\Z")
@@ -57,14 +57,14 @@ _ARRAY_FUNCTIONS = frozenset(
         "numpy.linalg.slogdet", "numpy.logaddexp.reduce", "numpy.maximum.reduce",
         "numpy.minimum.reduce", "numpy.logical_and.reduce", "numpy.logical_or.reduce",
         "numpy.clip", "numpy.diag", "numpy.dot", "numpy.matmul", "numpy.outer",
-        "numpy.full", "numpy.zeros_like", "numpy.ones_like", "numpy.isfinite",
+        "numpy.full", "numpy.zeros_like", "numpy.ones_like", "numpy.isfinite", "numpy.float64",
         "builtins.sum", "builtins.abs", "builtins.min", "builtins.max", "builtins.range",
         "functools.reduce",
     }
 )  # fmt: skip
 
 _NODES = (
-    ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Assign, ast.Delete,
+    ast.Module, ast.FunctionDef, ast.arguments, ast.arg, ast.Return, ast.Assign, ast.Delete, ast.If,
     ast.Name, ast.Load, ast.Store, ast.Del, ast.Attribute, ast.Call, ast.keyword, ast.BinOp,
     ast.UnaryOp, ast.BoolOp, ast.Compare, ast.IfExp, ast.Lambda, ast.Tuple, ast.List,
     ast.Subscript, ast.Slice, ast.Constant, ast.GeneratorExp, ast.ListComp, ast.comprehension,
