@@ -33,7 +33,7 @@ from .core.graph import Graph
 from .core.sizes import PRINT_MAX_DEPTH, PRINT_MAX_NODES, STRUCTURED_MAX_NODES
 from .errors import CheckError, EvaluationError, SymgraphError
 from .numeric.check import check
-from .numeric.compile import check_shapes, compile_gradient, declared_shapes, values_at
+from .numeric.compile import check_shapes, declared_shapes, values_at
 from .numeric.simplify import DEFAULT_BUDGET
 from .parse import (
     parse_assignments,
@@ -134,7 +134,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="no progress bars on standard error (shown by default when it is a terminal)",
     )
     grad.add_argument("--latex", action="store_true", help="print the LaTeX (align)")
-    grad.add_argument("--python", action="store_true", help="print the generated NumPy code")
+    grad.add_argument(
+        "--python",
+        action="store_true",
+        help="print a self-contained Python module: value_and_grad(<arguments>) on NumPy",
+    )
+    grad.add_argument(
+        "--c",
+        action="store_true",
+        help="print a C99 file: int symgraph_value_and_grad(const double *args, double *out)"
+        " (matrix sizes must be numbers)",
+    )
     draw = commands.add_parser("draw", help="draw the graph (DOT, SVG, PNG or PDF)")
     _add_source(draw)
     _add_matrices(draw)
@@ -347,7 +357,9 @@ def _report(args: argparse.Namespace, grad, closed_printed: bool = True) -> int:
             else:
                 print("note: the LaTeX is too large to print; --python gives the code")
     if args.python:
-        print(compile_gradient(grad).source)
+        print(grad.source("python"))
+    if args.c:
+        print(grad.source("c"))
     return status
 
 

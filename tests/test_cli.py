@@ -8,8 +8,10 @@ contract (status 2, one ``symgraph: error`` line, no traceback, nothing run).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import re
+import runpy
 import shutil
 import subprocess
 import sys
@@ -101,20 +103,48 @@ class TestGradSuccess:
         assert lines[start + 2].startswith(r"\frac{\partial L}{\partial b} &= ")
         assert lines[start + 3] == r"\end{align}"
 
-    def test_python_prints_runnable_value_and_grad(self, capsys, rng):
+    def test_python_prints_a_runnable_module(self, capsys, rng, tmp_path):
         status, out, _ = run(["grad", LOSS, "--wrt", "w", "b", "--python"], capsys)
         assert status == EXIT_OK
-        source = out[out.index("def value_and_grad(") :]
-        namespace = {"numpy": np}
-        exec(compile(source, "<printed by symgraph>", "exec"), namespace)  # our own test output
-        fn = namespace["value_and_grad"]
+        path = tmp_path / "printed_by_symgraph.py"
+        path.write_text(out[out.index('"""Value and gradient') :])
+        fn = runpy.run_path(str(path))[
+            "value_and_grad"
+        ]  # our own test output, in a fresh namespace
         oracle = sp.lambdify(
             [x, y, w, b], [LOSS_EXPR, sp.diff(LOSS_EXPR, w), sp.diff(LOSS_EXPR, b)]
         )
         for _ in range(5):
             point = rng.uniform(-2.0, 2.0, size=4)  # inputs by name (x, y), then w, b
-            got = [float(v) for v in fn(*point)]
+            value, (dw, db) = fn(*point)
+            got = [float(v) for v in (value, dw, db)]
             assert got == pytest.approx([float(v) for v in oracle(*point)], rel=1e-10, abs=1e-12)
+
+    @pytest.mark.skipif(shutil.which("cc") is None, reason="no C compiler (cc) on PATH")
+    def test_c_prints_a_compilable_file(self, capsys, rng, tmp_path):
+        status, out, _ = run(["grad", LOSS, "--wrt", "w", "b", "--c"], capsys)
+        assert status == EXIT_OK
+        (tmp_path / "grad.c").write_text(out[out.index("/* Value and gradient") :])
+        library = tmp_path / "grad.so"
+        command = ["cc", "-O2", "-shared", "-fPIC", "-o", library, tmp_path / "grad.c", "-lm"]
+        subprocess.run(command, check=True, capture_output=True)
+        fn = ctypes.CDLL(str(library)).symgraph_value_and_grad
+        oracle = sp.lambdify(
+            [x, y, w, b], [LOSS_EXPR, sp.diff(LOSS_EXPR, w), sp.diff(LOSS_EXPR, b)]
+        )
+        for _ in range(5):
+            point = rng.uniform(-2.0, 2.0, size=4)
+            result = np.zeros(3)
+            pointer = ctypes.POINTER(ctypes.c_double)
+            assert fn(point.ctypes.data_as(pointer), result.ctypes.data_as(pointer)) == 0
+            assert list(result) == pytest.approx([float(v) for v in oracle(*point)], rel=1e-12)
+
+    def test_c_refuses_symbolic_sizes_in_one_line(self, capsys):
+        argv = ["grad", "sum(tanh(W*X))", "--wrt", "W", "--c", "--matrix", "W=2x3", "X=3xn"]
+        status, _, err = run(argv, capsys)
+        assert status == EXIT_REFUSED
+        assert err.startswith("symgraph: error: C source needs fixed sizes: X is 3×n")
+        assert len(err.splitlines()) == 1
 
     def test_structured_prints_delta_equations(self, capsys):
         status, out, _ = run(["grad", LOSS, "--wrt", "w", "b", "--structured"], capsys)

@@ -29,6 +29,19 @@ def _arg_text(printer, arg) -> str:
     return text(arg) if text is not None else printer._print(arg)
 
 
+def _c_value(printer, text: str) -> str:
+    """``text`` as a C operand read several times: a name of its own when the printer hoists."""
+    hoist = getattr(printer, "hoist", None)  # symgraph's C printer: one const double per value
+    return hoist(text) if hoist is not None else f"({text})"
+
+
+def _c_branches(printer, arg, form: str) -> str:
+    """``form`` of ``u`` = ``arg`` and ``e = exp(-|u|)`` in C: a stable form's two sides."""
+    u = _c_value(printer, printer._print(arg))
+    e = _c_value(printer, f"exp(-fabs({u}))")
+    return "(" + form.format(u=u, e=e) + ")"
+
+
 class Logistic(sp.Function):
     """``σ(u) = 1/(1 + exp(-u))``, printed without overflow (numeric code only)."""
 
@@ -45,6 +58,9 @@ class Logistic(sp.Function):
 
     def _mathcode(self, printer):  # the same two sides on floats (codegen's math printer)
         return printer.branches(self.args[0], "1/(1+{e}) if {u} >= 0 else {e}/(1+{e})")
+
+    def _ccode(self, printer):  # the same two sides in C (numeric/c_source.py)
+        return _c_branches(printer, self.args[0], "{u} >= 0 ? 1.0/(1.0 + {e}) : {e}/(1.0 + {e})")
 
 
 class Softplus(sp.Function):
@@ -65,6 +81,9 @@ class Softplus(sp.Function):
     def _mathcode(self, printer):  # the same two sides on floats (codegen's math printer)
         return printer.branches(self.args[0], "({u} if {u} >= 0 else 0*{u})+math.log1p({e})")
 
+    def _ccode(self, printer):
+        return _c_branches(printer, self.args[0], "({u} >= 0 ? {u} : 0.0) + log1p({e})")
+
 
 class LogAddExp(sp.Function):
     """``log(exp(a) + exp(b) + …)``, shifted by the largest real part (numeric code only)."""
@@ -79,6 +98,14 @@ class LogAddExp(sp.Function):
             pair = f"(lambda m: {shifted})(numpy.maximum(u.real, v.real))"
             out = f"(lambda u, v: {pair})({out}, {_arg_text(printer, arg)})"
         return out
+
+    def _ccode(self, printer):  # shifted by the largest argument, each read once
+        args = [_c_value(printer, printer._print(a)) for a in self.args]
+        m = args[0]
+        for a in args[1:]:
+            m = f"fmax({m}, {a})"
+        m = _c_value(printer, m)
+        return f"({m} + log({' + '.join(f'exp({a} - {m})' for a in args)}))"
 
 
 # --- the patterns -------------------------------------------------------------
