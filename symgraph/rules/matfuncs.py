@@ -318,7 +318,7 @@ class RowLogSumExp(_RowWise):
 
     def _numpycode(self, printer):
         log, exp = _numpy(printer, "log"), _numpy(printer, "exp")
-        m = "v.max(axis=1, keepdims=True)"
+        m = f"{_numpy(printer, 'amax')}(v, axis=1, keepdims=True)"  # torch's v.max(axis) differs
         body = f"(lambda m: m + {log}({exp}(v - m).sum(axis=1, keepdims=True)))({m})"
         return f"(lambda v: {body})({printer._print(self.arg)})"
 
@@ -349,7 +349,7 @@ class RowSoftmax(_RowWise):
     def _numpycode(self, printer):
         exp = _numpy(printer, "exp")
         normalise = "(lambda e: e / e.sum(axis=1, keepdims=True))"
-        shifted = f"{exp}(v - v.max(axis=1, keepdims=True))"
+        shifted = f"{exp}(v - {_numpy(printer, 'amax')}(v, axis=1, keepdims=True))"
         return f"(lambda v: {normalise}({shifted}))({printer._print(self.arg)})"
 
 
