@@ -166,19 +166,26 @@ class Gradient(Mapping):
     # --- the next stages ---
 
     def simplify(
-        self, strategy: str = "fast", budget: float = SIMPLIFY_BUDGET, progress: bool = False
+        self,
+        strategy: str = "fast",
+        budget: float = SIMPLIFY_BUDGET,
+        progress: bool = False,
+        workers: int = 1,
     ) -> Gradient:
         """A new Gradient with simplified closed forms (values never change).
 
         ``"fast"`` factors shared factors and cancels, keeping a form only when
         it is shorter; ``"thorough"`` also runs ``sympy.simplify``.  The whole
         call, either way, takes at most about ``budget`` seconds (5 by default):
-        past it, each closed form keeps the best form found so far.  See
-        :mod:`symgraph.numeric.simplify`.
+        past it, each closed form keeps the best form found so far.  ``workers``:
+        processes simplifying the weights' closed forms side by side (the same
+        result).  See :mod:`symgraph.numeric.simplify`.
         """
         from ..numeric.simplify import simplify_gradient
 
-        return simplify_gradient(self, strategy=strategy, budget=budget, progress=progress)
+        return simplify_gradient(
+            self, strategy=strategy, budget=budget, progress=progress, workers=workers
+        )
 
     def lambdify(self, backend: str = "numpy", reduce: str | None = None, workers: int = 1):
         """One callable computing the value and every partial together.

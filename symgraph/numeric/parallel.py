@@ -1,7 +1,157 @@
-"""Placeholder while issue 12 is built (replaced in this session)."""
+"""A large batch split across threads: ``grad.lambdify(workers=N)``.
+
+NumPy releases the GIL inside its ufuncs, so N threads running the same
+compiled function on N parts of a batch use N cores.  The batch is split along
+the first axis of the broadcast shape of the inputs; an input of size 1 along
+that axis (or with fewer axes, or a plain number) goes whole to every part.
+The results are joined in the order of the parts: a per-point result is
+written into its rows of one output array (a constant partial broadcast first);
+a reduced one (``reduce="sum"``) is summed over the parts, and a mean
+(``reduce="mean"``) is weighted by each part's number of points.  A batch of
+fewer than ``MIN_POINTS`` points, or with a single row, runs in one call.
+
+A matrix graph is refused: its loss is one number over whole matrices, and the
+loss over some rows of a data matrix is not a part of it in general.
+
+Examples
+--------
+>>> import numpy as np
+>>> import sympy as sp
+>>> import symgraph as sg
+>>> w, x = sp.symbols("w x", real=True)
+>>> grad = sg.gradient(sp.tanh(w * x) ** 2, wrt=[w])
+>>> f = grad.lambdify(workers=2)
+>>> f.args
+(x, w)
+>>> xs = np.linspace(-1, 1, 100_000)
+>>> value, (dw,) = f(x=xs, w=0.5)
+>>> bool(np.array_equal(dw, grad.lambdify()(x=xs, w=0.5)[1][0]))
+True
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import threading
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
 
 from ..errors import GraphError
+from .compile import call_values, is_dask
+from .values import broadcast_shape
+
+__all__ = ["MIN_POINTS", "ThreadedGradient", "threaded"]
+
+MIN_POINTS = 20_000  # below this many points, one call is faster than threads
 
 
-def threaded(compiled, workers):
-    raise GraphError("parallel: not built yet")
+def threaded(compiled, workers: int) -> ThreadedGradient:
+    """``compiled`` running a large batch on ``workers`` threads; see :class:`ThreadedGradient`.
+
+    Raises
+    ------
+    GraphError
+        For a matrix graph (its loss does not split by rows).
+    """
+    if any(getattr(s, "is_Matrix", False) for s in compiled.args):
+        raise GraphError(
+            "workers > 1 splits a batch of points, but this is a matrix graph: its loss over "
+            "some rows of a matrix is not a part of the whole loss; use workers=1"
+        )
+    return ThreadedGradient(compiled, workers)
+
+
+class ThreadedGradient:
+    """A compiled gradient whose large batches run on threads, part by part.
+
+    Called as the function it wraps (by position or by name), with the same
+    results; every other attribute (``args``, ``wrt``, ``source``,
+    ``objective``, ``reduce``...) is the wrapped function's.
+
+    Attributes
+    ----------
+    compiled : CompiledGradient
+        The wrapped function, which runs each part.
+    workers : int
+    """
+
+    def __init__(self, compiled, workers: int):
+        self.compiled = compiled
+        self.workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "compiled":  # not set yet (unpickling): no recursion
+            raise AttributeError(name)
+        return getattr(self.compiled, name)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:  # the caller runs one part itself
+            self._pool = ThreadPoolExecutor(self.workers - 1, thread_name_prefix="symgraph")
+            weakref.finalize(self, self._pool.shutdown, wait=False)
+        return self._pool
+
+    def __call__(self, *args: Any, **values: Any):
+        if all(type(v) is float for v in (*args, *values.values())):  # one point
+            return self.compiled(*args, **values)
+        ordered = call_values(self.compiled.args, args, values)
+        shape = broadcast_shape(self.compiled.args, ordered)
+        if any(map(is_dask, ordered)) or not shape or shape[0] < 2 or _points(shape) < MIN_POINTS:
+            return self.compiled(*ordered)
+        bounds = np.linspace(0, shape[0], min(self.workers, shape[0]) + 1).astype(int)
+        parts = [_part(ordered, shape, a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+        reduce = getattr(self.compiled, "reduce", None)
+        if reduce is not None:
+            results = self._run([functools.partial(self.compiled, *p) for p in parts])
+            weights = np.diff(bounds) / shape[0] if reduce == "mean" else np.ones(len(parts))
+            return _weighted(results, weights)
+        outputs: list[np.ndarray] = []
+        lock = threading.Lock()
+
+        def part(k: int) -> None:  # each thread writes its rows: the copies run side by side
+            value, partials = self.compiled(*parts[k])
+            with lock:
+                if not outputs:
+                    outputs.extend(np.empty(shape, np.result_type(r)) for r in (value, *partials))
+            for out, result in zip(outputs, (value, *partials), strict=True):
+                out[bounds[k] : bounds[k + 1]] = result  # a constant broadcasts
+
+        self._run([functools.partial(part, k) for k in range(len(parts))])
+        return outputs[0], tuple(outputs[1:])
+
+    def _run(self, tasks: list) -> list:
+        """Every task's result, in order: the last one runs in this thread."""
+        futures = [self._executor().submit(task) for task in tasks[:-1]]
+        last = tasks[-1]()
+        return [f.result() for f in futures] + [last]
+
+    def objective(self, **data: Any):
+        """The wrapped function's objective, every call of it on threads."""
+        return type(self.compiled).objective(self, **data)
+
+    def __repr__(self) -> str:
+        return f"<{self.compiled!r} on {self.workers} threads>"
+
+
+def _points(shape: tuple) -> int:
+    return math.prod(shape)
+
+
+def _part(ordered: list, shape: tuple, a: int, b: int) -> list:
+    """Rows ``a:b`` of every input that spans the first axis; the others whole."""
+    rows = shape[0]
+    return [v[a:b] if np.ndim(v) == len(shape) and np.shape(v)[0] == rows else v for v in ordered]
+
+
+def _weighted(results: list, weights: np.ndarray):
+    """The reduced results of the parts joined: a sum, or a mean weighted by their sizes."""
+    value = math.fsum(w * float(r[0]) for w, r in zip(weights, results, strict=True))
+    partials = tuple(
+        math.fsum(w * float(r[1][j]) for w, r in zip(weights, results, strict=True))
+        for j in range(len(results[0][1]))
+    )
+    return value, partials

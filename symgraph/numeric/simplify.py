@@ -21,6 +21,24 @@ best form found so far, its original one at worst.  SymPy's rewriters cannot be
 interrupted otherwise.  (Without ``os.fork``, on Windows, the stages run in this
 process and the deadline is checked between them.)
 
+Workers
+-------
+With ``workers=N`` the closed forms are simplified side by side on a pool of N
+processes (``concurrent.futures.ProcessPoolExecutor``, started by ``forkserver``
+or ``spawn``, never by ``fork`` from a process that may run threads).  Each
+closed form is simplified on its own, so the work splits by weight: one task per
+weight and stage, the cheap stage of every weight queued first.  Each
+improvement counts as soon as its task returns; at the deadline, queued tasks
+are dropped and the running ones killed with their processes, so the budget
+holds as in the serial call.  The result is the serial one, form for form,
+whenever the budget suffices.  The pool is started at the first call (a second
+or more, counted in the budget) and kept for later calls while none is killed;
+a script calling this must guard its top level with
+``if __name__ == "__main__":``, as every process pool needs.  Building the
+closed forms stays serial: they are folded once across all weights, sharing
+their parts.  Closed forms whose functions cannot be pickled are simplified
+serially.
+
 Left alone: closed forms larger than ``FAST_MAX_NODES`` tree nodes (when all are
 far larger, they are not even built: see ``Gradient.estimated_shapes``) or deeper
 than SymPy's rewriters can recurse (the graph's sharing serves them better when
@@ -47,12 +65,16 @@ Examples
 from __future__ import annotations
 
 import math
+import multiprocessing as mp
 import numbers
 import os
+import pickle
 import signal
 import sys
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
 
 import numpy as np
@@ -126,6 +148,7 @@ def simplify_gradient(
     strategy: str = "fast",
     budget: float = DEFAULT_BUDGET,
     progress: bool = False,
+    workers: int = 1,
 ) -> Gradient:
     """A new Gradient whose closed forms are simplified; see the module docstring.
 
@@ -137,17 +160,22 @@ def simplify_gradient(
         Seconds of wall-clock time for the whole call (0: change nothing).
     progress : bool
         Print a line to stderr as each closed form is done.
+    workers : int
+        Processes simplifying closed forms side by side (see "Workers" above).
 
     Raises
     ------
     GraphError
-        For an unknown strategy or a budget that is not a finite number >= 0.
+        For an unknown strategy, a budget that is not a finite number >= 0, or
+        a worker count that is not a whole number >= 1.
     """
     if strategy not in STRATEGIES:
         raise GraphError(
             f"unknown strategy {str(strategy)[:40]!r}; choose one of {', '.join(STRATEGIES)}"
         )
     seconds = check_budget(budget)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise GraphError(f"workers must be a whole number >= 1, got {str(workers)[:40]}")
     deadline = time.monotonic() + seconds
     cap = 10 * FAST_MAX_NODES  # the estimate ignores SymPy's merging of terms: a margin
     if all(size > cap for size, _ in grad.estimated_shapes(cap).values()):
@@ -164,10 +192,12 @@ def simplify_gradient(
     names = [f"d{grad.output}/d{w}" for w in closed]
     finished = set(range(len(best))) - set(jobs)
     if jobs and seconds > 0:
-        stages = _stages(jobs, symbols, strategy)
-        for k, sent, last in _within(stages, deadline):
-            form = None if sent is None else _rebuilt(sent[0])
-            if form is not None and hash(form) == sent[1]:  # rebuilt exactly as checked there
+        if workers > 1 and len(jobs) > 1 and _pickles(jobs, symbols):
+            found = _in_processes(jobs, symbols, strategy, deadline, workers)
+        else:
+            found = _received(_within(_stages(jobs, symbols, strategy), deadline))
+        for k, form, last in found:
+            if form is not None:
                 best[k] = form
             if last:
                 finished.add(k)
@@ -188,21 +218,36 @@ def _simplifiable(expr: sp.Basic) -> bool:
     return size <= FAST_MAX_NODES and depth <= EVALUATED_DEPTH  # SymPy recurses every level
 
 
+def _rewrites(strategy: str) -> list[Callable]:
+    """The stages, cheapest first."""
+    return [_cheap, _rational, _thorough] if strategy == "thorough" else [_cheap, _rational]
+
+
 def _stages(jobs: dict[int, sp.Basic], symbols, strategy: str) -> Iterator[tuple]:
     """(index, a better form or None, whether this closed form is done), cheapest work first."""
     current = {k: (e, operation_count(e)) for k, e in jobs.items()}
-    rewrites: list[Callable] = [_cheap, _rational]
-    if strategy == "thorough":
-        rewrites.append(lambda e: [sp.simplify(e)])
+    rewrites = _rewrites(strategy)
     for stage, rewrite in enumerate(rewrites, start=1):
         last = stage == len(rewrites)
         for k, original in jobs.items():
-            found = None
-            for candidate in _attempt(rewrite, current[k][0]):
-                count = operation_count(candidate)
-                if count < current[k][1] and _agrees(original, candidate, symbols):
-                    current[k] = found = candidate, count
+            found = _improved(rewrite, original, current[k], symbols)
+            if found:
+                current[k] = found
             yield k, found[0] if found else None, last
+
+
+def _improved(rewrite: Callable, original: sp.Basic, current: tuple, symbols) -> tuple | None:
+    """(form, count) of the best candidate shorter than ``current`` and equal in value, or None."""
+    found = None
+    for candidate in _attempt(rewrite, current[0]):
+        count = operation_count(candidate)
+        if count < current[1] and _agrees(original, candidate, symbols):
+            current = found = candidate, count
+    return found
+
+
+def _thorough(expr: sp.Basic) -> list[sp.Basic]:
+    return [sp.simplify(expr)]
 
 
 def _cheap(expr: sp.Basic) -> list[sp.Basic]:
@@ -302,6 +347,13 @@ def _within(results: Iterator[tuple], deadline: float) -> Iterator[tuple]:
         os.waitpid(pid, 0)
 
 
+def _received(items: Iterator[tuple]) -> Iterator[tuple]:
+    """(index, form or None, last) from what the child sent, each form rebuilt and verified."""
+    for k, sent, last in items:
+        form = None if sent is None else _rebuilt(sent[0])
+        yield k, form if form is not None and hash(form) == sent[1] else None, last
+
+
 def _send_all(results: Iterator[tuple], conn: Connection) -> None:  # pragma: no cover - child
     try:
         for k, form, last in results:
@@ -348,3 +400,93 @@ def _rebuilt(items: list[tuple]) -> sp.Basic:
     for func, body in items:
         built.append(body if func is None else unevaluated(func, [built[i] for i in body]))
     return built[-1]
+
+
+# --- workers: a pool of processes, one task per weight and stage -----------------------
+
+_POOLS: dict[int, ProcessPoolExecutor] = {}
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    """The pool of ``workers`` processes, started once and kept (one pool at a time)."""
+    if workers not in _POOLS:
+        for old in _POOLS.values():
+            old.shutdown(wait=False, cancel_futures=True)
+        _POOLS.clear()
+        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        _POOLS[workers] = ProcessPoolExecutor(workers, mp_context=mp.get_context(method))
+    return _POOLS[workers]
+
+
+def _stop(workers: int) -> None:
+    """Kill the pool's processes in the middle of their work (the budget is spent)."""
+    pool = _POOLS.pop(workers)
+    kill = getattr(pool, "kill_workers", None)  # Python 3.14
+    if kill is not None:  # pragma: no cover - newer Pythons
+        kill()
+    else:  # earlier: the executor's own table of its processes
+        for process in list((pool._processes or {}).values()):
+            process.kill()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _pickles(jobs: dict[int, sp.Basic], symbols) -> bool:
+    """Whether every closed form can be sent to another process (else: serial)."""
+    try:
+        pickle.dumps(([_flattened(e) for e in jobs.values()], symbols))
+    except Exception:  # noqa: BLE001 - a function class defined where no process can import it
+        return False
+    return True
+
+
+def _in_processes(jobs, symbols, strategy: str, deadline: float, workers: int) -> Iterator[tuple]:
+    """What :func:`_stages` yields, computed by weight on a process pool before ``deadline``.
+
+    A weight's next stage is queued when its previous one returns, after every
+    weight's first stage: the serial order of the work, spread over the workers.
+    At the deadline, tasks still queued are dropped and running ones killed.
+    """
+    pool = _pool(workers)
+    stages = len(_rewrites(strategy))
+    original = {k: _flattened(e) for k, e in jobs.items()}
+    current = dict(original)
+
+    def submit(k: int, stage: int):
+        return pool.submit(_stage_task, k, stage, strategy, original[k], current[k], symbols)
+
+    pending = {submit(k, 0) for k in jobs}
+    try:
+        while pending:
+            left = max(0.0, deadline - time.monotonic())
+            done, pending = wait(pending, timeout=left, return_when=FIRST_COMPLETED)
+            if not done:
+                break  # out of time: each weight keeps what it has
+            for future in done:
+                k, stage, items = future.result()
+                if items is not None:
+                    current[k] = items
+                last = stage == stages - 1
+                yield k, None if items is None else _rebuilt(items), last
+                if not last:
+                    pending.add(submit(k, stage + 1))
+    except BrokenProcessPool:  # a worker died (out of memory, killed): what came stands
+        _POOLS.pop(workers, None)
+    finally:
+        for future in pending:
+            future.cancel()
+        if any(future.running() for future in pending):
+            _stop(workers)
+
+
+def _stage_task(k: int, stage: int, strategy: str, original_items, current_items, symbols):
+    """In a worker: one stage of one weight -> ``(k, stage, the better form flattened or None)``.
+
+    The worker's SymPy cache stays warm from task to task, as in the serial child.
+    """
+    original, current = _rebuilt(original_items), _rebuilt(current_items)
+    rewrite = _rewrites(strategy)[stage]
+    found = _improved(rewrite, original, (current, operation_count(current)), symbols)
+    if found is None:
+        return k, stage, None
+    items = _flattened(found[0])
+    return k, stage, items if _rebuilt(items) == found[0] else None
