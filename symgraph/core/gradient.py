@@ -208,25 +208,31 @@ class Gradient(Mapping):
 
         return gradient_source(self, language)
 
-    def latex(self, form: str = "closed", environment: str = "align") -> str:
+    def latex(
+        self, form: str = "closed", environment: str = "align", *, width: float | None = 229.5
+    ) -> str:
         """LaTeX for a paper: ``\\frac{\\partial L}{\\partial w} = ...`` per weight.
 
         Closed forms too big to print (see :mod:`symgraph.core.sizes`) give the
         structured form instead, after a ``%`` comment saying why; a structured
-        form too big as well is refused (SymgraphError).
+        form too big as well is refused (SymgraphError).  ``width``: the column
+        in points (229.5, a two-column article's ``\\columnwidth``); longer
+        formulas are broken over rows at their top-level operators, a closed
+        form that cannot fit gives its weight's δ-equations; None: never broken.
+        See :func:`symgraph.present.latex.gradient_latex`.
         """
         from ..present.latex import gradient_latex
 
         reason = self.unprintable_reason() if form == "closed" else None
         if reason is None and form != "structured":
-            return gradient_latex(self, form=form, environment=environment)
+            return gradient_latex(self, form=form, environment=environment, width=width)
         too_big = self._structured_too_big()
         if too_big is not None:
             raise SymgraphError(
                 f"the gradient is too big for LaTeX: {too_big}; "
                 "print a part of grad.equations, or build a coarser graph"
             )
-        body = gradient_latex(self, form="structured", environment=environment)
+        body = gradient_latex(self, form="structured", environment=environment, width=width)
         return body if reason is None else f"% {reason}\n{body}"
 
     def _repr_latex_(self) -> str:

@@ -30,6 +30,7 @@ from sympy.printing.str import StrPrinter
 from ..core.adjoint import is_adjoint
 from ..core.gradient import Gradient
 from ..errors import GraphError, SymgraphError
+from .latex_break import COLUMN_WIDTH, break_rows
 
 FORMS = ("closed", "structured")
 ENVIRONMENTS = ("align", "align*", "aligned", None)
@@ -143,30 +144,98 @@ def partial_symbol(output: sp.Symbol, weight: sp.Symbol) -> str:
     return rf"\frac{{\partial {_tex(output)}}}{{\partial {_tex(weight)}}}"
 
 
-def gradient_latex(grad: Gradient, form: str = "closed", environment: str | None = "align") -> str:
-    r"""The gradient as LaTeX equations, aligned at ``=``.
+def gradient_latex(
+    grad: Gradient,
+    form: str = "closed",
+    environment: str | None = "align",
+    *,
+    width: float | None = COLUMN_WIDTH,
+) -> str:
+    r"""The gradient as LaTeX equations, aligned at ``=``, broken to fit a column.
 
     Parameters
     ----------
     grad : Gradient
     form : {"closed", "structured"}
     environment : {"align", "align*", "aligned", None}
-        The amsmath environment around the lines (None: the lines alone).
+        The amsmath environment around the lines (None: the lines alone, for
+        an alignment of one's own; like ``align``'s, a broken equation's rows
+        but the last carry ``\nonumber``).
+    width : float or None, keyword-only
+        The column in points (default: a two-column article's ``\columnwidth``,
+        229.5 pt); a longer right side is broken over rows at its top-level
+        operators (see :mod:`symgraph.present.latex_break`).  A closed form that
+        cannot fit (a part that cannot break is wider) is replaced by its
+        weight's δ-equations, after a ``%`` comment saying so.  None: one row
+        per equation, never broken.
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> import symgraph as sg
+    >>> a = sp.symbols("a1:9", real=True)
+    >>> grad = sg.gradient(sp.Add(*(sp.exp(v) for v in a)) * a[0], wrt=[a[0]])
+    >>> print(gradient_latex(grad, width=150))
+    \begin{align}
+    \frac{\partial L}{\partial a_{1}} &= a_{1} e^{a_{1}} + e^{a_{1}} + e^{a_{2}} \nonumber \\
+    &\quad + e^{a_{3}} + e^{a_{4}} + e^{a_{5}} \nonumber \\
+    &\quad + e^{a_{6}} + e^{a_{7}} + e^{a_{8}}
+    \end{align}
     """
     if form not in FORMS:
         raise GraphError(f"unknown form {form!r}; choose one of {', '.join(FORMS)}")
     if environment not in ENVIRONMENTS:
         raise GraphError(f"unknown environment {environment!r}")
-    lines = []
-    if form == "closed":
-        for w, expr in grad.closed_forms().items():
-            lines.append(f"{partial_symbol(grad.output, w)} &= {_tex(expr)}")
+    numbered = environment in ("align", None)  # None: the lines may go into a numbered align
+    if form == "structured":
+        lines = _arranged(_structured_rows(grad), width, numbered)
     else:
-        lines += _structured_lines(grad)
+        rows = [(partial_symbol(grad.output, w), _tex(e)) for w, e in grad.closed_forms().items()]
+        lines = _closed_or_structured(grad, rows, width, numbered)
     body = " \\\\\n".join(lines)
     if environment is None:
         return body
     return f"\\begin{{{environment}}}\n{body}\n\\end{{{environment}}}"
+
+
+def _arranged(rows, width, numbered, comments=None) -> list[str]:
+    """The rows broken to fit, with ``comments`` (row index -> text) before their rows.
+
+    A row that still does not fit gets a ``%`` comment saying so.
+    """
+    arranged = break_rows(rows, width, numbered)
+    comments = dict(comments or {})
+    for k, wide in arranged.too_wide:
+        comments.setdefault(k, f"% about {wide:.0f} pt wide: wider than the column")
+    lines = arranged.lines
+    for k, comment in comments.items():
+        lines[arranged.starts[k]] = f"{comment}\n{lines[arranged.starts[k]]}"
+    return lines
+
+
+def _closed_or_structured(grad: Gradient, rows, width, numbered) -> list[str]:
+    """Closed-form rows; those of weights that cannot fit replaced by their δ-equations."""
+    arranged = break_rows(rows, width, numbered)
+    if not arranged.too_wide:
+        return arranged.lines
+    wide = dict(arranged.too_wide)
+    weights = [w for k, w in enumerate(grad.wrt) if k in wide]
+    structured = iter(_structured_rows(grad, only=weights))  # each definition once
+    out, comments = [], {}
+    for k, row in enumerate(rows):
+        if k not in wide:
+            out.append(row)
+            continue
+        comments[len(out)] = (
+            f"% {row[0]}: the closed form does not fit a column of {width:g} pt "
+            f"(a part that cannot break makes a row about {wide[k]:.0f} pt wide); "
+            "its delta-equations instead"
+        )
+        for structured_row in structured:  # up to and including this weight's ∂L/∂w
+            out.append(structured_row)
+            if structured_row[0] == row[0]:
+                break
+    return _arranged(out, width, numbered, comments)
 
 
 def pass_throughs(equations, keep=()) -> dict[sp.Basic, sp.Basic]:
@@ -190,26 +259,42 @@ def pass_throughs(equations, keep=()) -> dict[sp.Basic, sp.Basic]:
     return alias
 
 
-def _structured_lines(grad: Gradient) -> list[str]:
+def _structured_rows(grad: Gradient, only=None) -> list[tuple[str, str]]:
+    """(left, right) rows: forward definitions, δ-terms, then each ∂L/∂w in δ-terms.
+
+    ``only``: the weights whose rows to give, with just the definitions and
+    δ-terms they use (found walking back from their partials, once each).
+    """
     graph = grad.graph
-    lines = [
-        f"{_tex(n)} &= {_tex(graph.nx.nodes[n]['op'])}"
+    forward = [
+        (n, graph.nx.nodes[n]["op"])
         for n in graph.topological_order()
         if graph.nx.nodes[n]["op"] is not None
     ]
     weights = set(grad.adjoints.values())  # printed below as ∂L/∂w, not twice
     alias = pass_throughs(grad.equations, keep=weights)
-    lines += [
-        f"{_tex(lhs)} &= {_tex(rhs.xreplace(alias))}"
+    deltas = [
+        (lhs, rhs.xreplace(alias))
         for lhs, rhs in grad.equations
         if lhs not in weights and lhs not in alias
     ]
-    structured = grad.structured
-    lines += [
-        f"{partial_symbol(grad.output, w)} &= {_tex(structured[w].xreplace(alias))}"
-        for w in grad.wrt
-    ]
-    return lines
+    finals = [(w, grad.structured[w].xreplace(alias)) for w in only or grad.wrt]
+    if only is not None:
+        needed = set().union(*(e.free_symbols for _, e in finals))
+        kept = []
+        for lhs, rhs in reversed(deltas):  # δ-terms use later δ-terms, then node values
+            if lhs in needed:
+                kept.append((lhs, rhs))
+                needed |= rhs.free_symbols
+        deltas = kept[::-1]
+        kept = []
+        for lhs, rhs in reversed(forward):
+            if lhs in needed:
+                kept.append((lhs, rhs))
+                needed |= rhs.free_symbols
+        forward = kept[::-1]
+    rows = [(_tex(lhs), _tex(rhs)) for lhs, rhs in [*forward, *deltas]]
+    return rows + [(partial_symbol(grad.output, w), _tex(e)) for w, e in finals]
 
 
 def latex_document(body: str) -> str:
