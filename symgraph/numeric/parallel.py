@@ -100,7 +100,7 @@ class ThreadedGradient:
             return self.compiled(*args, **values)
         ordered = call_values(self.compiled.args, args, values)
         shape = broadcast_shape(self.compiled.args, ordered)
-        if any(map(is_dask, ordered)) or not shape or shape[0] < 2 or _points(shape) < MIN_POINTS:
+        if any(map(is_dask, ordered)) or not shape or shape[0] < 2 or math.prod(shape) < MIN_POINTS:
             return self.compiled(*ordered)
         bounds = np.linspace(0, shape[0], min(self.workers, shape[0]) + 1).astype(int)
         parts = [_part(ordered, shape, a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
@@ -135,10 +135,6 @@ class ThreadedGradient:
 
     def __repr__(self) -> str:
         return f"<{self.compiled!r} on {self.workers} threads>"
-
-
-def _points(shape: tuple) -> int:
-    return math.prod(shape)
 
 
 def _part(ordered: list, shape: tuple, a: int, b: int) -> list:
