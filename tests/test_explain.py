@@ -84,13 +84,13 @@ IDS = [case[0] for case in CASES]
 
 
 def chain_gradient(steps: int):
-    """``a_k = sin(a_{k-1}) + cos(a_{k-1})``: each step doubles the number of paths."""
+    """``a_k = sin(a_{k-1}) + cos(a_{k-1})``: each step doubles the paths (a node per op)."""
     nodes = sp.symbols(f"a0:{steps + 1}", real=True)
     assignments = [(nodes[0], w * x)]
     assignments += [
         (nodes[k], sp.sin(nodes[k - 1]) + sp.cos(nodes[k - 1])) for k in range(1, steps + 1)
     ]
-    return sg.Graph.from_assignments(assignments, wrt=[w]).backward()
+    return sg.Graph.from_assignments(assignments, wrt=[w], granularity="op").backward()
 
 
 def sympy_derivative_at(grad, weight, point) -> float:

@@ -193,3 +193,20 @@ class TestLookups:
             self.g.nodes_with_role("bogus")
         with pytest.raises(GraphError, match="needs a list of nodes"):
             self.g.coarsen(5)
+
+
+def test_named_assignments_keep_the_users_nodes_and_the_latex_says_the_same():
+    """Issue 13: a user who names the steps gets those nodes, in the structured form and LaTeX."""
+    w1, w2, x, b1, y, z1, a1, z2, L = sp.symbols("w1 w2 x b1 y z1 a1 z2 L", real=True)
+    steps = [(z1, w1 * x + b1), (a1, sp.tanh(z1)), (z2, w2 * a1), (L, (z2 - y) ** 2)]
+    grad = sg.Graph.from_assignments(steps, wrt=[w1, w2, b1]).backward()
+    assert set(grad.graph.nx) - set(grad.graph.leaves) == {z1, a1, z2, L}
+    shown = {str(w): str(rhs) for w, rhs in grad.structured.items()}
+    assert shown == {"w1": "delta_z1*x", "w2": "delta_z2*a1", "b1": "delta_z1"}
+    latex = grad.latex(form="structured")
+    assert r"\frac{\partial L}{\partial w_{1}} &= \delta_{z_{1}} x" in latex
+    assert r"\frac{\partial L}{\partial w_{2}} &= \delta_{z_{2}} a_{1}" in latex
+    assert "v_{" not in latex  # no generated node
+    fine = sg.Graph.from_assignments(steps, wrt=[w1, w2, b1], granularity="op").backward()
+    assert len(fine.graph.nx) > len(grad.graph.nx)  # "op" still splits each step
+    assert all(sp.simplify(grad[w] - fine[w]) == 0 for w in (w1, w2, b1))

@@ -50,7 +50,7 @@ def graph_of_expr(expr, wrt=None, granularity: str = "op", output="L") -> Graph:
     return _build([(output, expr)], wrt, granularity, single=True)
 
 
-def graph_of_assignments(assignments, wrt=None, granularity: str = "op") -> Graph:
+def graph_of_assignments(assignments, wrt=None, granularity: str = "named") -> Graph:
     """The graph of named assignments; see :meth:`symgraph.Graph.from_assignments`."""
     if isinstance(assignments, (str, bytes, sp.Basic)) or not isinstance(assignments, Iterable):
         raise GraphError(

@@ -103,12 +103,14 @@ class Graph:
         cls,
         assignments: Sequence[tuple[sp.Symbol, sp.Basic]],
         wrt: Iterable[sp.Symbol] | None = None,
-        granularity: str = "op",
+        granularity: str = "named",
     ) -> Graph:
         """Build the graph of named assignments, in a paper's order.
 
         The last assignment is the output; each assigned name becomes a node of
         that name, so the structured gradient speaks in the paper's names.
+        ``granularity="named"`` (the default) keeps exactly those nodes;
+        ``"op"`` also splits each step into one node per SymPy operation.
 
         Examples
         --------
