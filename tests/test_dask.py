@@ -90,22 +90,18 @@ class TestChunks:
 class TestReduced:
     @pytest.mark.parametrize("reduce", ["sum", "mean"])
     def test_chunk_sums_combine(self, grad, data, reduce):
-        from symgraph.numeric.dask_call import dask_call
-
         xs, ys = data
         f = grad.lambdify(reduce=reduce)
-        value, partials = dask_call(f, [da.from_array(xs, chunks=100), ys, 0.3, -0.2])
+        value, partials = f(x=da.from_array(xs, chunks=100), y=ys, w=0.3, b=-0.2)
         assert isinstance(value, da.Array) and value.shape == ()
         v1, p1 = f(x=xs, y=ys, w=0.3, b=-0.2)
         v, *p = dask.compute(value, *partials)
         assert v == pytest.approx(v1, rel=1e-12) and p == pytest.approx(p1, rel=1e-12)
 
     def test_a_mean_weighs_chunks_by_their_points(self, grad, data):
-        from symgraph.numeric.dask_call import dask_call
-
         xs, ys = data
         f = grad.lambdify(reduce="mean")
-        value, _ = dask_call(f, [da.from_array(xs, chunks=(50, 150, 200)), ys, 0.3, -0.2])
+        value, _ = f(da.from_array(xs, chunks=(50, 150, 200)), ys, 0.3, -0.2)
         assert float(value.compute()) == pytest.approx(f(x=xs, y=ys, w=0.3, b=-0.2)[0], rel=1e-12)
 
 
@@ -137,11 +133,9 @@ class TestCluster:
         assert len(client.scheduler_info()["workers"]) == 2
 
     def test_a_reduced_call_on_the_cluster(self, client, grad, data):
-        from symgraph.numeric.dask_call import dask_call
-
         xs, ys = data
         f = grad.lambdify(reduce="mean")
-        value, partials = dask_call(f, [da.from_array(xs, chunks=100), ys, 0.3, -0.2])
+        value, partials = f(x=da.from_array(xs, chunks=100), y=ys, w=0.3, b=-0.2)
         v, *p = client.compute([value, *partials], sync=True)
         v1, p1 = f(x=xs, y=ys, w=0.3, b=-0.2)
         assert v == pytest.approx(v1, rel=1e-12) and p == pytest.approx(p1, rel=1e-12)

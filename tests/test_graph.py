@@ -210,3 +210,17 @@ def test_named_assignments_keep_the_users_nodes_and_the_latex_says_the_same():
     fine = sg.Graph.from_assignments(steps, wrt=[w1, w2, b1], granularity="op").backward()
     assert len(fine.graph.nx) > len(grad.graph.nx)  # "op" still splits each step
     assert all(sp.simplify(grad[w] - fine[w]) == 0 for w in (w1, w2, b1))
+
+
+def test_adjoint_symbols_pickle_as_themselves():
+    """A process pool or a Dask worker receives δ-equations by pickle."""
+    import pickle
+
+    from symgraph.core.adjoint import AdjointSymbol
+
+    w, x = sp.symbols("w x", real=True)
+    grad = sg.gradient(sp.tanh(w * x) ** 2, wrt=[w])
+    again = pickle.loads(pickle.dumps(grad.equations))
+    for (lhs, rhs), (lhs2, rhs2) in zip(grad.equations, again, strict=True):
+        assert type(lhs2) is AdjointSymbol and lhs2 == lhs and lhs2.node == lhs.node
+        assert sp.expand(rhs2 - rhs) == 0

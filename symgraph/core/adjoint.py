@@ -28,6 +28,9 @@ class AdjointSymbol(sp.Symbol):
         obj.node = node  # printed as δ of the node itself (W^{(1)}_{2,3}, not its name)
         return obj
 
+    def __getnewargs_ex__(self):  # pickled as AdjointSymbol(node): a process pool, Dask
+        return (getattr(self, "node", None) or sp.Symbol(self.node_name, real=True),), {}
+
     @property
     def node_name(self) -> str:
         return self.name[len("delta_") :]

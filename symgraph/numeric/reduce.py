@@ -51,7 +51,7 @@ from ..core.adjoint import AdjointSymbol
 from ..core.gradient import Gradient
 from ..errors import EvaluationError, GraphError
 from .codegen import ZeroSafeProduct, make_function
-from .compile import CompiledGradient, call_values
+from .compile import CompiledGradient, call_values, is_dask
 from .forward import run
 from .lines import argument_order, compiled_lines
 from .stable import stable_lines
@@ -196,6 +196,10 @@ class ReducedGradient(CompiledGradient):
     def checked(self, *args: Any, **values: Any):
         """The call with every value checked and converted, then reduced over the batch."""
         ordered = call_values(self.args, args, values)
+        if any(map(is_dask, ordered)):  # one task per chunk, its sums combined
+            from .dask_call import dask_call
+
+            return dask_call(self, ordered)
         for symbol, value in zip(self.args, ordered, strict=True):
             if symbol in self._weights and np.shape(value) != ():
                 raise EvaluationError(

@@ -72,6 +72,7 @@ import pickle
 import signal
 import sys
 import time
+import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -311,7 +312,9 @@ def _within(results: Iterator[tuple], deadline: float) -> Iterator[tuple]:
     """The items of ``results`` (computed in a forked child) that arrive before ``deadline``.
 
     ``os.fork`` itself rather than ``multiprocessing``, which refuses to start a
-    child from a daemonic process (a worker of a ``multiprocessing.Pool``).
+    child from a daemonic process (a worker of a ``multiprocessing.Pool``).  JAX,
+    once used, warns at every fork that its threads may hold locks: the child
+    runs SymPy only, never JAX, so that warning is silenced here.
     """
     if not hasattr(os, "fork"):  # pragma: no cover - Windows: checked between items only
         for item in results:
@@ -320,7 +323,9 @@ def _within(results: Iterator[tuple], deadline: float) -> Iterator[tuple]:
                 return
         return
     read_end, write_end = os.pipe()
-    pid = os.fork()
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "os.fork", RuntimeWarning)
+        pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         os.close(read_end)
         try:
