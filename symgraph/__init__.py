@@ -26,6 +26,7 @@ from .errors import (
 from .io.files import from_json, load_json, save_dot, save_graphml, save_json, to_graphml, to_json
 from .numeric.jacobian import lambdify_hessian, lambdify_jacobian
 from .present.explain import Walkthrough, explain
+from .present.view import View, view
 from .rules.registry import register_rule, register_vjp
 from .trace import Value
 
@@ -42,6 +43,7 @@ __all__ = [
     "ParseError",
     "SymgraphError",
     "Value",
+    "View",
     "Walkthrough",
     "check",
     "explain",
@@ -52,6 +54,7 @@ __all__ = [
     "save_json",
     "to_graphml",
     "to_json",
+    "view",
     "gradient",
     "hessian",
     "hvp",

@@ -1,6 +1,6 @@
-"""The command line: ``symgraph grad|draw|explain EXPR --wrt W...`` (or ``--file model.txt``).
+"""The command line: ``symgraph grad|draw|explain|view EXPR --wrt W...`` (or ``--file model.txt``).
 
-``grad``, ``draw`` and ``explain`` take ``--matrix W=2x3 x=3x1 X=nxd``: those names are
+``grad``, ``draw``, ``explain`` and ``view`` take ``--matrix W=2x3 x=3x1 X=nxd``: those names are
 matrices (see :func:`symgraph.parse.parse_matrices`) and the gradient is
 printed in matrix form (``dL/dW = ...``).
 
@@ -52,6 +52,7 @@ from .present.cli_output import (
 from .present.draw import MAX_RENDERED_NODES, render, to_dot
 from .present.explain import explain
 from .present.latex import paper_text
+from .present.view import view
 
 EXIT_OK, EXIT_CHECK_FAILED, EXIT_REFUSED = 0, 1, 2
 MAX_CHECK_ENTRIES = 2_500  # matrix entries --check differentiates one by one (50×50)
@@ -161,6 +162,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_matrices(explain)
     _add_point(explain, "the numbers at that point")
     explain.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
+    view = commands.add_parser(
+        "view",
+        help="one self-contained interactive HTML page: the graph, δs, the backward pass",
+        epilog='example: symgraph view "(tanh(w*x + b) - y)**2" --wrt w b '
+        "--at w=1,x=0.5,b=0.1,y=0.2 -o page.html (open it in a browser; works offline)",
+    )
+    _add_source(view)
+    _add_matrices(view)
+    view.add_argument("-o", "--output", required=True, metavar="PAGE", help="page.html")
+    _add_point(view, "the starting point (default: every leaf 0.5; editable in the page)")
     return parser
 
 
@@ -442,7 +453,17 @@ def _explain(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"grad": _grad, "draw": _draw, "explain": _explain}
+def _view(args: argparse.Namespace) -> int:
+    graph = _graph(args)
+    grad = backward(graph)
+    page = view(grad, at=_at(grad, args))
+    write_text(args.output, page.html)
+    _print_size(graph, matrices=args.matrix is not None)
+    print(f"wrote {args.output}")
+    return EXIT_OK
+
+
+COMMANDS = {"grad": _grad, "draw": _draw, "explain": _explain, "view": _view}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
