@@ -37,7 +37,9 @@ def assert_lines_bounded(source: str) -> None:
     longest = max(source.splitlines(), key=len)
     assert len(longest) < LINE_BOUND, longest[:200]
     for line in source.splitlines():
-        assert max(line.count(joint) for joint in ("+", "*", ",")) <= WIDTH + 1, line[:200]
+        assert max(line.count(joint) for joint in ("+", " - ", ",")) <= WIDTH + 1, line[:200]
+        # a term of a chunk may be a node's small product (δ·(1 - h²)·h): a few factors each
+        assert line.count("*") <= 4 * (WIDTH + 1), line[:200]
 
 
 def sum_of_sines(n: int):

@@ -253,8 +253,14 @@ class NumPyLines(_BasePrinter):
             return str(int(expr)) if expr >= 0 else f"({int(expr)})"
         if expr.is_Rational:
             return f"({expr.p}/{expr.q})"
-        if isinstance(expr, sp.Add):
-            return "(" + " + ".join(self.text(a) for a in expr.args) + ")"
+        if isinstance(expr, sp.Add):  # a - b, not a + (-b): one array op fewer, the same bits
+            terms = [self.text(expr.args[0])]
+            for term in expr.args[1:]:
+                negated = _negated(term)
+                terms.append(
+                    f"- {self.text(negated)}" if negated is not None else f"+ {self.text(term)}"
+                )
+            return "(" + " ".join(terms) + ")"
         if isinstance(expr, sp.Mul):
             negative = expr.args[0] == -1
             factors = [self.text(a) for a in expr.args[negative:]]
@@ -273,6 +279,16 @@ class NumPyLines(_BasePrinter):
             self._names[s] = f"i{len(self._names)}"
             self._local.add(s)
         return self.doprint(expr)
+
+
+def _negated(term: sp.Basic) -> sp.Basic | None:
+    """``-term`` when ``term`` is a negative number or has one as its coefficient, else None."""
+    if term.is_Number and term.is_negative:
+        return -term
+    if isinstance(term, sp.Mul) and term.args[0].is_Number and term.args[0].is_negative:
+        rest = term.args[1:]
+        return sp.Mul(-term.args[0], *rest, evaluate=False) if term.args[0] != -1 else sp.Mul(*rest)
+    return None
 
 
 _WIDE = (sp.Add, sp.Mul, sp.MatAdd, sp.HadamardProduct, sp.Max, sp.Min, LogAddExp)
