@@ -29,8 +29,8 @@ def tanh_layer_loss():
     return squared_error((W * x).applyfunc(sp.tanh) - y)
 
 
-def batch_network():
-    """A 2-layer tanh network over a batch X (n × d), mean squared error."""
+def batch_network(n=n, d=d, h=h):
+    """A 2-layer tanh network over a batch X (n × d), mean squared error (sizes symbolic)."""
     X, Y = sp.MatrixSymbol("X", n, d), sp.MatrixSymbol("Y", n, 1)
     W1, b1, w2 = (
         sp.MatrixSymbol("W1", h, d),

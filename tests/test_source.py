@@ -17,6 +17,7 @@ import uuid
 import numpy as np
 import pytest
 import sympy as sp
+import test_matrix_graph
 
 import symgraph as sg
 from symgraph.errors import GraphError
@@ -127,21 +128,8 @@ def matrix_layer(sizes=(2, 3)):
 
 def batch_network(n=5, d=3, h=4):
     """tests/test_matrix_graph.py's 2-layer network, with sizes given."""
-    X, Y = sp.MatrixSymbol("X", n, d), sp.MatrixSymbol("Y", n, 1)
-    W1, b1, w2 = (
-        sp.MatrixSymbol("W1", h, d),
-        sp.MatrixSymbol("b1", h, 1),
-        sp.MatrixSymbol("w2", h, 1),
-    )
-    Z1, A1, R = sp.MatrixSymbol("Z1", n, h), sp.MatrixSymbol("A1", n, h), sp.MatrixSymbol("R", n, 1)
-    L = sp.Symbol("L", real=True)
-    steps = [
-        (Z1, X * W1.T + sp.OneMatrix(n, 1) * b1.T),
-        (A1, Z1.applyfunc(sp.tanh)),
-        (R, A1 * w2 - Y),
-        (L, SumEntries(sp.HadamardProduct(R, R)) / n),
-    ]
-    return sg.Graph.from_assignments(steps, wrt=[W1, b1, w2]).backward()
+    steps, weights = test_matrix_graph.batch_network(n, d, h)
+    return sg.Graph.from_assignments(steps, wrt=weights).backward()
 
 
 def matrix_values(f, rng):
