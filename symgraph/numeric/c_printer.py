@@ -31,8 +31,8 @@ import sympy as sp
 from sympy.printing.c import C99CodePrinter, known_functions_C99
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
-from ..errors import NoRuleError
 from .chunks import LONG_TERM, WIDTH, chunked
+from .printers import GeneratedNames
 from .stable_forms import LogAddExp
 
 __all__ = ["C_FUNCTIONS", "CPrinter", "is_operand"]
@@ -52,7 +52,7 @@ def is_operand(text: str) -> bool:
     return _OPERAND.fullmatch(text) is not None
 
 
-class CPrinter(C99CodePrinter):
+class CPrinter(GeneratedNames, C99CodePrinter):
     """SymPy's C99 printer with our identifiers, our conventions and bounded lines."""
 
     def __init__(self, names: dict[sp.Basic, str], numbers: Iterator[int]):
@@ -112,19 +112,6 @@ class CPrinter(C99CodePrinter):
         symbol = sp.Dummy()
         self._names[symbol] = text if is_operand(text) else f"({text})"
         return symbol
-
-    def _print(self, expr, **settings):
-        if self._is_wide(expr):
-            return self._folded(expr)
-        return super()._print(expr, **settings)
-
-    def _print_Symbol(self, expr):
-        try:
-            return self._names[expr]
-        except KeyError:
-            raise NoRuleError(f"the symbol {expr} has no value in the generated code") from None
-
-    _print_Dummy = _print_MatrixSymbol = _print_Symbol
 
     def _print_Integer(self, expr):
         if abs(expr) < _SMALL_INT:

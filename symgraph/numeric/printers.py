@@ -34,7 +34,7 @@ from .chunks import LONG_TERM, WIDTH, chunked, delete_lines
 from .schedule import is_name
 from .stable_forms import LogAddExp
 
-__all__ = ["NAMESPACE", "MathLines", "NumPyLines"]
+__all__ = ["NAMESPACE", "GeneratedNames", "MathLines", "NumPyLines"]
 
 try:  # SciPy prints erf, gamma, Bessel functions...; without it NumPy's set remains
     import scipy.special
@@ -49,7 +49,28 @@ except ImportError:  # pragma: no cover - scipy is optional
 NAMESPACE.update(functools=functools, builtins=builtins, math=math)  # Max of many; Sum
 
 
-class NumPyLines(_BasePrinter):
+class GeneratedNames:
+    """What every printer of generated code shares: our names only, wide sums folded.
+
+    A printer mixing this in has ``_names`` (expression -> generated identifier),
+    ``_is_wide`` and ``_folded``; a symbol without a name is refused, never printed.
+    """
+
+    def _print(self, expr, **settings):  # SymPy's own path (inside a Piecewise...) too
+        if self._is_wide(expr):
+            return self._folded(expr)
+        return super()._print(expr, **settings)
+
+    def _print_Symbol(self, expr):
+        try:
+            return self._names[expr]
+        except KeyError:
+            raise NoRuleError(f"the symbol {expr} has no value in the generated code") from None
+
+    _print_Dummy = _print_MatrixSymbol = _print_Symbol  # u of an entrywise function too
+
+
+class NumPyLines(GeneratedNames, _BasePrinter):
     """SciPy/NumPy printer with our identifiers and our conventions at kinks.
 
     A wide sum (product, ``Max``...) anywhere in an expression is accumulated
@@ -129,23 +150,6 @@ class NumPyLines(_BasePrinter):
         )
         self._names[symbol] = text
         return symbol
-
-    def _print(self, expr, **settings):  # SymPy's own path (inside a Piecewise...) too
-        if self._is_wide(expr):
-            return self._folded(expr)
-        return super()._print(expr, **settings)
-
-    def _print_Symbol(self, expr):
-        try:
-            return self._names[expr]
-        except KeyError:
-            raise NoRuleError(f"the symbol {expr} has no value in the generated code") from None
-
-    def _print_MatrixSymbol(self, expr):
-        return self._print_Symbol(expr)
-
-    def _print_Dummy(self, expr):  # the variable of an entrywise function: u
-        return self._print_Symbol(expr)
 
     # Matrix operations print as NumPy array operations, one call for the whole batch.
     def _print_MatMul(self, expr):
