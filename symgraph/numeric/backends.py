@@ -44,7 +44,7 @@ import numpy as np
 from ..core.gradient import Gradient
 from ..errors import EvaluationError, GraphError
 from .codegen import make_function
-from .forward import values_in_order
+from .forward import call_values
 from .lines import argument_order, compiled_lines
 from .stable import stable_lines
 from .values import broadcast_shape, check_shapes, declared_shapes
@@ -82,13 +82,7 @@ class BackendGradient:
 
     def __call__(self, *args: Any, **values: Any):
         """The value and each partial; by position, by name, or both (each argument once)."""
-        if len(args) > len(self.args):
-            raise EvaluationError(f"expected at most {len(self.args)} arguments, got {len(args)}")
-        given = dict(zip((s.name for s in self.args), args, strict=False))
-        twice = sorted(set(given) & set(values))
-        if twice:
-            raise EvaluationError(f"{', '.join(twice)} given both by position and by name")
-        ordered = values_in_order(self.args, given, values)
+        ordered = call_values(self.args, args, values)
         lib = self._library
         if self._shapes is not None:
             return self._matrix_call(ordered)

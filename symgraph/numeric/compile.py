@@ -30,9 +30,9 @@ import numpy as np
 
 from ..core.gradient import Gradient
 from ..core.graph import forward_assignments
-from ..errors import EvaluationError, GraphError, NoRuleError
+from ..errors import GraphError, NoRuleError
 from .codegen import make_function
-from .forward import checked_values, run, stable_function, values_in_order
+from .forward import call_values, checked_values, run, stable_function, values_in_order
 from .lines import argument_order, compiled_lines, numeric_equations
 from .stable import stable_lines
 from .values import broadcast_shape, check_shapes, declared_shapes
@@ -145,17 +145,6 @@ class CompiledGradient:
     def __repr__(self) -> str:
         args = ", ".join(map(str, self.args))
         return f"<CompiledGradient ({args}) -> value, {len(self.wrt)} partials>"
-
-
-def call_values(symbols, args: tuple, values: dict) -> list:
-    """The values of a call by position and by name, checked, in the order of ``symbols``."""
-    if len(args) > len(symbols):
-        raise EvaluationError(f"expected at most {len(symbols)} arguments, got {len(args)}")
-    given = dict(zip((s.name for s in symbols), args, strict=False))
-    twice = sorted(set(given) & set(values))
-    if twice:
-        raise EvaluationError(f"{', '.join(twice)} given both by position and by name")
-    return values_in_order(symbols, given, values)
 
 
 def is_dask(value: Any) -> bool:

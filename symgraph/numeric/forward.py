@@ -55,6 +55,17 @@ def values_in_order(
     return [real_value(s.name, by_name[s.name]) for s in symbols]
 
 
+def call_values(symbols, args: tuple, values: dict) -> list:
+    """The values of a call by position and by name, checked, in the order of ``symbols``."""
+    if len(args) > len(symbols):
+        raise EvaluationError(f"expected at most {len(symbols)} arguments, got {len(args)}")
+    given = dict(zip((s.name for s in symbols), args, strict=False))
+    twice = sorted(set(given) & set(values))
+    if twice:
+        raise EvaluationError(f"{', '.join(twice)} given both by position and by name")
+    return values_in_order(symbols, given, values)
+
+
 def checked_values(symbols: Sequence[sp.Basic], values: Sequence[Any]) -> list[Any]:
     """Values of matrix arguments checked against their declared shapes; scalars broadcast."""
     if any(getattr(s, "is_Matrix", False) for s in symbols):
