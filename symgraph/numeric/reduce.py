@@ -24,7 +24,10 @@ itself.  The generated code sees every datum as one flat array over the
 batch: data that broadcast against each other (``x`` of shape ``(n, 1)``,
 ``y`` of shape ``(1, m)``), plain numbers and arrays of several axes are
 broadcast to the batch's shape and raveled at the call (a copy only where a
-datum is not flat already).
+datum is not flat already).  A layer written weight by weight is then rolled
+back into matrix products (:mod:`symgraph.numeric.reroll`): the sums
+``Σ_i W_ji·x_i`` over the same inputs as one ``C @ S``, their weights' dot
+products as one ``Δ @ S.T``.
 
 Examples
 --------
@@ -54,34 +57,11 @@ from .codegen import ZeroSafeProduct, make_function
 from .compile import CompiledGradient, call_values, is_dask
 from .forward import run
 from .lines import argument_order, compiled_lines
+from .reroll import BatchDot, BatchSum, rerolled
 from .stable import stable_lines
 from .values import broadcast_shape
 
 __all__ = ["BatchDot", "BatchSum", "ReducedGradient", "compile_reduced", "reduced_lines"]
-
-
-def _text(printer, arg) -> str:
-    text = getattr(printer, "text", None)  # symgraph's printer: its names and its fast path
-    return text(arg) if text is not None else printer._print(arg)
-
-
-class BatchSum(sp.Function):
-    """``Σ_n u[n]`` over the batch, ``u`` a flat array of it: ``numpy.sum(u)``."""
-
-    nargs = 1
-
-    def _numpycode(self, printer):
-        return f"numpy.sum({_text(printer, self.args[0])})"
-
-
-class BatchDot(sp.Function):
-    """``Σ_n u[n]·v[n]`` over the batch, both flat arrays of it: ``numpy.dot(u, v)``."""
-
-    nargs = 2
-
-    def _numpycode(self, printer):
-        u, v = (_text(printer, a) for a in self.args)
-        return f"numpy.dot({u}, {v})"
 
 
 def reduced_lines(grad: Gradient, size: sp.Symbol) -> tuple[list, list]:
@@ -90,6 +70,12 @@ def reduced_lines(grad: Gradient, size: sp.Symbol) -> tuple[list, list]:
     ``size`` is the symbol holding the batch size :math:`N`.  Returns the
     assignments and the outputs: the summed value, then each summed partial.
     """
+    lines, outputs, _ = _reduced_program(grad, size)
+    return lines, outputs
+
+
+def _reduced_program(grad: Gradient, size: sp.Symbol) -> tuple[list, list, set]:
+    """:func:`reduced_lines`, and the names that hold arrays over the batch."""
     if grad.graph.has_matrices:
         raise GraphError(
             "a matrix graph's loss is already one number: reduce applies to a scalar graph "
@@ -117,7 +103,7 @@ def reduced_lines(grad: Gradient, size: sp.Symbol) -> tuple[list, list]:
         elif expr.free_symbols & batched:
             batched.add(target)
         out.append((target, expr))
-    return _fused_outputs(out, outputs, batched, summed, size)
+    return (*_fused_outputs(out, outputs, batched, summed, size), batched)
 
 
 def _fused_outputs(lines, outputs, batched, summed, size):
@@ -239,7 +225,8 @@ def compile_reduced(grad: Gradient, reduce: str) -> ReducedGradient:
         For a matrix graph, whose loss is one number already.
     """
     size = sp.Dummy("batch_size", integer=True, positive=True)
-    lines, outputs = reduced_lines(grad, size)
+    lines, outputs, batched = _reduced_program(grad, size)
+    lines, outputs = rerolled(lines, outputs, batched)  # matrix products where lines allow
     args = argument_order(grad)
     fn = make_function(lines, [*args, size], outputs, name="value_and_grad")
     return ReducedGradient(fn, args, grad.wrt, reduce)
