@@ -9,6 +9,7 @@ TeX engine for the LaTeX.
 from __future__ import annotations
 
 import math
+import re
 import time
 
 import networkx as nx
@@ -140,7 +141,7 @@ class TestNumbers:
         assert walk.sum_value is walk.compiled_value is walk.agrees is None
         assert all(s.value is None for p in walk.paths for s in p.steps)
         assert "compiled" not in walk.text()
-        assert "sum over 1 path = x*cos(v1) = dL/dw" in walk.text()
+        assert "sum over 1 path = x*cos(v1) = ∂L/∂w" in walk.text()
 
     def test_a_missing_value_is_refused(self):
         with pytest.raises(EvaluationError, match="x"):
@@ -237,7 +238,7 @@ class TestPaths:
         assert walk.total_paths == 0 and walk.paths == () and walk.deltas == ()
         assert walk.sum_value == 0 and walk.compiled_value == 0 and walk.agrees
         assert "no path from w to L" in walk.text()
-        assert "dL/dw = 0" in walk.text()
+        assert "∂L/∂w = 0" in walk.text()
 
 
 class TestRenderings:
@@ -248,20 +249,20 @@ class TestRenderings:
 
     def test_text_reads_like_the_slide(self, walk):
         lines = walk.text().splitlines()
-        assert lines[0] == "dL/dw by the chain rule, at b = 0.1, w = 1, x = 0.5, y = 0.2"
+        assert lines[0] == "∂L/∂w by the chain rule, at b = 0.1, w = 1, x = 0.5, y = 0.2"
         assert "path 1: w → v2 → v3 → v4 → v5 → L" in lines
         assert "  ∂v2/∂w = x = 0.5" in lines
         assert "  ∂v4/∂v3 = 1 - v4**2 = 0.711578" in lines
         assert "  product = 2*v5*x*(1 - v4**2) = 0.239837" in lines
         assert (
-            "sum over 1 path = 2*v5*x*(1 - v4**2) = 0.239837 = dL/dw "
+            "sum over 1 path = 2*v5*x*(1 - v4**2) = 0.239837 = ∂L/∂w "
             "(compiled gradient: 0.239837, agrees)"
         ) in lines
-        assert lines[-1] == "  δ_w = δ_v2·∂v2/∂w = δ_v2*x = 0.239837 = dL/dw"
+        assert lines[-1] == "  δ_w = δ_v2·∂v2/∂w = δ_v2*x = 0.239837 = ∂L/∂w"
 
     def test_str_is_text(self, walk):
         assert str(walk) == walk.text()
-        assert repr(walk) == "<Walkthrough dL/dw: 1 of 1 paths>"
+        assert repr(walk) == "<Walkthrough ∂L/∂w: 1 of 1 paths>"
 
     @pytest.mark.parametrize("name", ["shared-subexpression", "named-assignments"])
     def test_markdown_and_latex_contain_each_path(self, name):
@@ -378,18 +379,111 @@ class TestViews:
         assert walk.steps is walk.deltas and walk.deltas[-1].node == walk.weight
         assert walk.deltas[-1].shape == (2, 3) and walk.sum_value is None
         assert walk.checked is walk.delta_value and walk.agrees is True
-        assert repr(walk) == "<Walkthrough dL/dW: 4 δ-equations>"
+        assert repr(walk) == "<Walkthrough ∂L/∂W: 4 δ-equations>"
 
     def test_a_matrix_graph_prints_its_shapes_in_every_form(self, matrix_walk):
         text = matrix_walk.text()
         lines = text.splitlines()
-        assert lines[0] == "dL/dW by backpropagation through matrix nodes, at W 2×3, t 2×1, v 3×1"
+        assert lines[0] == "∂L/∂W by backpropagation through matrix nodes, at W 2×3, t 2×1, v 3×1"
         assert "  Z  2×1 = W*v = [[1.4], [3.2]]" in lines  # W v by hand: 1.4, 3.2
         assert "  L  ()  = Trace((Aᵀ - tᵀ)*(A - t)) = 0.7839" in lines
         # a 2×3 value prints by its shape and norm; the product's shapes are written out
         assert "  δ_W  2×3 = δ_Z*vᵀ = 2×3, ‖·‖ 0.1432    from Z   [2×1 · 1×3 → 2×3]" in lines
-        assert lines[-1] == "dL/dW = δ_W (compiled gradient: 2×3, ‖·‖ 0.1432, agrees)"
+        assert lines[-1] == "∂L/∂W = δ_W (compiled gradient: 2×3, ‖·‖ 0.1432, agrees)"
         assert matrix_walk.markdown() == f"```\n{text}\n```"
         latex = matrix_walk.latex()
         assert latex.startswith("\\begin{align}\n") and latex.endswith("\n\\end{align}")
         assert r"\delta_{W} &= \delta_{Z} v^{\top} && \in \mathbb{R}^{2 \times 3}" in latex
+
+
+# --- what a class reads: every node defined, one notation (issue 13) ------------------------
+
+w1, w2, x1, x2 = sp.symbols("w1 w2 x1 x2", real=True)
+NEURON = "(tanh(w1*x1 + w2*x2 + b) - y)**2"
+
+
+def neuron_gradient():
+    return sg.gradient((sp.tanh(w1 * x1 + w2 * x2 + b) - y) ** 2, wrt=[w1])
+
+
+def defined_before_use(text: str, graph) -> None:
+    """Every operation named anywhere in ``text`` has its line ``  name = …`` in the text."""
+    operations = {n.name for n in graph.nx if graph.op(n) is not None}
+    defined = {ln.split()[0] for ln in text.splitlines() if ln.startswith("  ") and " = " in ln}
+    named = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text)) & operations
+    assert named <= defined, sorted(named - defined)
+
+
+class TestEveryNodeDefined:
+    def test_operands_off_the_path_are_defined_in_order(self):
+        walk = explain(neuron_gradient(), w1, at=dict(w1=1, w2=2, x1=1, x2=0.5, b=0, y=0.3))
+        lines = walk.text().splitlines()
+        assert "nodes on the paths, and the operands they use:" in lines
+        assert "  v1 = -y = -0.3 (off the paths from w1)" in lines
+        assert "  v3 = w2*x2 = 1 (off the paths from w1)" in lines
+        names = [n.name for n in walk.defined]
+        assert names == ["v1", "v2", "v3", "v4", "v5", "v6", "L"]  # topological order
+        assert [n.name for n in walk.nodes] == ["w1", "v2", "v4", "v5", "v6", "L"]
+        defined_before_use(walk.text(), walk.grad.graph)
+
+    @pytest.mark.parametrize(("name", "make", "weight", "point"), CASES, ids=IDS)
+    def test_every_mentioned_node_is_defined(self, name, make, weight, point):
+        grad = make()
+        for at in (None, point):
+            defined_before_use(explain(grad, weight, at=at).text(), grad.graph)
+
+    def test_off_path_operations_close_over_their_operands(self):
+        # v = w2*x2 + x2**2: its own operand (x2**2) is defined too, above it
+        grad = sg.gradient((sp.tanh(w1 * x1 + w2 * x2 + x2**2) - y) ** 2, wrt=[w1])
+        walk = explain(grad, w1)
+        defined_before_use(walk.text(), grad.graph)
+        order = grad.graph.topological_order()
+        assert list(walk.defined) == [n for n in order if n in set(walk.defined)]
+
+    def test_matrix_walk_defines_what_its_lines_use(self):
+        W, v = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("v", 3, 1)
+        c = sp.MatrixSymbol("c", 2, 1)
+        loss = sp.Trace((W * v + c.applyfunc(sp.exp)).T * (W * v + c.applyfunc(sp.exp)))
+        grad = sg.gradient(loss, wrt=[W])
+        defined_before_use(explain(grad, W).text(), grad.graph)
+
+
+class TestOneNotation:
+    @pytest.mark.parametrize(("name", "make", "weight", "point"), CASES, ids=IDS)
+    def test_partial_d_in_every_form(self, name, make, weight, point):
+        walk = explain(make(), weight, at=point)
+        text, markdown, latex = walk.text(), walk.markdown(), walk.latex()
+        assert f"∂L/∂{weight}" in text and not re.search(r"\bd\w+/d\w+", text)
+        assert not re.search(r"\bd\w+/d\w+", repr(walk))
+        for tex in (markdown, latex):
+            assert r"\frac{\partial L}{\partial" in tex
+            assert not re.search(r"\\frac\{d ", tex) and r"\mathrm{d}" not in tex
+
+    def test_matrix_walk_too(self):
+        Wm, v = sp.MatrixSymbol("W", 2, 3), sp.MatrixSymbol("v", 3, 1)
+        walk = explain(sg.gradient(sp.Trace((Wm * v).T * (Wm * v)), wrt=[Wm]), "W")
+        lines = walk.text().splitlines()
+        assert lines[0].startswith("∂L/∂W by backpropagation") and lines[-1] == "∂L/∂W = δ_W"
+
+
+class TestCommandLine:
+    def run(self, argv, capsys):
+        from symgraph.cli import main
+
+        status = main(argv)
+        return status, capsys.readouterr().out
+
+    def test_explain_defines_every_node_and_writes_partials(self, capsys):
+        argv = ["explain", NEURON, "--wrt", "w1", "--at", "w1=1,w2=2,x1=1,x2=0.5,b=0,y=0.3"]
+        status, out = self.run(argv, capsys)
+        assert status == 0
+        defined_before_use(out, neuron_gradient().graph)
+        assert out.startswith("∂L/∂w1 by the chain rule") and "= ∂L/∂w1 (compiled" in out
+        assert not re.search(r"\bdL/d", out)
+
+    @pytest.mark.parametrize("form", ["markdown", "latex"])
+    def test_explain_markdown_and_latex_write_partial(self, form, capsys):
+        status, out = self.run(["explain", NEURON, "--wrt", "w1", "--format", form], capsys)
+        assert status == 0 and r"\frac{\partial L}{\partial w_{1}}" in out
+        assert r"\frac{d " not in out
+        assert re.search(r"v_\{3\} &?= w_\{2\} x_\{2\}", out)  # defined, though off the path

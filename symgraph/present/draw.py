@@ -21,6 +21,7 @@ digraph symgraph {
 
 from __future__ import annotations
 
+import html
 import shutil
 import subprocess
 from collections.abc import Mapping
@@ -32,10 +33,19 @@ import sympy as sp
 from ..core.graph import Graph
 from ..errors import SymgraphError
 from ..numeric.edge_values import partial_values
+from .draw_labels import edge_text, has_delta, kinds, legend_lines
+from .draw_tikz import to_tikz
 from .latex import paper_text
 from .numbers import format_value
 
-FILL = {"weight": "#fde2b8", "input": "#d7e8fb", "output": "#d5f0d5", "intermediate": "#ffffff"}
+FILL = {
+    "weight": "#fde2b8",
+    "input": "#d7e8fb",
+    "leaf": "#e6e6e6",
+    "operation": "#ffffff",
+    "output": "#d5f0d5",
+    "intermediate": "#ffffff",  # a role: the matplotlib drawing colours by role
+}
 FORMATS = ("svg", "png", "pdf")
 
 
@@ -48,8 +58,14 @@ def to_dot(
     values: Mapping[Any, Any] | None = None,
     adjoints: Mapping[Any, Any] | None = None,
     highlight: sp.Symbol | None = None,
+    legend: bool = True,
 ) -> str:
     """Graphviz DOT source for ``graph``.
+
+    Leaves are labelled weight or input (or leaf, when every leaf is a weight:
+    :func:`~symgraph.present.draw_labels.kinds`); an edge ``a → b`` is
+    labelled ``∂b/∂a = partial`` (``= value`` at a point); a legend explains
+    the kinds, the edge labels and δ.
 
     Parameters
     ----------
@@ -57,11 +73,28 @@ def to_dot(
     values : mapping, optional
         node -> forward value, written under each node.
     adjoints : mapping, optional
-        node -> adjoint value δ, written under each node.
+        node -> adjoint value δ, written under each node that has one (a
+        weight or an operation on a path from a weight; never an input).
     highlight : Symbol, optional
         A weight whose paths to the output are drawn in red.
+    legend : bool
+        Add the legend (a box beside the output).
+
+    Examples
+    --------
+    >>> import sympy as sp
+    >>> import symgraph as sg
+    >>> w, x = sp.symbols("w x", real=True)
+    >>> dot = to_dot(sg.Graph.from_expr(sp.sin(w * x), wrt=[w]))
+    >>> for line in dot.splitlines():
+    ...     if "->" in line and "invis" not in line: print(line)
+      "w" -> "v1" [label="∂v1/∂w = x"];
+      "x" -> "v1" [label="∂v1/∂x = w"];
+      "v1" -> "L" [label="∂L/∂v1 = cos(v1)"];
     """
     on_path = graph.nodes_between([highlight]) if highlight is not None else set()
+    kind = kinds(graph)
+    with_delta = has_delta(graph, kind)
     lines = [
         "digraph symgraph {",
         "  rankdir=TB;",
@@ -72,80 +105,54 @@ def to_dot(
         data = graph.nx.nodes[node]
         label = [str(node) if data["op"] is None else f"{node} = {paper_text(data['op'])}"]
         if data["op"] is None:
-            label.append(data["role"])
+            label.append(kind[node])
         if data.get("shape"):
             label.append("×".join(map(str, data["shape"])))
         if values is not None and node in values:
             label.append(f"value {format_value(values[node])}")
-        if adjoints is not None and node in adjoints:
+        if adjoints is not None and node in adjoints and node in with_delta:
             label.append(f"δ {format_value(adjoints[node])}")
         shape = "box" if data["op"] is None else "ellipse"
         color = ', color="#c0392b", penwidth=2' if node in on_path else ""
         lines.append(
             f"  {_quote(str(node))} [label={_quote(chr(10).join(label))}, shape={shape}, "
-            f'style=filled, fillcolor="{FILL[data["role"]]}"{color}];'
+            f'style=filled, fillcolor="{FILL[kind[node]]}"{color}];'
         )
     for generation in graph.generations():
         names = " ".join(_quote(str(n)) for n in generation)
         lines.append(f"  {{ rank=same; {names} }}")
     at_point = {} if values is None else partial_values(graph, values)  # compiled conventions
-    for operand, result, data in graph.nx.edges(data=True):
-        partial = "no rule" if data["partial"] is None else paper_text(data["partial"])
-        if data.get("partial") is None and data.get("vjp") is not None:  # a matrix edge: its share
-            partial = f"δ_{result} ↦ {paper_text(data['vjp'])}"
-        if (operand, result) in at_point and not data["partial"].is_Number:
-            partial += f" = {format_value(at_point[operand, result])}"
+    for operand, result in graph.nx.edges:
+        text = edge_text(graph, operand, result, at_point.get((operand, result)))
         color = ', color="#c0392b", penwidth=2' if {operand, result} <= on_path else ""
         lines.append(
-            f"  {_quote(str(operand))} -> {_quote(str(result))} [label={_quote(partial)}{color}];"
+            f"  {_quote(str(operand))} -> {_quote(str(result))} [label={_quote(text)}{color}];"
         )
+    if legend:
+        matrix_edges = any(d.get("partial") is None for _, _, d in graph.nx.edges(data=True))
+        rows = legend_lines(kind, values is not None, matrix_edges, highlight)
+        lines.append(f"  {_LEGEND} [shape=plain, label=<{_legend_table(rows)}>];")
+        lines.append(f"  {{ rank=sink; {_LEGEND} }}")
+        lines.append(f"  {_quote(str(graph.output))} -> {_LEGEND} [style=invis];")
     lines.append("}")
     return "\n".join(lines)
 
 
-def to_tikz(graph: Graph, values: Mapping[Any, Any] | None = None) -> str:
-    """A TikZ picture of ``graph`` for a paper: one row per generation, partials on edges.
+_LEGEND = '"symgraph legend"'  # a name no symbol has (symbols have no space)
 
-    Needs ``\\usepackage{tikz}``; node texts and edge labels are SymPy's LaTeX.
 
-    Examples
-    --------
-    >>> import sympy as sp
-    >>> import symgraph as sg
-    >>> w, x = sp.symbols("w x", real=True)
-    >>> print(to_tikz(sg.Graph.from_expr(sp.sin(w * x), wrt=[w])))  # doctest: +ELLIPSIS
-    \\begin{tikzpicture}[>=stealth, every node/.style={font=\\small}]
-      \\node[draw, rectangle, fill=orange!15, align=center] (n0) at (-1.6, 0.0) {$w$};
-    ...
-    \\end{tikzpicture}
-    """
-    ident = {node: f"n{k}" for k, node in enumerate(graph.topological_order())}
-    fill = {"weight": "orange!15", "input": "blue!8", "output": "green!12", "intermediate": "white"}
-    lines = [r"\begin{tikzpicture}[>=stealth, every node/.style={font=\small}]"]
-    for row, generation in enumerate(graph.generations()):
-        offset = (len(generation) - 1) / 2
-        for column, node in enumerate(generation):
-            data = graph.nx.nodes[node]
-            text = sp.latex(node)
-            if data["op"] is not None:
-                text += " = " + sp.latex(data["op"])
-            text = f"${text}$"
-            if values is not None and node in values:
-                text += rf"\\ {format_value(values[node])}"
-            shape = "rectangle" if data["op"] is None else "rectangle, rounded corners=6pt"
-            where = f"({3.2 * (column - offset) + 0.0:.1f}, {-1.6 * row + 0.0:.1f})"
-            lines.append(
-                rf"  \node[draw, {shape}, fill={fill[data['role']]}, align=center] "
-                rf"({ident[node]}) at {where} {{{text}}};"
-            )
-    for operand, result, data in graph.nx.edges(data=True):
-        label = "?" if data["partial"] is None else sp.latex(data["partial"])
-        lines.append(
-            rf"  \draw[->] ({ident[operand]}) -- node[midway, fill=white, font=\scriptsize] "
-            rf"{{${label}$}} ({ident[result]});"
-        )
-    lines.append(r"\end{tikzpicture}")
-    return "\n".join(lines)
+def _legend_table(rows: list) -> str:
+    """The legend as a Graphviz HTML-like table: a colour swatch per kind, then the words."""
+    cells = ['<tr><td colspan="2"><b>legend</b></td></tr>']
+    for what, words in rows:
+        swatch = f' bgcolor="{FILL[what]}" border="1"' if what is not None else ""
+        text = html.escape(words, quote=False)
+        cells.append(f'<tr><td width="14"{swatch}> </td><td align="left">{text}</td></tr>')
+    return (
+        '<table border="1" cellborder="0" cellspacing="2" cellpadding="3" color="#999999">'
+        + "".join(cells)
+        + "</table>"
+    )
 
 
 def draw_matplotlib(graph: Graph, path: str | Path | None = None, ax=None):

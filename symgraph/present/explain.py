@@ -1,6 +1,6 @@
 r"""Walkthrough: backpropagation for one weight, step by step, as on a teacher's slide.
 
-Two views of the same derivative ∂L/∂w:
+Two views of the same derivative ∂L/∂w (written so in every form: ``\partial`` in LaTeX):
 
 - the path view: ∂L/∂w is a sum over every path from ``w`` to the output of
   the product of the local partials written on the path's edges.  It exists
@@ -12,6 +12,8 @@ Two views of the same derivative ∂L/∂w:
   node's shape and, for a product of matrices, the shapes that meet
   (``n×1 · 1×h → n×h``).  A matrix graph has this view only.
 
+Every operation a printed line mentions is defined first, in topological
+order, with those off the paths marked (``v1 = -y`` beside ``v5 = v1 + v4``).
 At a point the walkthrough adds the number on every edge and node (small
 arrays in full, larger ones by shape and norm), each path's product, the sum,
 and a check against the compiled gradient.
@@ -29,10 +31,11 @@ Examples
 >>> grad = sg.gradient((sp.tanh(w*x + b) - y)**2, wrt=[w, b])
 >>> walk = explain(grad, "w", at={"w": 1.0, "x": 0.5, "b": 0.1, "y": 0.2})
 >>> print(walk.text())  # doctest: +NORMALIZE_WHITESPACE
-dL/dw by the chain rule, at b = 0.1, w = 1, x = 0.5, y = 0.2
+∂L/∂w by the chain rule, at b = 0.1, w = 1, x = 0.5, y = 0.2
 1 path from w to L
 <BLANKLINE>
-nodes on the paths:
+nodes on the paths, and the operands they use:
+  v1 = -y = -0.2 (off the paths from w)
   v2 = w*x = 0.5
   v3 = b + v2 = 0.6
   v4 = tanh(v3) = 0.53705
@@ -47,7 +50,7 @@ path 1: w → v2 → v3 → v4 → v5 → L
   ∂L/∂v5 = 2*v5 = 0.674099
   product = 2*v5*x*(1 - v4**2) = 0.239837
 <BLANKLINE>
-sum over 1 path = 2*v5*x*(1 - v4**2) = 0.239837 = dL/dw (compiled gradient: 0.239837, agrees)
+sum over 1 path = 2*v5*x*(1 - v4**2) = 0.239837 = ∂L/∂w (compiled gradient: 0.239837, agrees)
 <BLANKLINE>
 δ-form (backpropagation: each node sums δ_child·∂child/∂node over its out-edges):
   δ_L = 1
@@ -55,7 +58,7 @@ sum over 1 path = 2*v5*x*(1 - v4**2) = 0.239837 = dL/dw (compiled gradient: 0.23
   δ_v4 = δ_v5·∂v5/∂v4 = δ_v5 = 0.674099
   δ_v3 = δ_v4·∂v4/∂v3 = δ_v4*(1 - v4**2) = 0.479674
   δ_v2 = δ_v3·∂v3/∂v2 = δ_v3 = 0.479674
-  δ_w = δ_v2·∂v2/∂w = δ_v2*x = 0.239837 = dL/dw
+  δ_w = δ_v2·∂v2/∂w = δ_v2*x = 0.239837 = ∂L/∂w
 >>> walk.total_paths, float(walk.sum_value)
 (1, 0.23983697676545418)
 
@@ -65,7 +68,7 @@ Through matrix nodes, the δ-view alone:
 >>> Z, A, L = sp.MatrixSymbol("Z", 2, 1), sp.MatrixSymbol("A", 2, 1), sp.Symbol("L")
 >>> steps = [(Z, W*x), (A, Z.applyfunc(sp.tanh)), (L, sp.Trace((A - y).T*(A - y)))]
 >>> print(explain(sg.Graph.from_assignments(steps, wrt=[W], granularity="named").backward(), W))
-dL/dW by backpropagation through matrix nodes
+∂L/∂W by backpropagation through matrix nodes
 <BLANKLINE>
 forward:
   Z  2×1 = W*x
@@ -77,7 +80,7 @@ backward (each δ has its node's shape; a node sums what its results send back):
   δ_A  2×1 = (2*δ_L)*(A - y)    from L
   δ_Z  2×1 = (1 - A**2) ⊙ δ_A    from A
   δ_W  2×3 = δ_Z*xᵀ    from Z   [2×1 · 1×3 → 2×3]
-dL/dW = δ_W
+∂L/∂W = δ_W
 """
 
 from __future__ import annotations
@@ -151,6 +154,11 @@ class Walkthrough:
     weight : Symbol or MatrixSymbol
     nodes : tuple
         The nodes on some path from the weight to the output, in topological order.
+    defined : tuple
+        The operations the walkthrough defines, in topological order: those of
+        :attr:`nodes` and every operation any printed line mentions (an operand
+        off the paths, such as ``v1 = -y`` beside ``v6 = v1 + v5``), with the
+        operations theirs mention in turn.
     paths : tuple of PathTerm
         The listed paths (at most ``max_paths``), each with its steps and product;
         empty without the path view.
@@ -180,6 +188,7 @@ class Walkthrough:
     point: dict | None = None
     forward: dict = field(default_factory=dict)
     compiled_value: Any = None
+    defined: tuple = ()
     sum_value: Any = field(init=False, default=None)
     delta_value: Any = field(init=False, default=None)
 
@@ -249,7 +258,7 @@ class Walkthrough:
         return self.markdown()
 
     def __repr__(self) -> str:
-        name = f"d{self.output}/d{self.weight}"
+        name = f"∂{self.output}/∂{self.weight}"
         if not self.path_view:
             return f"<Walkthrough {name}: {len(self.deltas)} δ-equations>"
         return f"<Walkthrough {name}: {len(self.paths)} of {self.total_paths} paths>"
@@ -360,10 +369,30 @@ def explain(
         deltas.append(DeltaLine(node, graph.nx.nodes[node].get("shape", ()), rhs, terms, value))
 
     total = _count_paths(graph, weight, set(nodes))
+    shown = [graph.op(n) for n in nodes] + [line.rhs for line in deltas]
+    shown += [s.partial for p in paths for s in p.steps]
+    defined = _defined(graph, nodes, shown)
     return Walkthrough(
         grad, weight, tuple(nodes), tuple(paths), total, tuple(deltas), path_view,
-        point, forward, compiled,
+        point, forward, compiled, defined,
     )  # fmt: skip
+
+
+def _defined(graph, nodes, shown) -> tuple:
+    """``nodes`` and every operation that ``shown`` mentions, closed over operands, in order.
+
+    One pass over the expressions' symbols and a stack over operands: linear in
+    what is printed and in the graph.
+    """
+    wanted = set(nodes)
+    stack = [s for e in shown if e is not None for s in e.free_symbols]
+    while stack:
+        node = stack.pop()
+        if node in wanted or node not in graph.nx or graph.op(node) is None:
+            continue
+        wanted.add(node)
+        stack.extend(graph.nx.predecessors(node))
+    return tuple(n for n in graph.topological_order() if n in wanted and graph.op(n) is not None)
 
 
 def _term(graph, node, child, alias) -> Term:

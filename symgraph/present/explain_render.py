@@ -43,11 +43,17 @@ def render_walk(walk, r: TextRenderer) -> str:
     if walk.total_paths == 0:
         r.eq(r.total(walk), "0")
         return r.finish()
-    r.heading("nodes on the paths" if walk.path_view else "forward")
-    for n in walk.nodes:
-        if graph.op(n) is not None:
-            rhs = _chain([r.expr(graph.op(n)), num(walk.forward.get(n))])
-            r.eq(r.name(n), rhs, graph.nx.nodes[n].get("shape", ()))
+    on_paths = set(walk.nodes)
+    defined = walk.defined or [n for n in walk.nodes if graph.op(n) is not None]
+    heading = "nodes on the paths" if walk.path_view else "forward"
+    if any(n not in on_paths for n in defined):
+        heading += ", and the operands they use"
+    r.heading(heading)
+    for n in defined:
+        rhs = _chain([r.expr(graph.op(n)), num(walk.forward.get(n))])
+        r.eq(r.name(n), rhs, graph.nx.nodes[n].get("shape", ()))
+        if n not in on_paths:  # an operand a printed line uses: defined, not walked
+            r.aside(f"off the paths from {r.math(r.name(walk.weight))}")
     for i, p in enumerate(walk.paths, 1):
         r.path(i, r.arrow.join(r.name(n) for n in p.nodes))
         for s in p.steps:
@@ -126,7 +132,8 @@ class TextRenderer:
         return f"∂{self.name(num)}/∂{self.name(den)}"
 
     def total(self, walk) -> str:
-        return f"d{self.name(walk.output)}/d{self.name(walk.weight)}"
+        """∂L/∂w: the derivative the walkthrough computes, in the notation of its steps."""
+        return self.partial(walk.output, walk.weight)
 
     def text(self, words: str) -> str:
         return words
@@ -167,7 +174,7 @@ class TextRenderer:
         self.lines.append(f"  {lhs} = {rhs}")
 
     def delta_line(self, walk, line, value):
-        """δ_n = Σ δ_c·∂c/∂n = the rhs = its value, and ``= dL/dw`` at the weight."""
+        """δ_n = Σ δ_c·∂c/∂n = the rhs = its value, and ``= ∂L/∂w`` at the weight."""
         generic = " + ".join(
             self.delta(t.child) + self.times + self.partial(t.child, line.node) for t in line.terms
         )
@@ -181,6 +188,10 @@ class TextRenderer:
 
     def note(self, words):
         self.lines[-1] += f" ({words})"
+
+    def aside(self, words):
+        """A remark on the row just written (the δ-view's aligned rows note it in its column)."""
+        self.note(words)
 
     def check(self, walk):
         """Note the compiled gradient and whether it agrees, after the value checked."""
@@ -215,6 +226,10 @@ class ShapedTextRenderer(TextRenderer):
 
     def eq(self, lhs, rhs, shape=()):
         self.rows.append((lhs, shape_text(shape), rhs))
+
+    def aside(self, words):
+        lhs, shape, rhs = self.rows[-1]
+        self.rows[-1] = (lhs, shape, f"{rhs}    ({words})")
 
     def delta_line(self, walk, line, value):
         """δ_n  shape = rhs = value, the nodes it comes back from, the shapes that meet."""
@@ -282,9 +297,6 @@ class MarkdownRenderer(TextRenderer):
 
     def partial(self, num, den):
         return rf"\frac{{\partial {self.name(num)}}}{{\partial {self.name(den)}}}"
-
-    def total(self, walk):
-        return rf"\frac{{d {self.name(walk.output)}}}{{d {self.name(walk.weight)}}}"
 
     def text(self, words):
         return rf"\text{{{words}}}"
@@ -371,6 +383,9 @@ class EquationsLatexRenderer(LatexRenderer):
     def eq(self, lhs, rhs, shape=None):
         if shape is None:  # only the δ-equations are written
             super().eq(lhs, rhs)
+
+    def aside(self, words):
+        pass  # the forward rows are not written
 
     def delta_line(self, walk, line, value):
         row = f"{self.delta(line.node)} &= {self.expr(line.rhs)}"
