@@ -161,7 +161,7 @@ class TestExplainFollowsTheCompiledConventions:
         status, out, _ = run(["explain", expr, "--wrt", "x", "--at", "x=-1"], capsys)
         assert status == 0
         (line,) = [ln for ln in out.splitlines() if ln.startswith("sum over")]
-        assert "= 0 = dx" not in line and " = 0 = dL/dx (compiled gradient: 0, agrees)" in line
+        assert "= 0 = dx" not in line and " = 0 = ∂L/∂x (compiled gradient: 0, agrees)" in line
 
     @pytest.mark.parametrize(
         "expr, label",
