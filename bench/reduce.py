@@ -9,8 +9,9 @@ The scalar one-hidden-layer tanh network of ``bench/run.py`` (``Network(16, 32)`
 every weight its own symbol), squared error summed over the points.  Three ways to
 the summed value and gradient, checked to agree before timing:
 
-- ``reduce="sum"``: symgraph's fused reductions (``δ_w = Σ_n δ_z[n]·x[n]`` as one dot
-  product; no per-point partial is formed);
+- ``reduce="sum"``: symgraph's fused reductions (no per-point partial is formed), the
+  layer re-rolled into matrix products (``symgraph.numeric.reroll``: ``C @ S`` forward,
+  ``Δ @ S.T`` for the weights' dots);
 - hand-written NumPy that sums as it goes (matrix form: ``dW1 = dz.T @ x``);
 - the per-point ``lambdify()`` (every partial per point), followed by summing.
 
@@ -21,6 +22,7 @@ Times are the best of ``--repeats`` calls (interleaved), in ms; ratios are "x / 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import timeit
@@ -96,6 +98,7 @@ def main(argv=None) -> int:
         f"({problem.n_weights} weights) over n={n:,} points; best of {args.repeats}, ms."
     )
     print(f"grad + lambdify(reduce='sum'): {compile_time:.2f} s")
+    print("load average (1, 5, 15 min): " + ", ".join(f"{x:.1f}" for x in os.getloadavg()))
     print("--------------------------  -------  ------  --------")
     print("method                           ms   agree  x/numpy")
     print("--------------------------  -------  ------  --------")
