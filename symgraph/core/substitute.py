@@ -23,6 +23,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 
+from .matrix_identities import is_factored, keeps_transpose, rewritten
 from .sizes import tree_shape
 
 EVALUATED_DEPTH = 60  # about where sympy.diff itself starts to overflow
@@ -120,7 +121,10 @@ def contains(expr: sp.Basic, *classes: type) -> bool:
 
 
 def folded(e: sp.Basic, done: dict | None = None) -> sp.Basic:
-    """A matrix expression with identities folded (``x.T.T``, ``1*I``, ``I*δ``) by ``doit``.
+    """A matrix expression with identities folded (``x.T.T``, ``1*I``, ``I*δ``, ``1 ⊙ M``).
+
+    SymPy's ``doit`` folds most; :mod:`symgraph.core.matrix_identities` the
+    rest (broadcast scalars, common factors, the forward's orientation).
 
     Scalars come back as they are; so does a matrix SymPy refuses to evaluate
     (the unfolded form has the same value).  Each shared part is folded once
@@ -149,14 +153,28 @@ def folded(e: sp.Basic, done: dict | None = None) -> sp.Basic:
             continue
         args = tuple(done[a] for a in x.args)
         y = x if args == x.args else x.func(*args)
-        # a transpose's doit pushes it into its whole operand and folds all of that again:
-        # only a small one is pushed in ((I/n)ᵀ = I/n); a large one stays a transpose
-        limit = FOLDED_TRANSPOSE
-        small = not isinstance(y, sp.Transpose) or tree_shape(y, limit)[0] <= limit
-        if isinstance(y, sp.MatrixExpr) and small:
-            try:
-                y = y.doit(deep=False)
-            except Exception:  # noqa: BLE001 - SymPy may refuse; the value is the same
-                pass
-        done[x] = y
+        done[x] = _folded_node(y)
     return done[e]
+
+
+def _folded_node(y: sp.Basic) -> sp.Basic:
+    """One node of :func:`folded`, its operands folded: ``doit``, then the matrix identities.
+
+    A transpose's doit pushes it into its whole operand and folds all of that
+    again: only a small one is pushed in (``(I/n)ᵀ = I/n``), and never one whose
+    operand is in the forward's orientation (``tanh(W X)ᵀ`` stays, see
+    :func:`~symgraph.core.matrix_identities.keeps_transpose`).
+    """
+    if not isinstance(y, sp.MatrixExpr):
+        return y
+    if isinstance(y, sp.Transpose):
+        limit = FOLDED_TRANSPOSE
+        push = not keeps_transpose(y) and tree_shape(y, limit)[0] <= limit
+    else:  # a number stays outside a sum: (1/64)(S − Y), as the identities left it
+        push = not is_factored(y)
+    if push:
+        try:
+            y = y.doit(deep=False)
+        except Exception:  # noqa: BLE001 - SymPy may refuse; the value is the same
+            pass
+    return rewritten(y)

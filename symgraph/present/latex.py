@@ -27,8 +27,10 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
-from ..core.adjoint import is_adjoint
+from ..core.adjoint import adjoint_of, is_adjoint
 from ..core.gradient import Gradient
+from ..core.sizes import is_matrix
+from ..core.substitute import folded
 from ..errors import GraphError, SymgraphError
 from .latex_break import COLUMN_WIDTH, break_rows
 
@@ -55,6 +57,13 @@ class PaperLatexPrinter(LatexPrinter):
 
     def _print_OneMatrix(self, expr):
         return r"\mathbf{1}"
+
+    def _print_MatMul(self, expr):
+        """A fraction leading a product is written bare: ``\frac{1}{64} (S - Y)``."""
+        head, *rest = expr.args
+        if rest and head.is_Rational and not head.is_Integer and head > 0:
+            return f"{self._print(head)} {self._print(sp.MatMul(*rest))}"
+        return super()._print_MatMul(expr)
 
     def _print_Trace(self, expr):
         return rf"\operatorname{{tr}}\left({self._print(expr.arg)}\right)"
@@ -259,6 +268,30 @@ def pass_throughs(equations, keep=()) -> dict[sp.Basic, sp.Basic]:
     return alias
 
 
+def seeded(rhs: sp.Basic, grad: Gradient) -> sp.Basic:
+    """A matrix δ-equation with the output's δ (1) folded in, as a paper writes it.
+
+    ``δ_{A_2} = (softmax(A_2) − Y)/n``, not ``(δ_L/n)(softmax(A_2) − Y)``; scalar
+    equations keep ``δ_L`` (the textbook picture names the seed).
+
+    >>> import sympy as sp
+    >>> import symgraph as sg
+    >>> from symgraph.matfuncs import SumEntries
+    >>> v, y, r = (sp.MatrixSymbol(name, 2, 1) for name in "vyr")
+    >>> loss = SumEntries(sp.HadamardProduct(r, r)) / 2
+    >>> grad = sg.Graph.from_assignments([(r, v - y), (sp.Symbol("L"), loss)], wrt=[v]).backward()
+    >>> for lhs, rhs in grad.equations[1:2]: print(lhs, "=", rhs, "->", seeded(rhs, grad))
+    delta_r = delta_L*r -> r
+    """
+    seed = adjoint_of(grad.output)
+    if not (is_matrix(rhs) and seed in rhs.free_symbols):
+        return rhs
+    value = dict(grad.equations).get(seed)
+    if value != 1 and value != sp.Identity(1):
+        return rhs
+    return folded(rhs.xreplace({seed: sp.S.One}))
+
+
 def _structured_rows(grad: Gradient, only=None) -> list[tuple[str, str]]:
     """(left, right) rows: forward definitions, δ-terms, then each ∂L/∂w in δ-terms.
 
@@ -274,11 +307,14 @@ def _structured_rows(grad: Gradient, only=None) -> list[tuple[str, str]]:
     weights = set(grad.adjoints.values())  # printed below as ∂L/∂w, not twice
     alias = pass_throughs(grad.equations, keep=weights)
     deltas = [
-        (lhs, rhs.xreplace(alias))
+        (lhs, seeded(rhs.xreplace(alias), grad))
         for lhs, rhs in grad.equations
         if lhs not in weights and lhs not in alias
     ]
-    finals = [(w, grad.structured[w].xreplace(alias)) for w in only or grad.wrt]
+    finals = [(w, seeded(grad.structured[w].xreplace(alias), grad)) for w in only or grad.wrt]
+    seed = adjoint_of(grad.output)
+    if not any(seed in rhs.free_symbols for _, rhs in [*deltas, *finals]):
+        deltas = [(lhs, rhs) for lhs, rhs in deltas if lhs != seed]  # folded into every row
     if only is not None:
         needed = set().union(*(e.free_symbols for _, e in finals))
         kept = []
