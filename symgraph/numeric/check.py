@@ -55,6 +55,7 @@ import numpy as np
 import sympy as sp
 
 from ..core.gradient import Gradient
+from ..core.sizes import tree_shape
 from ..core.substitute import EVALUATED_DEPTH
 from ..errors import EvaluationError, NoRuleError
 from .check_directions import (
@@ -78,6 +79,9 @@ from .forward import expressions_function, forward_function, values_in_order
 from .values import broadcast_shape
 
 SYMPY_DIFF_MAX_NODES = 300  # beyond this, sympy.diff is slow and recurses deeply
+# ...and beyond this many nodes of the expression as a tree (shared parts counted at each
+# use, as SymPy walks them): a few named steps can hold a tree of 2**40 nodes
+SYMPY_DIFF_MAX_TREE = 5_000
 # The complex step needs analytic operations whose NumPy versions take complex
 # input accurately; SciPy's special functions (gamma, erf, Bessel...) do not all.
 COMPLEX_STEP_FUNCTIONS = (
@@ -398,7 +402,9 @@ def _oracles(grad: Gradient, args, positions) -> tuple[dict, Any, list[str]]:
             "complex step skipped: an operation is not analytic or has no accurate complex form"
         )
     size = grad.graph.size
-    if size["nodes"] > SYMPY_DIFF_MAX_NODES or size["depth"] > EVALUATED_DEPTH:
+    tree, _ = tree_shape(grad.expr, limit=SYMPY_DIFF_MAX_TREE)
+    too_big = size["nodes"] > SYMPY_DIFF_MAX_NODES or tree > SYMPY_DIFF_MAX_TREE
+    if too_big or size["depth"] > EVALUATED_DEPTH:
         notes.append("sympy.diff skipped: the expression is too large or deep for SymPy")
     else:
         try:
