@@ -80,6 +80,8 @@ _LABELS = {
     ast.Set: "a set",
     ast.Dict: "a dict",
 }
+# The functions an unknown name's message mentions (the whole list is FUNCTIONS).
+_COMMON = ("exp", "log", "sin", "tanh", "sigmoid", "relu")
 _SYMPY_ERRORS = (TypeError, ValueError, ArithmeticError, AttributeError, NotImplementedError)
 
 
@@ -153,6 +155,8 @@ class _Builder:
                 raise src.refuse("a Piecewise piece must be a pair (expression, condition)", node)
             return (lambda expr, cond: (expr, cond)), [(node.elts[0], _EXPR), (node.elts[1], _COND)]
         label = _LABELS.get(type(node), f"'{type(node).__name__}' syntax")
+        if isinstance(node, ast.Attribute) and node.attr == "T":
+            raise src.refuse(f"{label} is not allowed ('.T' needs declared matrices)", node)
         raise src.refuse(f"{label} is not allowed", node)
 
     def constant(self, node: ast.Constant, ctx: str) -> Callable:
@@ -241,7 +245,9 @@ class _Builder:
             raise src.refuse("'^' is not a power here (use ** for powers)", node)
         if op is ast.Pow:
             return self.power, [(node.left, _EXPR), (node.right, _EXPR)]
-        if op is ast.MatMult and self.matrices is not None:
+        if op is ast.MatMult:
+            if self.matrices is None:
+                raise src.refuse("'@' needs declared matrices", node)
             return self.matmul, [(node.left, _EXPR), (node.right, _EXPR)]
         group = _group(node)
         if group < 0:
@@ -381,10 +387,7 @@ class _Builder:
             return function, [(arg, _EXPR) for arg in args]
         entry = FUNCTIONS.get(name)
         if entry is None:
-            names = _ALL_NAMES if self.matrices is None else _ALL_MATRIX_NAMES
-            close = difflib.get_close_matches(name, names, n=3)
-            hint = f"did you mean {', '.join(close)}?" if close else "allowed: " + " ".join(names)
-            raise _error(f"unknown function {name!r} at {src.where(node)}; {hint}")
+            raise _error(f"unknown function {name!r} at {src.where(node)}; {self.hint(name)}")
         counts, function = entry
         self.check_count(node, name, count, counts)
         if self.matrices is not None:
@@ -398,6 +401,16 @@ class _Builder:
                 return self.power(x, root)
 
         return function, [(arg, _EXPR) for arg in args]
+
+    def hint(self, name: str) -> str:
+        """What to try instead of the unknown function ``name``: short, never the whole list."""
+        if self.matrices is None and name in MATRIX_FUNCTIONS:
+            return f"{name}() is a matrix function: it needs declared matrices"
+        names = _ALL_NAMES if self.matrices is None else _ALL_MATRIX_NAMES
+        close = difflib.get_close_matches(name, names, n=3)
+        if close:
+            return f"did you mean {', '.join(close)}?"
+        return f"known: {' '.join(_COMMON)}... (all: symgraph.parse.FUNCTIONS)"
 
     def entrywise(self, name: str, function: _F) -> _F:
         """``function`` on scalars; on one matrix, applied to each entry."""

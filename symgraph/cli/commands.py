@@ -1,41 +1,27 @@
-"""The command line: ``symgraph grad|draw|explain|view EXPR --wrt W...`` (or ``--file model.txt``).
+"""What each command does: build the graph from the text, then print, draw, explain or view.
 
-``grad``, ``draw``, ``explain`` and ``view`` take ``--matrix W=2x3 x=3x1 X=nxd``: those names are
-matrices (see :func:`symgraph.parse.parse_matrices`) and the gradient is
-printed in matrix form (``dL/dW = ...``).
-
-Text goes through :mod:`symgraph.parse` only (a whitelist; never ``eval``).
-Exit status: 0 success, 1 a cross-check failed, 2 refused input (one line on
-stderr, never a traceback).
-
-Examples
---------
->>> main(["grad", "w*x", "--wrt", "w"])   # doctest: +NORMALIZE_WHITESPACE
-expression: w*x
-graph: 3 nodes, 2 edges, 2 leaves, 1 operations, depth 2
-dL/dw = x
-0
+Every refusal is a :class:`~symgraph.errors.SymgraphError` with a one-line
+message; :func:`symgraph.cli.main` prints it and exits with status 2.
 """
 
 from __future__ import annotations
 
 import argparse
-import math
+import re
 import sys
 from collections.abc import Sequence
 
 import sympy as sp
 
-from . import __version__
-from .ad.backward import backward
-from .build.inputs import GRANULARITIES
-from .core.graph import Graph
-from .core.sizes import PRINT_MAX_DEPTH, PRINT_MAX_NODES, STRUCTURED_MAX_NODES
-from .errors import CheckError, EvaluationError, SymgraphError
-from .numeric.check import check
-from .numeric.compile import check_shapes, declared_shapes, values_at
-from .numeric.simplify import DEFAULT_BUDGET
-from .parse import (
+from ..ad.backward import backward
+from ..core.graph import Graph
+from ..core.sizes import PRINT_MAX_DEPTH, PRINT_MAX_NODES, STRUCTURED_MAX_NODES
+from ..errors import EvaluationError, ParseError, SymgraphError
+from ..numeric.check import check
+from ..numeric.compile import check_shapes, declared_shapes, values_at
+from ..parse import (
+    FUNCTIONS,
+    MATRIX_FUNCTIONS,
     parse_assignments,
     parse_expr,
     parse_matrices,
@@ -43,161 +29,15 @@ from .parse import (
     parse_point,
     parse_symbols,
 )
-from .present.cli_output import (
-    printable,
-    read_text,
-    shorten,
-    write_text,
-)
-from .present.draw import MAX_RENDERED_NODES, render, to_dot
-from .present.explain import explain
-from .present.latex import paper_text
-from .present.view import view
+from ..present.cli_output import printable, read_text, shorten, write_text
+from ..present.draw import MAX_RENDERED_NODES, render, to_dot
+from ..present.explain import explain
+from ..present.latex import paper_text
+from ..present.view import view
+from .parser import EXIT_CHECK_FAILED, EXIT_OK, MATRIX_EXAMPLE
 
-EXIT_OK, EXIT_CHECK_FAILED, EXIT_REFUSED = 0, 1, 2
 MAX_CHECK_ENTRIES = 2_500  # matrix entries --check differentiates one by one (50×50)
 MAX_LISTED_STEPS = 2_000  # explain lists at most about this many path steps
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse with our exit status for bad usage (2) and a one-line message."""
-
-    def error(self, message: str):  # noqa: D102 - argparse's own contract
-        self.exit(EXIT_REFUSED, f"symgraph: error: {shorten(message)}\n")
-
-
-def _add_source(command: argparse.ArgumentParser) -> None:
-    """The model: an expression, or a file of named assignments (one per line)."""
-    command.add_argument("expr", nargs="?", help='the expression, e.g. "(tanh(w*x + b) - y)**2"')
-    command.add_argument(
-        "--file", metavar="PATH", help="read assignments (z1 = w1*x + b1, one per line) instead"
-    )
-    command.add_argument("--wrt", nargs="+", metavar="W", help="weights (default: every symbol)")
-    command.add_argument(
-        "--granularity",
-        choices=GRANULARITIES,
-        help="a node per operation (op, the default for an expression), per elementary "
-        "operation (fine), or per assigned name (named, the default with --file)",
-    )
-
-
-def _add_matrices(command: argparse.ArgumentParser) -> None:
-    command.add_argument(
-        "--matrix",
-        nargs="+",
-        metavar="NAME=RxC",
-        help="declare matrices, e.g. W=2x3 x=3x1 or X=nxd (size names n, d); "
-        "put the expression before this option",
-    )
-
-
-def _add_point(command: argparse.ArgumentParser, what: str) -> None:
-    command.add_argument(
-        "--at", metavar="POINT", help=f"x=1,w=0.5 (with --matrix: W=[[1,2],[3,4]]): {what}"
-    )
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="symgraph", description=__doc__.split("\n")[0])
-    parser.add_argument("--version", action="version", version=f"symgraph {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    grad = commands.add_parser("grad", help="closed-form partial derivatives by backpropagation")
-    _add_source(grad)
-    _add_matrices(grad)
-    grad.add_argument(
-        "--simplify",
-        nargs="?",
-        const="fast",
-        choices=("fast", "thorough"),
-        help="simplify the closed forms (default strategy: fast)",
-    )
-    grad.add_argument(
-        "--budget",
-        type=_seconds,
-        default=DEFAULT_BUDGET,
-        metavar="SECONDS",
-        help=f"wall-clock time for the whole --simplify (default: {DEFAULT_BUDGET:g} s)",
-    )
-    grad.add_argument(
-        "--structured", action="store_true", help="also print the δ-equations (structured form)"
-    )
-    grad.add_argument(
-        "--check",
-        action="store_true",
-        help="cross-check against finite differences, complex step, sympy.diff",
-    )
-    grad.add_argument(
-        "--max-terms",
-        type=_count,
-        metavar="N",
-        help=f"print closed forms up to N terms in all (default: {PRINT_MAX_NODES}); "
-        "larger gradients print their δ-equations instead",
-    )
-    grad.add_argument(
-        "--no-progress",
-        dest="progress",
-        action="store_false",
-        help="no progress bars on standard error (shown by default when it is a terminal)",
-    )
-    grad.add_argument("--latex", action="store_true", help="print the LaTeX (align)")
-    grad.add_argument(
-        "--python",
-        action="store_true",
-        help="print a self-contained Python module: value_and_grad(<arguments>) on NumPy",
-    )
-    grad.add_argument(
-        "--c",
-        action="store_true",
-        help="print a C99 file: int symgraph_value_and_grad(const double *args, double *out)"
-        " (matrix sizes must be numbers)",
-    )
-    draw = commands.add_parser("draw", help="draw the graph (DOT, SVG, PNG or PDF)")
-    _add_source(draw)
-    _add_matrices(draw)
-    draw.add_argument("-o", "--output", required=True, help="graph.svg, graph.png, graph.dot...")
-    _add_point(draw, "show values and adjoints there")
-    draw.add_argument("--highlight", metavar="W", help="draw this weight's paths to the output")
-    explain = commands.add_parser("explain", help="the chain rule step by step for one weight")
-    _add_source(explain)
-    _add_matrices(explain)
-    _add_point(explain, "the numbers at that point")
-    explain.add_argument("--format", choices=("text", "markdown", "latex"), default="text")
-    view = commands.add_parser(
-        "view",
-        help="one self-contained interactive HTML page: the graph, δs, the backward pass",
-        epilog='example: symgraph view "(tanh(w*x + b) - y)**2" --wrt w b '
-        "--at w=1,x=0.5,b=0.1,y=0.2 -o page.html (open it in a browser; works offline)",
-    )
-    _add_source(view)
-    _add_matrices(view)
-    view.add_argument("-o", "--output", required=True, metavar="PAGE", help="page.html")
-    _add_point(view, "the starting point (default: every leaf 0.5; editable in the page)")
-    return parser
-
-
-def _count(text: str) -> int:
-    """A ``--max-terms``: a positive whole number."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
-    return value
-
-
-def _seconds(text: str) -> float:
-    """A ``--budget``: a positive, finite number of seconds."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{shorten(text, 40)!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(
-            f"{shorten(text, 40)} is not a positive, finite number of seconds "
-            f"(e.g. --budget {DEFAULT_BUDGET:g})"
-        )
-    return value
 
 
 def _matrices(args: argparse.Namespace) -> dict | None:
@@ -211,6 +51,48 @@ def _matrices(args: argparse.Namespace) -> dict | None:
         if args.expr is None and args.file is None and "=" not in declarations[-1]:
             raise SymgraphError(f"--matrix: {err} (put the expression before --matrix)") from None
         raise SymgraphError(f"--matrix: {err}") from None
+
+
+_NAME = re.compile(r"[A-Za-z_]\w*")
+_WHERE = re.compile(r" at ((?:line \d+, )?column \d+)")
+_UNKNOWN = re.compile(r"^unknown function '(\w+)'")
+
+
+def _parsed(parse, text: str, matrices: dict | None, command: str):
+    """``parse(text)``; matrix syntax without ``--matrix`` is refused with the fix, briefly."""
+    try:
+        return parse(text, matrices=matrices)
+    except ParseError as err:
+        if matrices is None:
+            message = _matrix_refusal(text, str(err), command)
+            if message is not None:
+                raise SymgraphError(message) from None
+        raise
+
+
+def _matrix_refusal(text: str, message: str, command: str) -> str | None:
+    """One short line for matrix syntax in a scalar model (``@``, ``.T``, ``sum(W)``), else None.
+
+    An unknown function with no close name points to the list in ``--help``;
+    in text with capitalized names (``W``, ``X``: matrices, as papers write
+    them) it suggests ``--matrix`` too.
+    """
+    where = _WHERE.search(message)
+    at = f" ({where[1]})" if where else ""
+    fix = f"add e.g. {MATRIX_EXAMPLE}"
+    unknown = _UNKNOWN.match(message)
+    if unknown and unknown[1] in MATRIX_FUNCTIONS:
+        return f"{unknown[1]}() needs declared matrices{at}: {fix}"
+    for syntax in ("'@'", "'.T'"):
+        if f"{syntax} needs declared matrices" in message:
+            return f"{syntax} needs declared matrices{at}: {fix}"
+    if unknown and "did you mean" not in message:
+        listed = f"the functions are listed in symgraph {command} --help"
+        names = set(_NAME.findall(text)) - set(FUNCTIONS) - {"Piecewise", "E"}
+        if any(name[0].isupper() for name in names):
+            listed = f"for matrices {fix}; {listed}"
+        return f"unknown function '{unknown[1]}'{at}; {listed}"
+    return None
 
 
 def _weights(names: Sequence[str], known: dict[str, sp.Basic], sizes: set[str]) -> list:
@@ -231,12 +113,12 @@ def _graph(args: argparse.Namespace) -> Graph:
     if args.granularity is None:  # the user's own steps are the nodes of a file
         args.granularity = "named" if args.file is not None else "op"
     if args.file is not None:
-        assignments = parse_assignments(read_text(args.file), matrices=matrices)
+        assignments = _parsed(parse_assignments, read_text(args.file), matrices, args.command)
         free = {s for _, rhs in assignments for s in rhs.free_symbols}
         free -= {name for name, _ in assignments}
         build = lambda wrt: Graph.from_assignments(assignments, wrt, args.granularity)  # noqa: E731
     else:
-        expr = parse_expr(args.expr, matrices=matrices)
+        expr = _parsed(parse_expr, args.expr, matrices, args.command)
         odd = [str(c) for c in (sp.zoo, sp.nan, sp.I, sp.oo) if expr.has(c)]
         if odd:  # 1/0 gives zoo, sqrt(-1) gives I: no real function to differentiate
             raise SymgraphError(
@@ -464,33 +346,3 @@ def _view(args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"grad": _grad, "draw": _draw, "explain": _explain, "view": _view}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return COMMANDS[args.command](args)
-    except CheckError as err:
-        print(f"symgraph: check failed: {err}", file=sys.stderr)
-        return EXIT_CHECK_FAILED
-    except SymgraphError as err:
-        print(f"symgraph: error: {shorten(err, 500)}", file=sys.stderr)
-        return EXIT_REFUSED
-    except RecursionError:
-        print("symgraph: error: the expression is too deeply nested", file=sys.stderr)
-        return EXIT_REFUSED
-    except MemoryError:
-        print("symgraph: error: out of memory: try a smaller model or size", file=sys.stderr)
-        return EXIT_REFUSED
-    except BrokenPipeError:  # the reader (| head) left: nothing more to say
-        sys.stdout = None
-        return EXIT_OK
-    except Exception as err:  # noqa: BLE001 - the last resort: never a traceback
-        print(
-            f"symgraph: internal error: {type(err).__name__}: {shorten(err)} "
-            "(please report this, with the command line)",
-            file=sys.stderr,
-        )
-        return EXIT_REFUSED
