@@ -30,7 +30,15 @@ from ..core.adjoint import adjoint_of, share_of
 from ..core.sizes import is_matrix, zero_like
 from ..core.substitute import contains, folded
 from ..errors import NoRuleError
-from ..rules.registry import has_rule, has_vjp, local_partial, matrix_vjp, slots, whole_partial
+from ..rules.registry import (
+    has_rule,
+    has_vjp,
+    local_partial,
+    matrix_vjp,
+    pattern_of,
+    slots,
+    whole_partial,
+)
 
 
 def edges_of(node: sp.Basic, op: sp.Basic, operands: Sequence[sp.Basic]) -> list[tuple]:
@@ -93,8 +101,10 @@ def scalar_partials(node, op: sp.Basic, operands: Sequence[sp.Basic]) -> list[tu
         except (ArgumentIndexError, NoRuleError):  # no derivative: backward names the node
             edges.append((operand, None))
             continue
-        if not isinstance(op, (sp.Add, sp.Mul, sp.Pow)) and not partial.has(sp.Subs):
-            partial = partial.xreplace({op: node})  # tanh' = 1 - a**2, not 1 - tanh(z)**2
+        if (entered and pattern_of(op) is not None) or (
+            not isinstance(op, (sp.Add, sp.Mul, sp.Pow)) and not partial.has(sp.Subs)
+        ):  # tanh' = 1 - a**2, not 1 - tanh(z)**2; σ' = a*(1 - a)
+            partial = partial.xreplace({op: node})
         edges.append((operand, partial))
     return edges
 

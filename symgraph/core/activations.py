@@ -1,8 +1,12 @@
 """The activation functions, written once in SymPy: the parser, ``nn`` and the tracer share them.
 
-Each is an ordinary SymPy expression of its argument, so the rules registry
-differentiates it like any other (``σ' = σ(1 − σ)`` comes out of the graph), and
-the compiled code gets the stable forms of :mod:`symgraph.numeric.stable`.
+Each is an ordinary SymPy expression of its argument.  The sigmoid and
+softplus, several SymPy operations each, are one node of the graph apiece: the
+rules registry knows them as pattern rules
+(:func:`symgraph.rules.registry.register_pattern`), so ``σ' = a(1 − a)`` is
+written in the node ``a`` itself, as tanh's ``1 − a²`` is, and softplus' is
+the sigmoid of its argument.  The compiled code gets the stable forms of
+:mod:`symgraph.numeric.stable`.
 
 Examples
 --------

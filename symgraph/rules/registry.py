@@ -34,7 +34,7 @@ x
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import sympy as sp
 from sympy.logic.boolalg import Boolean
@@ -137,6 +137,139 @@ def matrix_vjp(op: sp.Basic, index: int, adjoint: sp.Basic) -> sp.Basic:
     return rule(op, index, adjoint)
 
 
+# --- pattern rules: one node for an activation SymPy writes as several operations --
+
+
+class Pattern(NamedTuple):
+    """An activation written in several SymPy classes, treated as one operation of one slot.
+
+    ``match(expr)`` is the argument when ``expr`` is the pattern (else None),
+    ``build(arg)`` the pattern of a new argument (``build(match(e)) == e``), and
+    ``partial(op, arg)`` the derivative ∂op/∂arg, written in ``op`` itself
+    where a paper does (``σ′ = σ(1 − σ)``).  ``parts``: the classes it is
+    built from; a rule registered for one of them (``register_rule(sp.exp,
+    ...)``) switches the pattern off, so that rule is used throughout.
+    """
+
+    name: str
+    match: Callable[[sp.Basic], sp.Basic | None]
+    build: Callable[[sp.Basic], sp.Basic]
+    partial: Callable[[sp.Basic, sp.Basic], sp.Basic]
+    parts: tuple[type, ...] = ()
+
+
+_PATTERNS: list[Pattern] = []
+
+
+def register_pattern(pattern: Pattern) -> Pattern:
+    """Make ``pattern`` one operation: one node, one slot, its own local partial.
+
+    Checked before the class rules by :func:`slots`, :func:`rebuild` and
+    :func:`local_partial`, so the graph builder makes one node of it.
+    """
+    if not all(callable(f) for f in (pattern.match, pattern.build, pattern.partial)):
+        raise GraphError(f"register_pattern: {pattern.name}: match, build, partial are functions")
+    _PATTERNS.append(pattern)
+    return pattern
+
+
+def pattern_of(expr: sp.Basic) -> tuple[Pattern, sp.Basic] | None:
+    """``(pattern, argument)`` when ``expr`` is a registered pattern, else None.
+
+    >>> import sympy as sp
+    >>> z = sp.Symbol("z", real=True)
+    >>> pattern_of(1 / (1 + sp.exp(-z)))[0].name, pattern_of(sp.log(1 + sp.exp(z)))[1]
+    ('sigmoid', z)
+    >>> pattern_of(1 / (2 + sp.exp(-z))) is None
+    True
+    """
+    if not isinstance(expr, (sp.Pow, sp.log)):  # every pattern below is one of these
+        return None
+    for pattern in _PATTERNS:
+        if any(_RULES.get(cls) is not _BUILT_IN.get(cls) for cls in pattern.parts):
+            continue  # the user's own rule for a part wins
+        arg = pattern.match(expr)
+        if arg is not None:
+            return pattern, arg
+    return None
+
+
+def _one_plus_exp(e: sp.Basic) -> sp.Basic | None:
+    """``u`` when ``e`` is ``1 + exp(u)`` (SymPy puts the number first), else None."""
+    if isinstance(e, sp.Add) and len(e.args) == 2 and e.args[0] == 1:
+        if isinstance(e.args[1], sp.exp):
+            return e.args[1].args[0]
+    return None
+
+
+def _logistic_argument(e: sp.Basic) -> sp.Basic | None:
+    if isinstance(e, sp.Pow) and e.exp == -1:
+        u = _one_plus_exp(e.base)
+        return None if u is None else -u
+    return None
+
+
+def _softplus_argument(e: sp.Basic) -> sp.Basic | None:
+    return _one_plus_exp(e.args[0]) if isinstance(e, sp.log) and len(e.args) == 1 else None
+
+
+def _log_logistic_argument(e: sp.Basic) -> sp.Basic | None:
+    """``z`` when ``e`` is ``log(σ(z))``."""
+    return _logistic_argument(e.args[0]) if isinstance(e, sp.log) and len(e.args) == 1 else None
+
+
+def _log_one_minus_logistic_argument(e: sp.Basic) -> sp.Basic | None:
+    """``z`` when ``e`` is ``log(1 - σ(z))`` (SymPy: ``log(1 + (-1)*σ(z))``)."""
+    if not (isinstance(e, sp.log) and len(e.args) == 1 and isinstance(e.args[0], sp.Add)):
+        return None
+    terms = e.args[0].args
+    if len(terms) == 2 and terms[0] == 1 and isinstance(terms[1], sp.Mul):
+        factors = terms[1].args
+        if len(factors) == 2 and factors[0] == -1:
+            return _logistic_argument(factors[1])
+    return None
+
+
+SIGMOID = register_pattern(
+    Pattern(
+        "sigmoid",
+        _logistic_argument,
+        lambda z: 1 / (1 + sp.exp(-z)),
+        lambda op, z: op * (1 - op),  # σ′ = σ(1 − σ): in the node's own value, like tanh's
+        (sp.Pow, sp.Add, sp.exp),
+    )
+)
+# The two halves of the cross-entropy of a sigmoid: one node each, so no 1/σ(z) (infinite
+# where σ(z) underflows) ever meets σ(z)·(1 - σ(z)) in the backward pass.
+LOG_SIGMOID = register_pattern(
+    Pattern(
+        "log-sigmoid",
+        _log_logistic_argument,
+        lambda z: sp.log(1 / (1 + sp.exp(-z))),
+        lambda op, z: 1 - 1 / (1 + sp.exp(-z)),  # (log σ)′ = 1 − σ
+        (sp.log, sp.Pow, sp.Add, sp.exp),
+    )
+)
+LOG_ONE_MINUS_SIGMOID = register_pattern(
+    Pattern(
+        "log-one-minus-sigmoid",
+        _log_one_minus_logistic_argument,
+        lambda z: sp.log(1 - 1 / (1 + sp.exp(-z))),
+        lambda op, z: -1 / (1 + sp.exp(-z)),  # (log(1 − σ))′ = −σ
+        (sp.log, sp.Add, sp.Mul, sp.Pow, sp.exp),
+    )
+)
+SOFTPLUS = register_pattern(
+    Pattern(
+        "softplus",
+        _softplus_argument,
+        lambda z: sp.log(1 + sp.exp(z)),
+        lambda op, z: 1 / (1 + sp.exp(-z)),  # softplus′ = σ: the sigmoid of its argument
+        (sp.log, sp.Add, sp.exp),
+    )
+)
+
+
 def find_rule(cls: type) -> Rule | None:
     """The rule for ``cls``: its own, an ancestor's, ``fdiff`` for functions, or None."""
     for klass in cls.__mro__:
@@ -152,12 +285,21 @@ def slots(expr: sp.Basic) -> tuple[sp.Basic, ...]:
 
     For most classes these are ``expr.args``; a ``Piecewise`` lists its
     branches and conditions alternately (``e1, c1, e2, c2, ...``); an entrywise
-    function has one, its matrix (the function itself is not an operand).
+    function has one, its matrix (the function itself is not an operand); a
+    registered pattern (the sigmoid ``1/(1 + exp(-z))``) has one, its argument.
+
+    >>> import sympy as sp
+    >>> z = sp.Symbol("z", real=True)
+    >>> slots(1 / (1 + sp.exp(-z))), slots(sp.exp(-z))
+    ((z,), (-z,))
     """
     if isinstance(expr, ElementwiseApplyFunction):
         return (expr.expr,)
     if isinstance(expr, sp.Piecewise):
         return tuple(part for pair in expr.args for part in pair.args)
+    found = pattern_of(expr)
+    if found is not None:  # 1/(1 + exp(-z)): one operation of z
+        return (found[1],)
     return expr.args
 
 
@@ -172,13 +314,26 @@ def rebuild(expr: sp.Basic, new_slots: Sequence[sp.Basic]) -> sp.Basic:
     if isinstance(expr, sp.Piecewise):
         pairs = [tuple(new_slots[k : k + 2]) for k in range(0, len(new_slots), 2)]
         return sp.Piecewise(*pairs)
+    found = pattern_of(expr)
+    if found is not None:
+        return found[0].build(new_slots[0])
     if isinstance(expr, (sp.Add, sp.Mul)) and len(set(new_slots)) == len(new_slots):
         return expr.func(*new_slots, evaluate=False)
     return expr.func(*new_slots)
 
 
 def local_partial(op: sp.Basic, index: int) -> sp.Basic:
-    """``∂op/∂slots(op)[index]`` by the registered rule, or raise NoRuleError."""
+    """``∂op/∂slots(op)[index]`` by the registered rule, or raise NoRuleError.
+
+    >>> import sympy as sp
+    >>> z = sp.Symbol("z", real=True)
+    >>> local_partial(1 / (1 + sp.exp(-z)), 0)
+    (1 - 1/(1 + exp(-z)))/(1 + exp(-z))
+    """
+    found = pattern_of(op)
+    if found is not None:
+        pattern, arg = found
+        return pattern.partial(op, arg)
     rule = find_rule(type(op))
     if rule is None:
         raise NoRuleError(
@@ -299,3 +454,6 @@ def _piecewise_constant(op: sp.Basic, index: int) -> sp.Basic:
 # it exists, and the boundaries are where Piecewise's convention applies.
 for _cls in (sp.core.relational.Relational, Boolean, sp.floor, sp.ceiling, sp.frac):
     register_rule(_cls, _piecewise_constant)
+
+# The built-in rules, as registered above: a pattern is used while its parts keep these.
+_BUILT_IN: dict[type, Rule] = dict(_RULES)
