@@ -178,17 +178,13 @@ class TestCorrectEverywhere:
         assert sg.check(sg.gradient(LOSSES[name], wrt=[w, b])).ok
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="named a = σ(z) with L = -y*log(a) - ...: the compiled δ_z is (-y/a + ...)·a·(1 - a), "
-    "0·∞ where σ(z) underflows; the stable pass (numeric/stable_forms.py, _distributed) keeps "
-    "σ(u)·(y/σ(u) + …) undistributed unless a pattern then matches",
-)
 def test_named_cross_entropy_is_finite_where_the_sigmoid_underflows():
     model = [(z, w * x), (a, sigmoid(z)), (L, -y * sp.log(a) - (1 - y) * sp.log(1 - a))]
     f = sg.Graph.from_assignments(model, wrt=[w]).backward().lambdify()
     _, (dw,) = f(w=np.array([-1000.0, 1000.0]), x=1.0, y=0.3)
-    assert dw == pytest.approx([-0.3, 0.7])
+    assert dw == pytest.approx([-0.3, 0.7])  # (σ(z) - y)·x, where σ·(1/σ) cancels first
+    _, (dw,) = f(w=-1000.0, x=1.0, y=0.3)  # the scalar path too
+    assert dw == pytest.approx(-0.3)
 
 
 def test_the_tracer_makes_the_same_node():

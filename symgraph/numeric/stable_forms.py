@@ -211,9 +211,20 @@ def _distributed(expr: sp.Mul, done: dict) -> sp.Basic | None:
             continue
         products = [rest * t for t in add.args]
         stable = [_stable(p, done) for p in products]
-        if stable != products:
-            return sp.Add(*stable)
+        if stable != products or _reciprocal_sigmoids(products) < _reciprocal_sigmoids([expr]):
+            return sp.Add(*stable)  # a pattern matched, or σ·(1/σ) cancelled in a term
     return None
+
+
+def _reciprocal_sigmoids(exprs) -> int:
+    """How many ``1/σ(u)`` (a power of a σ below 0) the expressions hold, counted iteratively."""
+    count, stack = 0, list(exprs)
+    while stack:
+        e = stack.pop()
+        if isinstance(e, sp.Pow) and isinstance(e.base, Logistic) and e.exp.is_negative:
+            count += 1
+        stack.extend(e.args)
+    return count
 
 
 def _exp_or_sigmoid(term: sp.Basic) -> bool:
