@@ -6,7 +6,7 @@ import sympy as sp
 
 import symgraph as sg
 from symgraph.errors import EvaluationError, GraphError
-from symgraph.numeric.parallel import MIN_POINTS, ThreadedGradient
+from symgraph.numeric.parallel import BLOCK, MIN_POINTS, ThreadedGradient
 
 w, b, x, y = sp.symbols("w b x y", real=True)
 N = 3 * MIN_POINTS + 7  # not a multiple of the workers
@@ -71,11 +71,15 @@ class TestThreads:
         same((value, (dw, db)), g.lambdify()(x=xs, w=1.0, b=0.5))
         assert db.shape == (N,) and np.all(db == 2.0)
 
-    def test_the_batch_is_split_in_rows(self, grad, rng):
+    def test_the_batch_is_split_in_rows_of_blocks(self, grad, rng):
         spy = Spy(grad.lambdify())
         f = ThreadedGradient(spy, 3)
         f(rng.normal(size=N), 0.5, 0.3, -0.2)
-        assert sorted(spy.calls) == [(N // 3,), (N // 3,), (N // 3 + 1,)]
+        sizes = [rows for (rows,) in spy.calls]  # blocks of BLOCK points, the rest last
+        assert sum(sizes) == N and max(sizes) == BLOCK and len(sizes) == -(-N // BLOCK)
+        spy.calls.clear()
+        f(rng.normal(size=(N // 4, 4)), 0.5, 0.3, -0.2)  # a row holds 4 points
+        assert max(rows for (rows,) in spy.calls) == BLOCK // 4
 
     def test_small_batches_run_in_one_call(self, grad, rng):
         spy = Spy(grad.lambdify())

@@ -1,13 +1,17 @@
 """A large batch split across threads: ``grad.lambdify(workers=N)``.
 
 NumPy releases the GIL inside its ufuncs, so N threads running the same
-compiled function on N parts of a batch use N cores.  The batch is split along
-the first axis of the broadcast shape of the inputs; an input of size 1 along
-that axis (or with fewer axes, or a plain number) goes whole to every part.
-The results are joined in the order of the parts: a per-point result is
+compiled function on N parts of a batch use N cores.  The batch is cut along
+the first axis of the broadcast shape of the inputs into blocks of about
+``BLOCK`` points, and each thread runs the function on its run of blocks, one
+after the other: a block's temporaries stay in cache and are reused from the
+allocator's free lists, where whole halves of a large batch would fault fresh
+pages, which the threads then wait for in turn.  An input of size 1 along that
+axis (or with fewer axes, or a plain number) goes whole to every block.
+The results are joined in the order of the blocks: a per-point result is
 written into its rows of one output array (a constant partial broadcast first);
-a reduced one (``reduce="sum"``) is summed over the parts, and a mean
-(``reduce="mean"``) is weighted by each part's number of points.  A batch of
+a reduced one (``reduce="sum"``) is summed over the blocks, and a mean
+(``reduce="mean"``) is weighted by each block's number of points.  A batch of
 fewer than ``MIN_POINTS`` points, or with a single row, runs in one call.
 
 A matrix graph is refused: its loss is one number over whole matrices, and the
@@ -44,9 +48,12 @@ from ..errors import GraphError
 from .compile import call_values, is_dask
 from .values import broadcast_shape
 
-__all__ = ["MIN_POINTS", "ThreadedGradient", "threaded"]
+__all__ = ["BLOCK", "MIN_POINTS", "ThreadedGradient", "threaded"]
 
 MIN_POINTS = 20_000  # below this many points, one call is faster than threads
+# Points per call within a thread: each call's temporaries stay in cache and come from
+# the allocator's free lists, not from fresh pages (whose faults the threads would share).
+BLOCK = 2**15
 
 
 def threaded(compiled, workers: int) -> ThreadedGradient:
@@ -102,25 +109,41 @@ class ThreadedGradient:
         shape = broadcast_shape(self.compiled.args, ordered)
         if any(map(is_dask, ordered)) or not shape or shape[0] < 2 or math.prod(shape) < MIN_POINTS:
             return self.compiled(*ordered)
-        bounds = np.linspace(0, shape[0], min(self.workers, shape[0]) + 1).astype(int)
-        parts = [_part(ordered, shape, a, b) for a, b in zip(bounds, bounds[1:], strict=False)]
+        rows = shape[0]
+        step = max(1, BLOCK // max(1, math.prod(shape[1:])))
+        edges = [*range(0, rows, step), rows]  # blocks of about BLOCK points
+        blocks = list(zip(edges, edges[1:], strict=False))
+        runs = np.array_split(np.arange(len(blocks)), min(self.workers, len(blocks)))
         reduce = getattr(self.compiled, "reduce", None)
         if reduce is not None:
-            results = self._run([functools.partial(self.compiled, *p) for p in parts])
-            weights = np.diff(bounds) / shape[0] if reduce == "mean" else np.ones(len(parts))
+
+            def run(k: int) -> list:  # a thread's blocks, one after the other
+                return [self.compiled(*_part(ordered, shape, *blocks[j])) for j in runs[k]]
+
+            results = [
+                r
+                for part in self._run([functools.partial(run, k) for k in range(len(runs))])
+                for r in part
+            ]
+            sizes = np.diff(edges)
+            weights = sizes / rows if reduce == "mean" else np.ones(len(blocks))
             return _weighted(results, weights)
         outputs: list[np.ndarray] = []
         lock = threading.Lock()
 
         def part(k: int) -> None:  # each thread writes its rows: the copies run side by side
-            value, partials = self.compiled(*parts[k])
-            with lock:
-                if not outputs:
-                    outputs.extend(np.empty(shape, np.result_type(r)) for r in (value, *partials))
-            for out, result in zip(outputs, (value, *partials), strict=True):
-                out[bounds[k] : bounds[k + 1]] = result  # a constant broadcasts
+            for j in runs[k]:
+                a, b = blocks[j]
+                value, partials = self.compiled(*_part(ordered, shape, a, b))
+                with lock:
+                    if not outputs:
+                        outputs.extend(
+                            np.empty(shape, np.result_type(r)) for r in (value, *partials)
+                        )
+                for out, result in zip(outputs, (value, *partials), strict=True):
+                    out[a:b] = result  # a constant broadcasts
 
-        self._run([functools.partial(part, k) for k in range(len(parts))])
+        self._run([functools.partial(part, k) for k in range(len(runs))])
         return outputs[0], tuple(outputs[1:])
 
     def _run(self, tasks: list) -> list:
