@@ -180,7 +180,7 @@ class TestCommandLine:
     def test_help_has_an_example(self, capsys):
         with pytest.raises(SystemExit):
             main(["view", "--help"])
-        assert "example: symgraph view" in capsys.readouterr().out
+        assert "examples:\n  symgraph view " in capsys.readouterr().out
 
 
 class _no_exit:
