@@ -26,14 +26,14 @@ w, x = sp.symbols("w x", real=True)
 sg.register_rule(softsign, lambda op, index: 1 / (1 + sp.Abs(op.args[0])) ** 2)
 
 grad = sg.gradient(softsign(w * x), wrt=[w])
-print("dL/dw =", grad[w])
+print("∂L/∂w =", grad[w])
 for lhs, rhs in grad.equations:
     print(f"  {lhs} = {rhs}")
 
 f = grad.lambdify()
 value, (dw,) = f(x=2.0, w=np.array([-1.0, 0.0, 0.5]))
 print("L     =", value)
-print("dL/dw =", dw)
+print("∂L/∂w =", dw)
 
 
 # A subclass inherits the rule through its __mro__.

@@ -63,8 +63,8 @@ for name in ("w1999", "b1999", "w2000", "b2000"):
     up[name] += h
     down[name] -= h
     numeric = (float(f(**up)[0]) - float(f(**down)[0])) / (2 * h)
-    print(f"  dL/d{name:5} = {float(partials[k]): .6e}   (central difference {numeric: .6e})")
+    print(f"  ∂L/∂{name:5} = {float(partials[k]): .6e}   (central difference {numeric: .6e})")
 
 # Vanishing gradients, visibly: the partials shrink geometrically toward the input.
 dw = np.array([float(partials[k]) for k in range(0, 2000, 400)])
-print("\ndL/dw_k for k = 1, 401, 801, 1201, 1601:", np.array2string(dw, precision=2))
+print("\n∂L/∂w_k for k = 1, 401, 801, 1201, 1601:", np.array2string(dw, precision=2))

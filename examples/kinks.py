@@ -35,9 +35,9 @@ for name, expr in cases.items():
     value, (dw,) = grad.lambdify()(w=points)
     assert np.all(np.isfinite(value)) and np.all(np.isfinite(dw))
     print(f"\n{name}: L = {expr}")
-    print(f"  dL/dw = {grad[w]}")
+    print(f"  ∂L/∂w = {grad[w]}")
     print(f"  L     = {value}")
-    print(f"  dL/dw = {dw}")
+    print(f"  ∂L/∂w = {dw}")
 
 # The cross-check skips the complex step here (not analytic) and says so.
 x = sp.Symbol("x", real=True)

@@ -39,7 +39,7 @@ for lhs, rhs in named.equations:
 
 print("\ngradients (closed forms):")
 for weight in params:
-    print(f"  dL/d{weight} [{shape_text(weight)}] = {named[weight]}")
+    print(f"  ∂L/∂{weight} [{shape_text(weight)}] = {named[weight]}")
 
 print("\nLaTeX of the derivation:")
 print(named.latex(form="structured"))
@@ -82,7 +82,7 @@ for sizes in [(8, 3, 5), (64, 2, 4)]:  # one callable, any batch and width
         fd = finite_differences(point, weight.name)
         error = float(np.max(np.abs(partial - fd)))
         worst = max(worst, error)
-        print(f"  dL/d{weight}: shape {partial.shape}, max |analytic − numeric| = {error:.1e}")
+        print(f"  ∂L/∂{weight}: shape {partial.shape}, max |analytic − numeric| = {error:.1e}")
     assert worst < 1e-6, "the gradient disagrees with finite differences"
 
 # One step of gradient descent lowers the loss.

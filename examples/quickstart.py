@@ -30,8 +30,8 @@ rng = np.random.default_rng(0)
 xs, ys = rng.normal(size=4), rng.normal(size=4)
 value, (dw, db) = f(x=xs, y=ys, w=0.5, b=-0.1)
 print("loss over a batch of 4:", np.round(value, 4))
-print("dL/dw:", np.round(dw, 4))
-print("dL/db:", np.round(db, 4))
+print("∂L/∂w:", np.round(dw, 4))
+print("∂L/∂b:", np.round(db, 4))
 
 # Cross-check against finite differences, the complex step and sympy.diff.
 report = sg.check(grad)

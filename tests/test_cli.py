@@ -28,7 +28,7 @@ from symgraph.cli import EXIT_OK, EXIT_REFUSED, main
 LOSS = "(tanh(w*x + b) - y)**2"
 w, x, b, y = sp.symbols("w x b y", real=True)
 LOSS_EXPR = (sp.tanh(w * x + b) - y) ** 2
-PARTIAL_LINE = re.compile(r"^dL/d(\w+) = (.+)$")
+PARTIAL_LINE = re.compile(r"^∂L/∂(\w+) = (.+)$")
 GRAPH_LINE = re.compile(
     r"^graph: (\d+) nodes, (\d+) edges, (\d+) leaves, (\d+) operations, depth (\d+)$"
 )
@@ -51,7 +51,7 @@ def run(argv, capsys):
 
 
 def partials_from(out: str) -> dict[str, sp.Expr]:
-    """The ``dL/dw = ...`` lines, parsed back with SymPy (real symbols)."""
+    """The ``∂L/∂w = ...`` lines, parsed back with SymPy (real symbols)."""
     found = {}
     for line in out.splitlines():
         match = PARTIAL_LINE.match(line)
@@ -247,12 +247,12 @@ class TestRefusals:
         assert "Traceback" not in out + err
         assert len(err.splitlines()) == 1, err
         assert err.startswith("symgraph: error"), err
-        assert "dL/d" not in out
+        assert "∂L/∂" not in out
 
     def test_floor_differentiates_to_zero_where_the_derivative_exists(self, capsys):
         status, out, err = run(["grad", "w*floor(w)", "--check"], capsys)
         assert status == EXIT_OK, err
-        assert "dL/dw = floor(w)" in out
+        assert "∂L/∂w = floor(w)" in out
 
     def test_check_on_atan2_does_not_crash(self, capsys):
         status, out, err = run(["grad", "atan2(w, x)", "--check"], capsys)
@@ -303,7 +303,7 @@ class TestRealProcesses:
         script = symgraph_script()
         ok = run_process([script, "grad", "sin(w*x)", "--wrt", "w"], tmp_path)
         assert ok.returncode == 0, ok.stderr
-        assert f"dL/dw = {sp.diff(sp.sin(w * x), w)}" in ok.stdout.splitlines()
+        assert f"∂L/∂w = {sp.diff(sp.sin(w * x), w)}" in ok.stdout.splitlines()
         refused = run_process([script, "grad", f"foo(x) + {TOUCH}"], tmp_path)
         assert refused.returncode == 2
         assert "Traceback" not in refused.stderr

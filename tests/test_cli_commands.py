@@ -27,7 +27,7 @@ def test_assignments_file_gives_the_named_structured_gradient(tmp_path, capsys):
     assert status == EXIT_OK
     assert "delta_z1 = delta_a1*(1 - a1**2)" in out
     w, x, b, y = sp.symbols("w x b y", real=True)
-    printed = out.split("dL/dw = ")[1].splitlines()[0]
+    printed = out.split("∂L/∂w = ")[1].splitlines()[0]
     expected = sp.diff((sp.tanh(w * x + b) - y) ** 2, w)
     names = {"w": w, "x": x, "b": b, "y": y, "tanh": sp.tanh}
     assert sp.simplify(sp.sympify(printed, locals=names) - expected) == 0  # test-side oracle
@@ -122,7 +122,7 @@ SHAPES = ["--matrix", "W=2x3", "x=3x1", "y=2x1"]
 
 
 def printed_partial(out: str, name: str) -> str:
-    (line,) = [line for line in out.splitlines() if line.startswith(f"dL/d{name} = ")]
+    (line,) = [line for line in out.splitlines() if line.startswith(f"∂L/∂{name} = ")]
     return line.split(" = ", 1)[1]
 
 
@@ -248,10 +248,10 @@ def test_max_terms_sets_where_closed_forms_give_way_to_the_structured_form(capsy
     assert status == EXIT_OK
     w, x, b, y = sp.symbols("w x b y", real=True)
     expected = sg.gradient((sp.tanh(w * x + b) - y) ** 2, wrt=[w])[w]  # the closed form
-    assert f"dL/dw = {expected}" in out
+    assert f"∂L/∂w = {expected}" in out
     status, out, _ = run(["grad", loss, "--wrt", "w", "b", "--max-terms", "3"], capsys)
     assert status == EXIT_OK
-    assert "exceed 3 nodes" in out and "delta_v2 = " in out and "dL/dw = delta_w" in out
+    assert "exceed 3 nodes" in out and "delta_v2 = " in out and "∂L/∂w = delta_w" in out
     with pytest.raises(SystemExit) as refused:  # argparse's own exit
         main(["grad", loss, "--max-terms", "0"])
     err = capsys.readouterr().err

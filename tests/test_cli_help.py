@@ -159,7 +159,7 @@ class TestMatrixSyntaxWithoutMatrix:
             ["grad", "sum(W @ x)", "--wrt", "W", "--matrix", "W=2x3", "x=3x1"], capsys
         )
         assert status == EXIT_OK
-        assert "dL/dW" in out
+        assert "∂L/∂W" in out
 
 
 def examples(help_text: str) -> list[list[str]]:

@@ -198,13 +198,13 @@ class TestOutputIsBounded:
         path = chain_file(tmp_path, depth)
         status, out, err = run(["grad", "--file", str(path), "--wrt", "w", "b"], capsys)
         assert status == 0, err
-        assert re.search(r"note: the closed form of dL/d\w+ is too big to print", out)
+        assert re.search(r"note: the closed form of ∂L/∂\w+ is too big to print", out)
         # evaluate the printed structured form in order, then compare with central differences
         point = {"w": 0.7, "x": 0.3, "b": -0.2}
         values = {sp.Symbol(k): v for k, v in point.items()}
         found = {}
         for line in out.splitlines():
-            match = re.fullmatch(r"(dL/d)?(\w+) = (.+)", line)
+            match = re.fullmatch(r"(∂L/∂)?(\w+) = (.+)", line)
             if match is None or line.startswith(("graph:", "expression:", "note:")):
                 continue
             total, lhs, rhs = match.groups()
@@ -225,7 +225,7 @@ class TestOutputIsBounded:
         names = [f"x{k}" for k in range(250)]
         status, out, _ = run(["grad", "*".join(names)], capsys)
         assert status == 0
-        assert re.search(r"note: the closed form of dL/d\w+ is too big to print", out)
+        assert re.search(r"note: the closed form of ∂L/∂\w+ is too big to print", out)
         assert len(out) < 400_000  # the closed forms alone are 250 × 250 factors
 
     def test_explain_of_a_deep_chain_is_bounded_and_checked(self, tmp_path, capsys):
@@ -240,7 +240,7 @@ class TestOutputIsBounded:
     def test_small_gradients_still_print_closed_forms(self, capsys):
         status, out, _ = run(["grad", "w*x + b", "--wrt", "w", "b"], capsys)
         assert status == 0 and "note:" not in out
-        assert "dL/dw = x" in out.splitlines() and "dL/db = 1" in out.splitlines()
+        assert "∂L/∂w = x" in out.splitlines() and "∂L/∂b = 1" in out.splitlines()
 
     @pytest.mark.parametrize("n", [300, 30000])
     def test_matrix_check_is_bounded(self, n, capsys):

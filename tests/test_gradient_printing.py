@@ -53,7 +53,7 @@ class TestDeepChain:
     def test_str_is_the_structured_form_and_says_why(self, printed):
         lines = printed["str"].splitlines()
         assert lines[0] == (
-            "# the closed form of dL/dw1 is too big to print (depth over 100); "
+            "# the closed form of ∂L/∂w1 is too big to print (depth over 100); "
             "the structured form follows, one equation per node"
         )
         # the forward definitions, one δ-equation per node, then each partial
@@ -62,15 +62,15 @@ class TestDeepChain:
         assert lines[2] == "v2 = b + v1"
         assert lines[3] == "v3 = tanh(v2)"
         assert "δ_L = 1" in lines
-        assert lines[-2] == "dL/dw1 = δ_v1*x"
-        assert lines[-1].startswith("dL/db = δ_v101 + δ_v104")
+        assert lines[-2] == "∂L/∂w1 = δ_v1*x"
+        assert lines[-1].startswith("∂L/∂b = δ_v101 + δ_v104")
 
     def test_repr_is_short(self, printed):
         assert printed["repr"] == "<Gradient of L wrt w1, b>"
 
     def test_latex_is_the_structured_form_after_a_comment(self, printed):
         lines = printed["latex"].splitlines()
-        assert lines[0].startswith("% the closed form of dL/dw1 is too big to print (depth")
+        assert lines[0].startswith("% the closed form of ∂L/∂w1 is too big to print (depth")
         assert lines[1] == "\\begin{align}"
         assert lines[2] == "v_{1} &= w_{1} x \\\\"
         assert "\n".join(lines[1:]) == printed["structured latex"]
@@ -86,14 +86,14 @@ class TestDeepChain:
 class TestBounded:
     def test_a_small_gradient_prints_its_closed_forms(self):
         w = sp.Symbol("w", real=True)
-        assert str(sg.gradient(sp.sin(w * x), wrt=[w])) == "dL/dw = x*cos(w*x)"
+        assert str(sg.gradient(sp.sin(w * x), wrt=[w])) == "∂L/∂w = x*cos(w*x)"
 
     def test_many_big_closed_forms_together_give_the_structured_form(self):
         xs = sp.symbols("x1:121", real=True)  # 120 closed forms of 119 factors each
         grad = sg.gradient(sp.Mul(*xs), wrt=list(xs))
         text = str(grad)
         first = text.splitlines()[0]
-        assert first.startswith("# the closed form of dL/dx") and "exceed 10000 nodes" in first
+        assert first.startswith("# the closed form of ∂L/∂x") and "exceed 10000 nodes" in first
         assert len(text) < 200_000  # the closed forms written out: 120*119 factors
         # the forward definitions (binary steps of the product) compose to the loss
         names = {s.name: s for s in xs}
@@ -145,8 +145,8 @@ def test_a_2000_deep_chain_builds_prints_simplifies_and_compiles():
     result = in_child(_sin_chain_2000)
     assert isinstance(result, tuple), result
     first, latex_first, dw = result
-    assert first.startswith("# the closed form of dL/dw is too big to print (depth over 100)")
-    assert latex_first.startswith("% the closed form of dL/dw is too big to print")
+    assert first.startswith("# the closed form of ∂L/∂w is too big to print (depth over 100)")
+    assert latex_first.startswith("% the closed form of ∂L/∂w is too big to print")
     value, expected = 0.3, 1.0  # the chain rule, by hand: the product of cos at each level
     for _ in range(2000):
         expected *= math.cos(value)
@@ -173,7 +173,7 @@ class TestEstimatedShapes:
         monkeypatch.setattr(sg.Gradient, "closed_forms", refuse)
         text = str(grad)  # the closed form: 250 products of 249 sums
         assert text.startswith(
-            "# the closed form of dL/dx is too big to print "
+            "# the closed form of ∂L/∂x is too big to print "
             "(the closed forms up to it exceed 10000 nodes written out)"
         )
         kept = grad.simplify()  # every form far too big: the gradient comes back unchanged,

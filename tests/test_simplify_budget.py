@@ -88,7 +88,7 @@ class TestOneBudgetPerCall:
         grad = sg.gradient(x / (1 + x), wrt=[x])
         grad.simplify(budget=0, progress=True)
         err = capsys.readouterr().err
-        assert "budget of 0 s is spent" in err and "dL/dx" in err
+        assert "budget of 0 s is spent" in err and "∂L/∂x" in err
 
 
 class TestTheDefault:

@@ -2,7 +2,7 @@
 
 ``grad``, ``draw``, ``explain`` and ``view`` take ``--matrix W=2x3 x=3x1 X=nxd``: those names are
 matrices (see :func:`symgraph.parse.parse_matrices`) and the gradient is
-printed in matrix form (``dL/dW = ...``).
+printed in matrix form (``∂L/∂W = ...``).
 
 Text goes through :mod:`symgraph.parse` only (a whitelist; never ``eval``).
 Exit status: 0 success, 1 a cross-check failed, 2 refused input (one line on
@@ -17,7 +17,7 @@ Examples
 >>> main(["grad", "w*x", "--wrt", "w"])   # doctest: +NORMALIZE_WHITESPACE
 expression: w*x
 graph: 3 nodes, 2 edges, 2 leaves, 1 operations, depth 2
-dL/dw = x
+∂L/∂w = x
 0
 """
 

@@ -213,7 +213,7 @@ def _print_gradient(
         _print_structured(grad, show, with_nodes=not fits)
     if fits:
         for w, e in grad.closed_forms(progress=progress).items():
-            print(f"d{grad.output}/d{w} = {show(e)}")
+            print(f"∂{grad.output}/∂{w} = {show(e)}")
     return fits
 
 
@@ -237,7 +237,7 @@ def _print_structured(grad, show, with_nodes: bool) -> None:
         print(f"{show(lhs)} = {show(rhs)}")
     if with_nodes:
         for w, d in grad.adjoints.items():
-            print(f"d{grad.output}/d{w} = {show(d)}")
+            print(f"∂{grad.output}/∂{w} = {show(d)}")
 
 
 def _report(args: argparse.Namespace, grad, closed_printed: bool = True) -> int:

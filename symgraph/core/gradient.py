@@ -246,7 +246,7 @@ class Gradient(Mapping):
         if reason is not None:
             return self._structured_text(reason, paper_text)
         closed = self.closed_forms().items()
-        return "\n".join(f"d{self.output}/d{w} = {paper_text(e)}" for w, e in closed)
+        return "\n".join(f"∂{self.output}/∂{w} = {paper_text(e)}" for w, e in closed)
 
     def estimated_shapes(self, cap: int = STRUCTURED_MAX_NODES) -> dict[sp.Symbol, tuple]:
         """weight -> (size, depth) its closed form will have as a tree, without building it.
@@ -300,7 +300,7 @@ class Gradient(Mapping):
                 f"depth {depth} > {PRINT_MAX_DEPTH}" if counted else f"depth over {PRINT_MAX_DEPTH}"
             )
         return (
-            f"the closed form of d{self.output}/d{w} is too big to print ({why}); "
+            f"the closed form of ∂{self.output}/∂{w} is too big to print ({why}); "
             "the structured form follows, one equation per node"
         )
 
@@ -314,7 +314,7 @@ class Gradient(Mapping):
         ]
         pairs += self.equations
         structured = self.structured
-        return pairs + [(f"d{self.output}/d{w}", structured[w]) for w in self.wrt]
+        return pairs + [(f"∂{self.output}/∂{w}", structured[w]) for w in self.wrt]
 
     def _structured_too_big(self) -> str | None:
         left = STRUCTURED_MAX_NODES

@@ -190,7 +190,7 @@ def simplify_gradient(
     )
     jobs = {k: e for k, e in enumerate(closed.values()) if _simplifiable(e)}
     best = list(closed.values())
-    names = [f"d{grad.output}/d{w}" for w in closed]
+    names = [f"∂{grad.output}/∂{w}" for w in closed]
     finished = set(range(len(best))) - set(jobs)
     if jobs and seconds > 0:
         if workers > 1 and len(jobs) > 1 and _pickles(jobs, symbols):

@@ -21,7 +21,7 @@ Examples
 >>> w, x, b = sp.symbols("w x b", real=True)
 >>> page = view(sg.gradient(sp.tanh(w * x + b), wrt=[w, b]), at={"w": 1.0, "x": 0.5, "b": 0.1})
 >>> page
-<View of dL/dw, dL/db: 6 nodes, recomputed in the page>
+<View of ∂L/∂w, ∂L/∂b: 6 nodes, recomputed in the page>
 >>> page.html.startswith("<!DOCTYPE html>"), "http://" in page.html
 (True, False)
 """
@@ -238,7 +238,7 @@ def page_data(grad: Gradient, at: Mapping[Any, Any] | None = None) -> dict:
         entry["x"], entry["y"] = x, y
     weights = [index[w] for w in grad.wrt if w in index]
     return {
-        "title": ", ".join(f"d{grad.output.name}/d{w.name}" for w in grad.wrt),
+        "title": ", ".join(f"∂{grad.output.name}/∂{w.name}" for w in grad.wrt),
         "output": index[grad.output],
         "nodes": nodes,
         "edges": edges,

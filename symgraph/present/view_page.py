@@ -8,8 +8,8 @@ to anywhere, and the SVG namespace is read from the page's own ``<svg>``.
 
 Examples
 --------
->>> page = render_page({"title": "dL/dw"}, "{}", "const symgraphCompute = null;")
->>> "<title>symgraph: dL/dw</title>" in page
+>>> page = render_page({"title": "∂L/∂w"}, "{}", "const symgraphCompute = null;")
+>>> "<title>symgraph: ∂L/∂w</title>" in page
 True
 """
 
