@@ -14,20 +14,12 @@ import shlex
 import shutil
 
 import pytest
+from test_cli import run  # main(argv) -> (status, stdout, stderr)
 
-from symgraph.cli import COMMANDS, EXIT_OK, EXIT_REFUSED, build_parser, main
+from symgraph.cli import COMMANDS, EXIT_OK, EXIT_REFUSED, build_parser
 
 MAX_LINE = 150  # characters of a refusal that says what to do
 
-
-def run(argv, capsys):
-    """main(argv) -> (status, stdout, stderr); argparse's SystemExit counts too."""
-    try:
-        status = main(argv)
-    except SystemExit as exit_:
-        status = exit_.code
-    out, err = capsys.readouterr()
-    return status, out, err
 
 
 def subparsers() -> dict[str, argparse.ArgumentParser]:
