@@ -21,7 +21,6 @@ from symgraph.cli import COMMANDS, EXIT_OK, EXIT_REFUSED, build_parser
 MAX_LINE = 150  # characters of a refusal that says what to do
 
 
-
 def subparsers() -> dict[str, argparse.ArgumentParser]:
     parser = build_parser()
     (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
