@@ -1,7 +1,8 @@
 """Microseconds per call of a compiled gradient on scalar inputs (issue 12, item 3).
 
 symgraph by name and by position against ``sympy.lambdify(cse=True)`` of the
-same value and partials, called the same way (by name against by name), and SymEngine's ``Lambdify`` when it is installed.
+same value and partials, called the same way (by name against by name), and
+SymEngine's ``Lambdify`` when it is installed.
 The best of several interleaved repeats, so a busy machine inflates no figure.
 
 Run: ``python bench/per_call.py``
