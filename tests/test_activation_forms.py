@@ -198,3 +198,80 @@ def test_the_tracer_makes_the_same_node():
     value = float(partial.subs(sp.Symbol("v", real=True), 0.5))
     s = 1 / (1 + np.exp(-1.0))
     assert value == pytest.approx(2 * s * (1 - s), rel=1e-12)
+
+
+def sigmoid_layer_network(n=4, d=2, h=3, k=1):
+    """``A1 = σ(X W1ᵀ + 1 b1ᵀ)``, ``A2 = A1 W2ᵀ + 1 b2ᵀ``, mean squared error; named layers."""
+    X = sg.layers.input_matrix(n, d)
+    net = sg.layers.mlp(X, [h, k], ["sigmoid", "identity"])
+    grad = sg.Graph.from_assignments(net.with_loss(), wrt=net.params, granularity="named")
+    return grad.backward(), net.params
+
+
+def jax_sigmoid_loss():
+    jax = pytest.importorskip("jax")
+    jax.config.update("jax_enable_x64", True)
+    jnp = jax.numpy
+
+    def sigmoid(u):  # jax.nn.sigmoid's own derivative, ans*(1 - ans), keeps 3 digits at u = 30
+        return jnp.exp(-jnp.logaddexp(0.0, -u))
+
+    def loss(X, Y, W1, b1, W2, b2):
+        A1 = sigmoid(X @ W1.T + b1.T)
+        R = A1 @ W2.T + b2.T - Y
+        return jnp.sum(R * R) / (2 * X.shape[0])
+
+    return jax, loss
+
+
+class TestSigmoidMatrixLayer:
+    """``Z.applyfunc(σ)``: ``δ_Z = A ⊙ (1 − A) ⊙ δ_A`` in the node ``A``, as tanh's ``1 − A∘A``."""
+
+    def test_the_delta_is_written_in_the_layers_own_value(self):
+        grad, _ = sigmoid_layer_network()
+        assert (
+            equations(grad)["delta_Z1"] == "HadamardProduct(Lambda(_t, _t*(1 - _t)).(A1), delta_A1)"
+        )
+        assert (
+            r"\delta_{Z_{1}} &= \left(A_{1} \left(1 - A_{1}\right)\right) \odot \delta_{A_{1}}"
+            in grad.latex(form="structured")
+        )
+        assert "exp" not in equations(grad)["delta_Z1"]  # no σ(Z1) computed again
+
+    def test_tanh_layer_is_unchanged(self):
+        X = sg.layers.input_matrix(4, 2)
+        net = sg.layers.mlp(X, [3, 1], ["tanh", "identity"])
+        steps = net.with_loss()
+        grad = sg.Graph.from_assignments(steps, wrt=net.params, granularity="named").backward()
+        assert (
+            equations(grad)["delta_Z1"] == "HadamardProduct(Lambda(_t, 1 - _t**2).(A1), delta_A1)"
+        )
+
+    @pytest.mark.parametrize("scale", [None, 30, 700])
+    def test_compiled_gradient_matches_jax_and_stays_finite(self, scale, rng):
+        jax, loss = jax_sigmoid_loss()
+        grad, params = sigmoid_layer_network()
+        point = {
+            "X": rng.normal(size=(4, 2)),
+            "Y": rng.normal(size=(4, 1)),
+            "W1": rng.normal(size=(3, 2)),
+            "b1": rng.normal(size=(3, 1)),
+            "W2": rng.normal(size=(1, 3)),
+            "b2": rng.normal(size=(1, 1)),
+        }
+        if scale is not None:  # Z1 = ±scale exactly, both signs in every column
+            point["X"] = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+            point["W1"] = scale * np.array([[1.0, -1.0], [-1.0, 1.0], [1.0, 1.0]])
+            point["b1"] = np.zeros((3, 1))
+        order = ["X", "Y", "W1", "b1", "W2", "b2"]
+        expected = jax.grad(loss, argnums=(2, 3, 4, 5))(*(point[s] for s in order))
+        value, compiled = grad.lambdify()(**point)
+        assert np.isfinite(value)
+        assert value == pytest.approx(float(loss(*(point[s] for s in order))), rel=1e-12)
+        for w, want, got in zip(params, expected, compiled, strict=True):
+            assert np.all(np.isfinite(got)), (w, scale)
+            np.testing.assert_allclose(got, np.asarray(want), rtol=1e-9, atol=1e-300)
+
+    def test_the_c_printer_prints_it(self):
+        grad, _ = sigmoid_layer_network()
+        assert "symgraph_value_and_grad" in grad.source("c")

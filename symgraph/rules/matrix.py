@@ -36,7 +36,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..errors import NoRuleError
 from .matfuncs import FrobeniusNorm, LogSumExp, RowLogSumExp, RowSoftmax, Softmax, SumEntries
-from .registry import _VJP, has_vjp, matrix_vjp, register_vjp  # noqa: F401 - re-exported
+from .registry import _VJP, has_rule, has_vjp, local_partial, matrix_vjp, register_vjp, slots  # noqa: F401 - re-exported
 
 
 def _is_scalar(e: sp.Basic) -> bool:
@@ -81,15 +81,21 @@ def _hadamard(op, index, adjoint):
 def _elementwise(op, index, adjoint):
     """``f(Z)`` entrywise: δ ⊙ f'(Z), written in f's own value when it can be.
 
-    ``tanh' = 1 - tanh²`` becomes ``(1 - A⊙A)`` of the result ``A`` (a graph
-    puts the result's node there), so compiled code reuses ``A`` instead of
-    computing ``tanh(Z)`` again, as backpropagation by hand does.
+    ``f'`` is the scalar rule's partial at the entrywise variable when ``f``
+    is one operation of it (a function such as tanh, or a registered pattern
+    such as the sigmoid), else SymPy's ``diff``.  ``tanh' = 1 - tanh²`` and
+    ``σ' = σ(1 - σ)`` become ``(1 - A⊙A)`` and ``A⊙(1 - A)`` of the result
+    ``A`` (a graph puts the result's node there), so compiled code reuses
+    ``A`` instead of computing ``tanh(Z)`` again, as backpropagation by hand does.
     """
     u = sp.Dummy("u", real=True)
     value = op.function(u)
-    derivative = value.diff(u)
+    if slots(value) == (u,) and has_rule(value):  # tanh(u), 1/(1 + exp(-u)): one operation
+        derivative = local_partial(value, 0)
+    else:
+        derivative = value.diff(u)
     t = sp.Dummy("t", real=True)
-    in_value = derivative.subs(value, t) if isinstance(value, sp.Function) else derivative
+    in_value = derivative.xreplace({value: t})
     if u not in in_value.free_symbols and t in in_value.free_symbols:
         # no doit: it would fold the two entrywise functions back into tanh'(Z)
         return HadamardProduct(adjoint, ElementwiseApplyFunction(sp.Lambda(t, in_value), op))
