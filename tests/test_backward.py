@@ -114,3 +114,49 @@ class TestWideProducts:
         xs = sp.symbols("x0:20", real=True)
         expr = 3 * sp.Mul(*xs[:12]) * sp.sin(sp.Mul(*xs[12:]))
         assert_matches_sympy_diff(sg.gradient(expr, wrt=list(xs)), low=0.5, high=1.5)
+
+
+def _operations(grad) -> int:
+    """The operations of the forward nodes and of the δ-equations (``sp.count_ops``)."""
+    nodes = grad.graph.nx.nodes
+    forward = sum(sp.count_ops(nodes[n]["op"]) for n in nodes if nodes[n]["op"] is not None)
+    return forward + sum(sp.count_ops(rhs) for _, rhs in grad.equations)
+
+
+class TestSharedSubproducts:
+    """Products holding an earlier product's factors share them as one node (as ``cse`` does)."""
+
+    @staticmethod
+    def logistic(steps: int):
+        r, x0 = sp.symbols("r x0", real=True)
+        x = x0
+        for _ in range(steps):
+            x = r * x * (1 - x)  # SymPy flattens this into products of up to steps + 1 factors
+        return x, [r, x0]
+
+    def test_the_logistic_map_costs_a_few_times_its_loss(self):
+        expr, wrt = self.logistic(10)
+        replacements, reduced = sp.cse([expr])
+        loss = sum(sp.count_ops(rhs) for _, rhs in replacements) + sp.count_ops(reduced)
+        assert _operations(sg.gradient(expr, wrt)) <= 4 * loss  # 19.5x before sharing
+
+    def test_the_logistic_map_grows_linearly(self):
+        sizes = [_operations(sg.gradient(*self.logistic(n))) for n in (10, 20, 40)]
+        assert sizes[1] < 2.3 * sizes[0] and sizes[2] < 2.3 * sizes[1], sizes
+
+    def test_the_logistic_map_against_sympy_diff(self):
+        assert_matches_sympy_diff(sg.gradient(*self.logistic(6)), low=0.2, high=0.8)
+
+    def test_random_products_with_shared_factors_against_sympy_diff(self):
+        rng = np.random.default_rng(20261202)
+        xs = sp.symbols("x0:6", real=True)
+        for _ in range(60):
+            terms = []
+            for _ in range(rng.integers(2, 5)):
+                factors = [sp.Integer(int(rng.integers(-2, 3)) or 1)]
+                for i in rng.choice(6, size=int(rng.integers(2, 5)), replace=False):
+                    base = xs[i] if rng.random() < 0.6 else sp.sin(xs[i])
+                    factors.append(base ** int(rng.integers(1, 3)))
+                terms.append(sp.Mul(*factors))
+            expr = sp.Add(*terms) * (sp.Mul(*terms[:2]) if rng.random() < 0.5 else 1)
+            assert_matches_sympy_diff(sg.gradient(expr, wrt=list(xs)), low=0.5, high=1.5)

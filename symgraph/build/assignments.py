@@ -139,4 +139,6 @@ def build_shared(exprs, granularity: str = "op"):
     exprs = [as_value(e, "an expression") for e in exprs]
     leaves, sizes = leaves_and_sizes(exprs)
     b = GraphBuilder(granularity, Namer(str(s) for s in leaves), [], sizes)
-    return b.g, [b.add(e) for e in exprs]
+    roots = [b.add(e) for e in exprs]
+    b.finish()
+    return b.g, roots

@@ -39,6 +39,8 @@ from .inputs import GRANULARITIES, Namer, leaves_and_sizes
 
 # A product of more factors is built in binary steps at every granularity.
 MAX_PRODUCT_FACTORS = 8
+# How many of the latest products holding a factor are asked for common factors.
+RECENT_PRODUCTS = 8
 
 
 class GraphBuilder:
@@ -71,6 +73,9 @@ class GraphBuilder:
         self.node_of_op: dict[sp.Basic, sp.Basic] = {}  # local operation -> node
         self.full: dict[sp.Basic, sp.Basic] = {}  # node -> full expression
         self.depth: dict[sp.Basic, int] = {}  # longest path from a leaf
+        # factor node -> the latest products of several nodes holding it, and their factors
+        self.products_with: dict[sp.Basic, list[sp.Basic]] = {}
+        self.product_factors: dict[sp.Basic, set[sp.Basic]] = {}
 
     # --- nodes ---
 
@@ -179,8 +184,13 @@ class GraphBuilder:
         return self.operation(e, leaves, node, e if self.exprs_are_full else None)
 
     def _operation_of(self, e: sp.Basic, mapped: list[sp.Basic], node) -> sp.Basic:
-        if self.fine and isinstance(e, (sp.Add, sp.Mul)) and len(mapped) > 2:
-            return self._binary_chain(e, mapped, node)
+        shares = self._shares_factors(e, mapped)
+        if shares:
+            mapped = self._shared_factors(mapped)
+            if len(mapped) == 1:  # all of it is an earlier product
+                return mapped[0]
+        if self.fine and isinstance(e, sp.Add) and len(mapped) > 2:
+            return self._binary_chain(e.func, mapped, node, e if self.exprs_are_full else None)
         if isinstance(e, sp.Mul) and len(mapped) > MAX_PRODUCT_FACTORS:
             # one node's partials would be k products of k - 1 factors: k² work for a
             # k-factor product; in binary steps backpropagation stays linear (cheap gradient)
@@ -191,7 +201,107 @@ class GraphBuilder:
             if shared is not None:
                 return shared.T
         operands = _unique(n for n in map(self.node_in, mapped) if n is not None)
-        return self.operation(op, operands, node, e if self.exprs_are_full else None)
+        result = self.operation(op, operands, node, e if self.exprs_are_full else None)
+        if shares:
+            self._remember_product(result)
+        elif self.fine and isinstance(e, sp.Mul) and len(mapped) > 2:
+            self._binary_steps(result)
+        return result
+
+    def finish(self) -> None:
+        """With ``granularity="fine"``, every product left with three factors in binary steps.
+
+        Products are grouped at full width first, so that their common factors
+        are found (:meth:`_shared_factors`), and split into steps at the end.
+        """
+        if not self.fine:
+            return
+        for product in list(self.product_factors):
+            self._binary_steps(product)
+        self.product_factors.clear()
+        self.products_with.clear()
+
+    def _binary_steps(self, product: sp.Basic) -> None:
+        op = self.g.nodes[product]["op"]
+        if not isinstance(op, sp.Mul) or len(op.args) <= 2:
+            return
+        self.g.remove_edges_from([(s, product) for s in list(self.g.predecessors(product))])
+        if self.node_of_op.get(op) == product:
+            del self.node_of_op[op]
+        self._binary_chain(sp.Mul, list(op.args), product, self.full[product])
+
+    def _shares_factors(self, e: sp.Basic, mapped: list[sp.Basic]) -> bool:
+        """Whether ``e`` is a product of scalars whose factors may be regrouped."""
+        return (
+            isinstance(e, sp.Mul) and len(mapped) == len(e.args) and not any(map(is_matrix, mapped))
+        )
+
+    def _shared_factors(self, mapped: list[sp.Basic]) -> list[sp.Basic]:
+        """The factors of a product, with those it shares with an earlier product as one node.
+
+        SymPy flattens ``r*x*(1 - x)`` nested ten times into products of up to
+        eleven factors, each holding the factors of the one before again: as
+        separate products their work is quadratic in the nesting, where the
+        common sub-products (those ``sympy.cse`` finds) make it linear.  Greedy:
+        the earlier product sharing most factors gives its common part as a
+        node, which that product then uses too.  Only the latest
+        ``RECENT_PRODUCTS`` products holding each factor are asked, so the cost
+        is linear in the number of factors.
+        """
+        nodes = [m for m in mapped if m in self.full]
+        constants = [m for m in mapped if m not in self.full]
+        while len(nodes) > 1:
+            counts: dict[sp.Basic, int] = {}
+            for f in nodes:
+                for product in self.products_with.get(f, ()):
+                    counts[product] = counts.get(product, 0) + 1
+            best = max(counts, key=counts.__getitem__, default=None)
+            if best is None or counts[best] < 2:
+                break
+            common = [f for f in nodes if f in self.product_factors[best]]
+            part = self.operation(sp.Mul(*common, evaluate=False), common)
+            self._remember_product(part)
+            if part != best:
+                self._factor_out(best, common, part)
+            nodes = [f for f in nodes if f not in common] + [part]
+        return constants + nodes
+
+    def _remember_product(self, product: sp.Basic) -> None:
+        """Index a product of several nodes by its node factors."""
+        op = self.g.nodes[product]["op"]
+        factors = [a for a in op.args if a in self.full] if isinstance(op, sp.Mul) else []
+        if (
+            len(factors) < 2
+            or product in self.product_factors
+            or len(set(factors)) < len(factors)
+            or set(factors) != set(self.g.predecessors(product))  # x*y**2: y is inside a power
+        ):
+            return
+        self.product_factors[product] = set(factors)
+        for f in factors:
+            recent = self.products_with.setdefault(f, [])
+            recent.append(product)
+            del recent[:-RECENT_PRODUCTS]
+
+    def _factor_out(self, product: sp.Basic, common: list[sp.Basic], part: sp.Basic) -> None:
+        """Rewrite ``product``, an earlier node, to multiply ``part`` for ``common``."""
+        data = self.g.nodes[product]
+        op = sp.Mul(*(a for a in data["op"].args if a not in common), part, evaluate=False)
+        operands = _unique(n for n in op.args if n in self.full)
+        self.g.remove_edges_from([(s, product) for s in list(self.g.predecessors(product))])
+        if self.node_of_op.get(data["op"]) == product:
+            del self.node_of_op[data["op"]]
+        data["op"] = op
+        self.node_of_op.setdefault(op, product)
+        self.depth[product] = max(self.depth[product], 1 + self.depth[part])
+        for operand, edge in edges_of(product, op, operands):
+            self.g.add_edge(operand, product, **edge)
+        for f in common:
+            recent = self.products_with[f]
+            if product in recent:
+                recent.remove(product)
+        self.product_factors[product] = set(operands)
+        self.products_with.setdefault(part, []).append(product)
 
     def _shared_transpose(self, op: sp.Basic) -> sp.Basic | None:
         """An existing node holding ``opᵀ``, found one level deep.
@@ -216,7 +326,7 @@ class GraphBuilder:
             return None
         return self.node_of_op.get(key)
 
-    def _binary_chain(self, e: sp.Basic, mapped: list[sp.Basic], node) -> sp.Basic:
+    def _binary_chain(self, func, mapped: list[sp.Basic], node, full=None) -> sp.Basic:
         """``a + b + c`` as ``(a + b) + c``: every summation its own node.
 
         Constants join the first step (``2*x*y`` is ``(2*x)*y``).  Building the
@@ -227,12 +337,11 @@ class GraphBuilder:
         constants = [m for m in mapped if m not in self.full]
         acc = nodes[0]
         if constants:
-            acc = self.operation(e.func(*constants, acc), [acc])
+            acc = self.operation(func(*constants, acc), [acc])
         for k, nxt in enumerate(nodes[1:], start=2):
             last = k == len(nodes)
-            full = e if last and self.exprs_are_full else None
             acc = self.operation(
-                e.func(acc, nxt), _unique([acc, nxt]), node if last else None, full
+                func(acc, nxt), _unique([acc, nxt]), node if last else None, full if last else None
             )
         return acc
 
@@ -262,6 +371,7 @@ def _unique(items: Iterable[sp.Basic]) -> list[sp.Basic]:
 
 def build_graph_from(b: GraphBuilder, root: sp.Basic, wrt: Sequence[sp.Basic]) -> Graph:
     """The Graph a builder made, ``root`` its output, with every weight a node."""
+    b.finish()
     for w in wrt:
         b.leaf(w)
     b.g.nodes[root]["role"] = "output"
