@@ -190,9 +190,9 @@ class _Pass:
         if isinstance(node, sp.Mul):
             if sp.exp in kinds and (Logistic in kinds or _RECIPROCAL in kinds):
                 return True
-            return any(self._sum(a)[0] for a in node.args) and any(
-                k in kinds for k in (sp.exp, Logistic)
-            )
+            # distributed over a sum, a product matches only with a σ in it:
+            # exp(n·u)·σ(-u)^k and σ·(1/σ); an exp alone meets no pattern
+            return Logistic in kinds and any(self._sum(a)[0] for a in node.args)
         return False
 
     def _sum(self, expr) -> tuple[bool, bool]:
