@@ -22,7 +22,7 @@ call and constant in it must be one the generator itself can emit.
 
 Examples
 --------
->>> check_source("def f(a0):\\n    t1 = numpy.sin(a0)\\n    return (t1,)", "f")
+>>> tree = check_source("def f(a0):\\n    t1 = numpy.sin(a0)\\n    return (t1,)", "f")
 >>> check_source("def f(a0):\\n    return (__import__('os'),)", "f")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
@@ -81,8 +81,11 @@ class UnsafeSourceError(NoRuleError):
         self.problem = problem
 
 
-def check_source(source: str, name: str) -> None:
+def check_source(source: str, name: str) -> ast.Module:
     """Refuse ``source`` unless it is one function ``name`` made only of generated code.
+
+    Returns the checked tree: compiling it, not the text again, runs exactly
+    what was checked and parses once.
 
     Raises
     ------
@@ -99,61 +102,72 @@ def check_source(source: str, name: str) -> None:
     function = tree.body[0]
     if function.name != name or function.decorator_list or function.returns:
         raise UnsafeSourceError(1, f"generated code defines {name}() and nothing else")
-    chains = _module_chains(tree)
+    allowed: dict[str, bool] = {}  # a module chain -> allowed, resolved once per source
     for statement in [function.args, *function.body]:
-        for node in ast.walk(statement):  # breadth first, iterative
-            problem = _problem(node, chains)
-            if problem:
-                raise UnsafeSourceError(getattr(statement, "lineno", 1), problem)
+        problem = _first_problem(statement, allowed)
+        if problem:
+            raise UnsafeSourceError(getattr(statement, "lineno", 1), problem)
+    return tree
 
 
-def _module_chains(tree: ast.AST) -> dict[ast.AST, str]:
-    """The outermost ``numpy.linalg.det``-like chains -> their dotted text.
+def _module_chain(node: ast.AST) -> str | None:
+    """``numpy.linalg.det`` for an attribute chain rooted at a module's name, else None."""
+    parts = []
+    while isinstance(node, ast.Attribute):
+        parts.append(node.attr)
+        node = node.value
+    if isinstance(node, ast.Name) and node.id in MODULES and parts:
+        return ".".join([node.id, *reversed(parts)])
+    return None
 
-    An inner part (``numpy.linalg``) maps to ``""``: it is checked as part of
-    the whole chain.
+
+def _first_problem(root: ast.AST, allowed: dict[str, bool]) -> str | None:
+    """The first thing in ``root`` generated code never holds, or None.
+
+    One iterative walk.  A module chain (``numpy.linalg.det``) is checked
+    whole and not entered; every other node by :func:`_problem`.
     """
-    chains: dict[ast.AST, str] = {}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id in MODULES:
-            chains[node] = node.id
-    for node in ast.walk(tree):  # parents are visited before their children...
-        pending, attribute = [], node
-        while isinstance(attribute, ast.Attribute) and attribute not in chains:
-            pending.append(attribute)
-            attribute = attribute.value
-        if attribute in chains:  # ...so walk down to a known root, then name the way up
-            for outer in reversed(pending):
-                chains[outer] = f"{chains[outer.value]}.{outer.attr}"
-    inner = {n.value for n in chains if isinstance(n, ast.Attribute)}
-    return {n: ("" if n in inner else text) for n, text in chains.items()}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.Attribute):
+            chain = _module_chain(node)
+            if chain is not None:
+                if chain not in allowed:
+                    allowed[chain] = _allowed_chain(chain)
+                if not allowed[chain]:
+                    return f"{shown(chain)} is not generated code"
+                continue
+        problem = _problem(node)
+        if problem:
+            return problem
+        for field in node._fields:
+            value = getattr(node, field, None)
+            if isinstance(value, ast.AST):
+                stack.append(value)
+            elif isinstance(value, list):
+                stack.extend(v for v in value if isinstance(v, ast.AST))
+    return None
 
 
-def _problem(node: ast.AST, chains: dict[ast.AST, str]) -> str | None:
+def _problem(node: ast.AST) -> str | None:
     if not isinstance(node, _NODES):
         return f"{type(node).__name__} is not generated code"
     if isinstance(node, ast.Name):
         if node.id in MODULES or node.id in BUILTIN_NAMES or _GENERATED.match(node.id):
             return None
         return f"the name {shown(node.id)} is not generated code"
-    if isinstance(node, ast.Attribute):
-        if node in chains:
-            chain = chains[node]
-            if chain == "" and not node.attr.startswith("_"):
-                return None
-            return None if _allowed_chain(chain) else f"{shown(chain)} is not generated code"
+    if isinstance(node, ast.Attribute):  # not a module chain: an attribute of a value
         if node.attr in VALUE_ATTRIBUTES:
             return None
         return f"the attribute {shown(node.attr)} is not generated code"
     if isinstance(node, ast.Call):
         func = node.func
-        if isinstance(func, ast.Lambda):
-            return None
-        if func in chains:  # the chain itself is checked as an Attribute
-            return None
+        if isinstance(func, ast.Lambda) or _module_chain(func) is not None:
+            return None  # the chain itself is checked as an attribute
         if isinstance(func, ast.Name) and func.id in BUILTIN_NAMES:
             return None
-        if isinstance(func, ast.Attribute) and func not in chains and func.attr in VALUE_ATTRIBUTES:
+        if isinstance(func, ast.Attribute) and func.attr in VALUE_ATTRIBUTES:
             return None
         if isinstance(func, ast.Name):
             return f"the name {shown(func.id)} is not a generated function"
