@@ -311,7 +311,8 @@ def _structured_rows(grad: Gradient, only=None) -> list[tuple[str, str]]:
         for lhs, rhs in grad.equations
         if lhs not in weights and lhs not in alias
     ]
-    finals = [(w, seeded(grad.structured[w].xreplace(alias), grad)) for w in only or grad.wrt]
+    structured = grad.structured  # a property that builds its dict: once, not per weight
+    finals = [(w, seeded(structured[w].xreplace(alias), grad)) for w in only or grad.wrt]
     seed = adjoint_of(grad.output)
     if not any(seed in rhs.free_symbols for _, rhs in [*deltas, *finals]):
         deltas = [(lhs, rhs) for lhs, rhs in deltas if lhs != seed]  # folded into every row
