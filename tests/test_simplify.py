@@ -275,4 +275,3 @@ def test_a_graph_with_a_condition_node_simplifies():
         point = {w: at, x: 0.6}
         expected = float(sp.diff(loss, w).subs(point))  # the oracle
         assert float(simplified[w].subs(point)) == pytest.approx(expected)
-

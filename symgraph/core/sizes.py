@@ -151,4 +151,3 @@ def shape_text(shape: tuple) -> str:
     ('2×3', '()')
     """
     return "×".join(map(str, shape)) if shape else "()"
-

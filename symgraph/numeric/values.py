@@ -37,6 +37,7 @@ from ..errors import EvaluationError
 
 __all__ = ["broadcast_shape", "check_shapes", "declared_shapes", "real_value"]
 
+
 def _refuse(name: str, what: str):
     raise EvaluationError(f"{name}: expected a real number or an array of them; got {what}")
 
