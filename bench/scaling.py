@@ -27,7 +27,8 @@ Families:
   product, sum and tanh ("one layer"); the stages after it run on the fused graph.
 
 Stages: build (``sg.Graph.from_expr``; ``from_assignments`` for the matrix chain),
-backward (``graph.backward()``), closed forms (``grad.closed_forms()``), compile
+backward (``graph.backward()``), closed form (``grad[w]`` for one weight, on demand:
+all the closed forms of a k-factor product hold k(k - 1) factors together), compile
 (``grad.lambdify()``), call (one call at 1,000 points), check (``sg.check(grad)``),
 structured LaTeX (``grad.latex(form="structured")``), save (``sg.to_json``), load
 (``sg.from_json``), explain (``sg.explain(grad, weight, at=point)`` for one weight).
@@ -234,7 +235,7 @@ def st_backward(s: dict):
 
 
 def st_closed(s: dict):
-    return s["grad"].closed_forms()
+    return s["grad"][s["problem"].weight]  # on demand: all of a k-product's hold k(k - 1) factors
 
 
 def st_compile(s: dict):
@@ -292,7 +293,7 @@ class Stage:
 
 def stage_tree(coarsen: bool) -> Stage:
     on_grad = [
-        Stage("closed forms", st_closed, again=fresh_grad),
+        Stage("closed form", st_closed, again=fresh_grad),
         Stage("compile", st_compile, again=fresh_grad, after=[Stage("call", st_call, set_args)]),
         Stage("check", st_check, again=fresh_grad),
         Stage("LaTeX", st_latex, again=fresh_grad),

@@ -160,3 +160,29 @@ class TestSharedSubproducts:
                 terms.append(sp.Mul(*factors))
             expr = sp.Add(*terms) * (sp.Mul(*terms[:2]) if rng.random() < 0.5 else 1)
             assert_matches_sympy_diff(sg.gradient(expr, wrt=list(xs)), low=0.5, high=1.5)
+
+
+class TestClosedFormOnDemand:
+    """``grad[w]`` substitutes only the δs on w's path; the forms equal ``closed_forms()``."""
+
+    def test_one_weight_equals_all_of_them(self):
+        x, y, w, b = sp.symbols("x y w b", real=True)
+        expr = (sp.tanh(w * x + b) - y) ** 2 + sp.sin(w * b) * x
+        one_by_one = sg.gradient(expr, wrt=[w, b])
+        together = sg.gradient(expr, wrt=[w, b]).closed_forms()
+        for v in (b, w):  # b first: w's form then reuses what b's computed
+            assert sp.simplify(one_by_one[v] - together[v]) == 0
+            assert sp.simplify(one_by_one[v] - sp.diff(expr, v)) == 0
+
+    def test_one_weight_of_a_wide_product_is_linear(self):
+        from symgraph.core.sizes import tree_shape
+
+        sizes = []
+        for k in (500, 1000, 2000):
+            xs = sp.symbols(f"x0:{k}", real=True)
+            grad = sg.gradient(sp.Mul(*xs), wrt=list(xs))
+            form = grad[xs[7]]
+            assert form == sp.Mul(*xs[:7], *xs[8:])
+            assert grad._closed is None  # the other k - 1 forms were never built
+            sizes.append(tree_shape(form)[0])
+        assert sizes[2] < 2.2 * sizes[1] < 4.9 * sizes[0]

@@ -73,6 +73,7 @@ class Gradient(Mapping):
         self.equations = tuple(equations)
         self.adjoints = dict(adjoints)
         self._closed = dict(closed) if closed is not None else None
+        self._on_demand: tuple | None = None  # the state of closed forms asked one by one
         self.simplified = simplified
 
     # --- the mapping ---
@@ -117,7 +118,10 @@ class Gradient(Mapping):
         )
 
     def __getitem__(self, key: Any) -> sp.Basic:
-        return self.closed_forms()[self.weight(key)]
+        w = self.weight(key)
+        if self._closed is not None:
+            return self._closed[w]
+        return self._closed_form(w)
 
     def __iter__(self) -> Iterator[sp.Symbol]:
         return iter(self.wrt)
@@ -142,6 +146,33 @@ class Gradient(Mapping):
         """weight -> right side of its δ-equation, in node symbols and δ-terms."""
         rhs = dict(self.equations)
         return {w: rhs.get(d, d) for w, d in self.adjoints.items()}
+
+    def _closed_form(self, w: sp.Basic) -> sp.Basic:
+        """One weight's closed form, from the δ-equations it needs only (on demand).
+
+        ``grad[x1]`` of a k-factor product substitutes the δs on x1's path, not
+        every weight's: linear in k, where all the closed forms together hold
+        k(k - 1) factors.  What one weight's form computes is kept for the next.
+        """
+        if self._on_demand is None:
+            values = {n: data["expr"] for n, data in self.graph.nx.nodes(data=True)}
+            evaluate = self.graph.size["depth"] <= EVALUATED_DEPTH
+            if not evaluate:
+                warm_assumptions(values.values())
+            order = {lhs: k for k, (lhs, _) in enumerate(self.equations)}
+            self._on_demand = (values, evaluate, dict(self.equations), order, {})
+        values, evaluate, rhs_of, order, done = self._on_demand
+        d = self.adjoints[w]
+        needed, stack = set(), [d]
+        while stack:  # the δs d is written with, not yet substituted
+            lhs = stack.pop()
+            if lhs in needed or lhs in values or lhs not in rhs_of:
+                continue
+            needed.add(lhs)
+            stack.extend(s for s in rhs_of[lhs].free_symbols if s in rhs_of)
+        for lhs in sorted(needed, key=order.__getitem__):  # children before parents
+            values[lhs] = substitute(rhs_of[lhs], values, evaluate)
+        return folded(values.get(d, d), done)
 
     def closed_forms(self, progress: bool = False) -> dict[sp.Symbol, sp.Basic]:
         """weight -> closed form (inputs and weights only); computed once.
