@@ -161,7 +161,8 @@ def test_generated_scalar_source_uses_math():
     source = inspect.getsource(f._scalar)
     assert "math.tanh" in source and "del " not in source
     assert source.count("numpy") == source.count("numpy.float64(") == 3  # the results only
-    assert source.splitlines()[1].strip().startswith("if type(a0) is not float or")
+    assert source.splitlines()[0].startswith("def value_and_grad(x, y, w, b):")  # keyword calls
+    assert source.splitlines()[1].strip().startswith("if type(x) is not float or")
     assert f._scalar(0.1, 0.2, 0.3, 1) is None  # an int: the caller converts it
 
 
@@ -171,3 +172,23 @@ def test_a_shared_stable_form_computes_its_exponential_once():
     f = compiled("tanh network")  # log(1 + exp(w b)) and its derivative, the sigmoid of w b
     source = inspect.getsource(f._scalar)
     assert source.count("math.exp(") == 1, source
+
+
+@pytest.mark.parametrize("names", [["t1", "w"], ["numpy", "w"], ["float", "w"], ["_x", "w"]])
+def test_names_that_cannot_be_parameters_are_called_by_position(names):
+    import inspect
+
+    x, w = (sp.Symbol(n, real=True) for n in names)
+    f = sg.gradient(sp.sin(w * x) + w**2, wrt=[w]).lambdify()
+    value, (dw,) = f(**{names[0]: 0.5, names[1]: 0.25})
+    assert np.isclose(value, np.sin(0.125) + 0.0625) and np.isclose(dw, 0.5 * np.cos(0.125) + 0.5)
+    assert inspect.getsource(f._scalar).startswith("def value_and_grad(a0, a1):")
+
+
+def test_keyword_calls_convert_ints_and_check_the_rest():
+    f = compiled("tanh network")
+    by_float = f(x=1.0, y=2.0, w=0.5, b=-1.0)
+    assert f(x=1, y=2, w=0.5, b=-1) == by_float  # ints converted
+    np.testing.assert_allclose(f(x=np.array([1.0]), y=2.0, w=0.5, b=-1.0)[0], [by_float[0]])
+    with pytest.raises(EvaluationError, match="unknown symbols z"):
+        f(x=1.0, y=2.0, w=0.5, z=-1.0)

@@ -149,3 +149,12 @@ class TestCheckSource:
         value, (dw,) = f(x=np.array([2.0, -1.0]), w=np.array([0.5, 3.0]))
         np.testing.assert_allclose(value, [0.0, 9.0], atol=1e-15)  # log(1)² ; w²
         np.testing.assert_allclose(dw, [0.0, 6.0], atol=1e-15)  # 2 log(xw)/w ; 2w
+
+
+def test_parameters_are_the_safe_names_only():
+    source = "def f(w, x):\n    t1 = numpy.sin(w*x)\n    return (t1,)"
+    check_source(source, "f", frozenset({"w", "x"}))
+    with pytest.raises(UnsafeSourceError, match="not a generated identifier"):
+        check_source(source, "f", frozenset({"w"}))  # x is not one of them
+    with pytest.raises(UnsafeSourceError, match="not a plain name"):
+        check_source("def f(os):\n    return (os,)", "f", frozenset({"os", "__import__"}))

@@ -80,6 +80,7 @@ def make_function(
     name: str = "generated",
     scalar: bool = False,
     namespace: dict | None = None,
+    parameters: Sequence[str] | None = None,
 ) -> GeneratedFunction:
     """Compile ``t_k = expr_k`` lines, then ``return outputs``, into one function.
 
@@ -95,6 +96,8 @@ def make_function(
     for plain floats: it returns ``None`` unless every argument is a ``float``
     (the caller converts, or takes the NumPy path), and otherwise
     ``(value, (rest...))`` of ``numpy.float64``, the first output and the others.
+    ``parameters``: the inputs' names as the function's own, for keyword calls
+    (checked by :func:`~symgraph.numeric.source_check.keyword_parameters`).
     """
     assignments, alias = without_aliases(live_lines(assignments, outputs), inputs)
 
@@ -108,6 +111,9 @@ def make_function(
 
     assignments = schedule(assignments, outputs, uses)
     names: dict[sp.Basic, str] = {s: f"a{k}" for k, s in enumerate(inputs)}
+    keywords = frozenset(parameters or ())
+    if parameters is not None:
+        names.update(zip(inputs, parameters, strict=True))
     names.update((target, f"t{k}") for k, (target, _) in enumerate(assignments, start=1))
     for size, (array, axis) in matrix_sizes(inputs).items():
         names[size] = f"{names[array]}.shape[{axis}]"
@@ -144,7 +150,7 @@ def make_function(
         add(return_lines(returned, printer.fresh()), ("the outputs", tuple(outputs)))
     source = "\n".join([definition] + ["    " + line for line in body])
     try:  # SymPy prints some labels as they are: only generated code may run
-        tree = check_source(source, name)
+        tree = check_source(source, name, keywords)
     except UnsafeSourceError as err:
         where, expr = made_by[max(err.line - 2, 0)] if err.line >= 2 else ("the function", name)
         where = where if isinstance(where, str) else shown(where)

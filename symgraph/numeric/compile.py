@@ -31,9 +31,11 @@ import numpy as np
 from ..core.gradient import Gradient
 from ..core.graph import forward_assignments
 from ..errors import GraphError, NoRuleError
+from .chunks import WIDTH
 from .codegen import make_function
 from .forward import call_values, checked_values, run, stable_function, values_in_order
 from .lines import argument_order, compiled_lines, numeric_equations
+from .source_check import keyword_parameters
 from .stable import stable_lines
 from .values import broadcast_shape, check_shapes, declared_shapes
 
@@ -75,6 +77,7 @@ class CompiledGradient:
         names = [s.name for s in self.args]
         self._n = len(names)
         self._pick = operator.itemgetter(*names) if len(names) > 1 else lambda v: (v[names[0]],)
+        self._keywords = scalar is not None and keyword_parameters(names, WIDTH)
 
     @functools.cached_property
     def _scalar(self):
@@ -95,6 +98,13 @@ class CompiledGradient:
         if values:
             if args or len(values) != self._n:
                 return self.checked(*args, **values)
+            if self._keywords:  # the math version takes the user's names itself
+                fast = self._scalar
+                try:
+                    result = None if fast is None else fast(**values)
+                except (ArithmeticError, ValueError, TypeError):  # NumPy's inf, nan; a bad name
+                    result = None
+                return self._by_name(values) if result is None else result
             try:
                 args = self._pick(values)
             except KeyError:
@@ -111,6 +121,16 @@ class CompiledGradient:
         except (ArithmeticError, ValueError, TypeError):  # where NumPy is inf, nan
             result = None
         return self.checked(*args) if result is None else result
+
+    def _by_name(self, values: dict):
+        """A keyword call the math version refused: ints and NumPy scalars converted, or checked."""
+        fast, result = self._scalar, None
+        if fast is not None and set(map(type, values.values())) <= _PLAIN:
+            try:
+                result = fast(**{k: float(v) for k, v in values.items()})
+            except (ArithmeticError, ValueError, TypeError):
+                result = None
+        return self.checked(**values) if result is None else result
 
     def checked(self, *args: Any, **values: Any):
         """The call with every value checked and converted, on NumPy (arrays too).
@@ -222,7 +242,11 @@ def _compile_numpy(grad: Gradient) -> CompiledGradient:
 def _scalar_function(lines, args, outputs):
     """The ``math`` version of the lines, or None where they have no scalar form."""
     try:
-        return make_function(lines, args, outputs, name="value_and_grad", scalar=True).fn
+        names = [s.name for s in args]
+        keywords = names if keyword_parameters(names, WIDTH) else None
+        return make_function(
+            lines, args, outputs, name="value_and_grad", scalar=True, parameters=keywords
+        ).fn
     except NoRuleError:  # a function printed by its own _numpycode only: NumPy's path
         return None
 

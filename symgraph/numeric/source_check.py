@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import keyword
 import re
 import types
 
@@ -81,11 +82,37 @@ class UnsafeSourceError(NoRuleError):
         self.problem = problem
 
 
-def check_source(source: str, name: str) -> ast.Module:
+def keyword_parameters(names: list[str], width: int) -> bool:
+    """Whether the user's ``names`` can be the generated function's own parameters.
+
+    Plain ASCII identifiers, distinct, at most ``width`` of them, none a keyword,
+    a module or builtin the code uses, a generated identifier or private; then
+    ``f(**values)`` is Python's own keyword call.
+
+    >>> keyword_parameters(["w", "x_1"], 32), keyword_parameters(["numpy", "t1"], 32)
+    (True, False)
+    """
+    return len(names) <= width and len(set(names)) == len(names) and all(map(_safe, names))
+
+
+def _safe(name: str) -> bool:
+    return (
+        name.isascii()
+        and name.isidentifier()
+        and not keyword.iskeyword(name)
+        and not name.startswith("_")
+        and name not in MODULES
+        and name not in BUILTIN_NAMES
+        and not _GENERATED.match(name)
+    )
+
+
+def check_source(source: str, name: str, parameters: frozenset = frozenset()) -> ast.Module:
     """Refuse ``source`` unless it is one function ``name`` made only of generated code.
 
     Returns the checked tree: compiling it, not the text again, runs exactly
-    what was checked and parses once.
+    what was checked and parses once.  ``parameters``: the user's names the
+    function takes (see :func:`keyword_parameters`), allowed as variables too.
 
     Raises
     ------
@@ -102,9 +129,11 @@ def check_source(source: str, name: str) -> ast.Module:
     function = tree.body[0]
     if function.name != name or function.decorator_list or function.returns:
         raise UnsafeSourceError(1, f"generated code defines {name}() and nothing else")
+    if not all(map(_safe, parameters)):
+        raise UnsafeSourceError(1, "a parameter that is not a plain name")
     allowed: dict[str, bool] = {}  # a module chain -> allowed, resolved once per source
     for statement in [function.args, *function.body]:
-        problem = _first_problem(statement, allowed)
+        problem = _first_problem(statement, allowed, parameters)
         if problem:
             raise UnsafeSourceError(getattr(statement, "lineno", 1), problem)
     return tree
@@ -121,7 +150,7 @@ def _module_chain(node: ast.AST) -> str | None:
     return None
 
 
-def _first_problem(root: ast.AST, allowed: dict[str, bool]) -> str | None:
+def _first_problem(root: ast.AST, allowed: dict[str, bool], parameters: frozenset) -> str | None:
     """The first thing in ``root`` generated code never holds, or None.
 
     One iterative walk.  A module chain (``numpy.linalg.det``) is checked
@@ -138,6 +167,10 @@ def _first_problem(root: ast.AST, allowed: dict[str, bool]) -> str | None:
                 if not allowed[chain]:
                     return f"{shown(chain)} is not generated code"
                 continue
+        if isinstance(node, ast.Name) and node.id in parameters:
+            continue
+        if isinstance(node, ast.arg) and node.arg in parameters:
+            continue
         problem = _problem(node)
         if problem:
             return problem
