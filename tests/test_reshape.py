@@ -101,3 +101,15 @@ def test_per_operation_per_neuron_and_fused_neurons_give_one_gradient():
     assert isinstance(fused.op(fused.node_named("a1_2")), sp.tanh)
     same_gradient(neurons, sg.Graph.from_assignments(steps, params, "op"))
     same_gradient(neurons, fused)
+
+
+def test_fusing_a_chain_too_deep_for_sympy_says_so():
+    x, y = sp.symbols("x y", real=True)
+    ws = sp.symbols("w1:401", real=True)
+    a = x
+    for w in ws:
+        a = sp.tanh(w * a, evaluate=False)
+    graph = sg.Graph.from_expr(sp.Pow(a - y, 2, evaluate=False), wrt=list(ws))
+    inside = [n for n in graph.nx if n != graph.output and graph.nx.nodes[n]["op"] is not None]
+    with pytest.raises(GraphError, match="operations deep.*fuse fewer nodes"):
+        graph.coarsen(inside)
