@@ -187,3 +187,12 @@ def test_aligned_and_bare_lines_compile_inside_math(tmp_path):
 def test_simplified_gradient_compiles(tmp_path):
     grad = sg.gradient(LOSS, wrt=[w]).simplify()
     compile_tex(gradient_latex(grad), tmp_path)
+
+
+def test_a_wide_sum_prints_whole_in_stored_order():
+    ws = sp.symbols("w1:2001", real=True)
+    x = sp.Symbol("x", real=True)
+    grad = sg.gradient(sp.Add(*(sp.sin(w * x) for w in ws)), wrt=[x])
+    text = grad.latex(form="structured", width=None)  # SymPy's term ordering was quadratic
+    positions = [text.index(f"w_{{{k}}} x") for k in (1, 1000, 2000)]
+    assert positions == sorted(positions)

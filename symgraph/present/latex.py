@@ -35,6 +35,9 @@ from ..errors import GraphError, SymgraphError
 from .latex_break import COLUMN_WIDTH, break_rows
 
 FORMS = ("closed", "structured")
+# A longer sum is printed in SymPy's stored order: ordering terms over n symbols
+# (Expr.as_ordered_terms) builds an n-long monomial per term, quadratic in n.
+ORDERED_TERMS = 64
 ENVIRONMENTS = ("align", "align*", "aligned", None)
 
 
@@ -45,6 +48,9 @@ class PaperLatexPrinter(LatexPrinter):
     entrywise to a node is written as if on a number: ``\\tanh(Z_1)``,
     ``1 - \\tanh^2(Z_1)``.
     """
+
+    def _print_Add(self, expr, order=None):
+        return super()._print_Add(expr, "none" if len(expr.args) > ORDERED_TERMS else order)
 
     def _print_Transpose(self, expr):
         base = self._print(expr.arg)
@@ -89,6 +95,9 @@ LATEX_FUNCTIONS = ("tanh", "exp", "log", "sin", "cos", "sinh", "cosh")
 
 class PaperTextPrinter(StrPrinter):
     """Plain text in a paper's notation: ``Xᵀ``, ``⊙``, ``tanh(Z1)`` entrywise, ``1``."""
+
+    def _print_Add(self, expr, order=None):
+        return super()._print_Add(expr, "none" if len(expr.args) > ORDERED_TERMS else order)
 
     def _print_Transpose(self, expr):
         base = self._print(expr.arg)
