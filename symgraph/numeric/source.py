@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import keyword
 import re
 
 from .. import __version__
@@ -46,7 +45,7 @@ from .c_source import c_source, display_name
 from .chunks import WIDTH, chunked
 from .codegen import make_function
 from .lines import argument_order, compiled_lines
-from .source_check import MODULES
+from .source_check import MODULES, plain_name
 from .stable import stable_lines
 
 __all__ = ["LANGUAGES", "gradient_source", "parameter_names", "python_source"]
@@ -92,14 +91,7 @@ def parameter_names(names: list[str]) -> list[str]:
 
 
 def _safe(name: str) -> bool:
-    return (
-        name.isascii()
-        and name.isidentifier()
-        and not keyword.iskeyword(name)
-        and not name.startswith("_")
-        and name not in _RESERVED
-        and not _GENERATED.match(name)
-    )
+    return plain_name(name) and name not in _RESERVED and not _GENERATED.match(name)
 
 
 def python_source(grad: Gradient) -> str:

@@ -92,10 +92,15 @@ def keyword_parameters(names: list[str], width: int) -> bool:
     >>> keyword_parameters(["w", "x_1"], 32), keyword_parameters(["numpy", "t1"], 32)
     (True, False)
     """
-    return len(names) <= width and len(set(names)) == len(names) and all(map(_safe, names))
+    return len(names) <= width and len(set(names)) == len(names) and all(map(plain_name, names))
 
 
-def _safe(name: str) -> bool:
+def plain_name(name: str) -> bool:
+    """An ASCII identifier, not a keyword, private, a module, a builtin the code uses or ours.
+
+    >>> plain_name("W1_2"), plain_name("t3"), plain_name("lambda"), plain_name("façade")
+    (True, False, False, False)
+    """
     return (
         name.isascii()
         and name.isidentifier()
@@ -129,7 +134,7 @@ def check_source(source: str, name: str, parameters: frozenset = frozenset()) ->
     function = tree.body[0]
     if function.name != name or function.decorator_list or function.returns:
         raise UnsafeSourceError(1, f"generated code defines {name}() and nothing else")
-    if not all(map(_safe, parameters)):
+    if not all(map(plain_name, parameters)):
         raise UnsafeSourceError(1, "a parameter that is not a plain name")
     allowed: dict[str, bool] = {}  # a module chain -> allowed, resolved once per source
     for statement in [function.args, *function.body]:
