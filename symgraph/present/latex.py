@@ -41,16 +41,20 @@ ORDERED_TERMS = 64
 ENVIRONMENTS = ("align", "align*", "aligned", None)
 
 
-class PaperLatexPrinter(LatexPrinter):
+class _LongSumsAsStored:
+    """Sums of more than ``ORDERED_TERMS`` terms printed in SymPy's stored order."""
+
+    def _print_Add(self, expr, order=None):
+        return super()._print_Add(expr, "none" if len(expr.args) > ORDERED_TERMS else order)
+
+
+class PaperLatexPrinter(_LongSumsAsStored, LatexPrinter):
     """SymPy's LaTeX, with matrices in a paper's notation.
 
     ``^{\\top}``, ``\\odot``, ``\\operatorname{tr}``; a function applied
     entrywise to a node is written as if on a number: ``\\tanh(Z_1)``,
     ``1 - \\tanh^2(Z_1)``.
     """
-
-    def _print_Add(self, expr, order=None):
-        return super()._print_Add(expr, "none" if len(expr.args) > ORDERED_TERMS else order)
 
     def _print_Transpose(self, expr):
         base = self._print(expr.arg)
@@ -93,11 +97,8 @@ class PaperLatexPrinter(LatexPrinter):
 LATEX_FUNCTIONS = ("tanh", "exp", "log", "sin", "cos", "sinh", "cosh")
 
 
-class PaperTextPrinter(StrPrinter):
+class PaperTextPrinter(_LongSumsAsStored, StrPrinter):
     """Plain text in a paper's notation: ``Xᵀ``, ``⊙``, ``tanh(Z1)`` entrywise, ``1``."""
-
-    def _print_Add(self, expr, order=None):
-        return super()._print_Add(expr, "none" if len(expr.args) > ORDERED_TERMS else order)
 
     def _print_Transpose(self, expr):
         base = self._print(expr.arg)
