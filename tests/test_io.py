@@ -347,8 +347,8 @@ class TestHostile:
         start = len(data["exprs"]) - 1
         data["exprs"] += [{"f": "sin", "a": [start + k]} for k in range(MAX_DEPTH)]
         data["nodes"][-1]["op"] = len(data["exprs"]) - 1
-        with pytest.raises(sg.GraphError, match="deeper than 10000"):
-            from_json(json.dumps(data))
+        with pytest.raises(sg.GraphError, match=f"deeper than {MAX_DEPTH}"):
+            from_json(json.dumps(data), max_terms=10**6)  # past the default's terms first
 
     def test_integers_bounded(self):
         data = _document()
@@ -768,3 +768,18 @@ class TestMatrixHostile:
         back = through_the_table(sp.Basic.__new__(sp.MatMul, power, power, W))
         assert isinstance(back, sp.MatMul) and len(back.args) == 3
         assert back.args[0] == back.args[1] == power and back.args[2] == W
+
+
+def test_a_graph_deeper_than_ten_thousand_levels_loads_again():
+    w, b, x = sp.symbols("w b x", real=True)
+    h = x
+    for _ in range(3400):  # 10,200 operations deep
+        h = sp.tanh(w * h + b, evaluate=False)
+    graph = sg.Graph.from_expr(h, wrt=[w, b])
+    loaded = from_json(sg.to_json(graph))
+    assert loaded.size == graph.size
+    value = loaded.backward().lambdify()(w=0.5, b=0.1, x=0.2)[0]
+    expected = 0.2
+    for _ in range(3400):
+        expected = np.tanh(0.5 * expected + 0.1)
+    assert np.isclose(value, expected, rtol=1e-12)

@@ -27,7 +27,7 @@ from ..rules.matfuncs import FrobeniusNorm, LogSumExp, RowLogSumExp, RowSoftmax,
 FORMAT = "symgraph-graph"
 VERSION = 1
 MAX_BYTES = 50 * 1024 * 1024
-MAX_DEPTH = 10_000
+MAX_DEPTH = 60_000  # as deep as a graph of MAX_SIZE items can be: what to_json writes loads
 MAX_DIGITS = 4_000  # digits of an integer: Python prints at most 4,300 by default
 MAX_PRECISION = 100_000  # bits of a Float
 MAX_NAME = 10_000  # characters of a symbol's name
