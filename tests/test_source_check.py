@@ -156,5 +156,7 @@ def test_parameters_are_the_safe_names_only():
     check_source(source, "f", frozenset({"w", "x"}))
     with pytest.raises(UnsafeSourceError, match="not a generated identifier"):
         check_source(source, "f", frozenset({"w"}))  # x is not one of them
+    with pytest.raises(UnsafeSourceError, match="__import__"):  # a parameter's annotation
+        check_source("def f(w: __import__('os')):\n    return (w,)", "f", frozenset({"w"}))
     with pytest.raises(UnsafeSourceError, match="not a plain name"):
         check_source("def f(os):\n    return (os,)", "f", frozenset({"os", "__import__"}))

@@ -172,12 +172,9 @@ def _first_problem(root: ast.AST, allowed: dict[str, bool], parameters: frozense
                 if not allowed[chain]:
                     return f"{shown(chain)} is not generated code"
                 continue
-        if isinstance(node, ast.Name) and node.id in parameters:
-            continue
-        if isinstance(node, ast.arg) and node.arg in parameters:
-            continue
-        problem = _problem(node)
-        if problem:
+        named = node.id if isinstance(node, ast.Name) else getattr(node, "arg", None)
+        problem = None if isinstance(named, str) and named in parameters else _problem(node)
+        if problem:  # a parameter's name is allowed; what it holds (an annotation) is walked
             return problem
         for field in node._fields:
             value = getattr(node, field, None)
