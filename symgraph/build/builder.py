@@ -39,8 +39,10 @@ from .inputs import GRANULARITIES, Namer, leaves_and_sizes
 
 # A product of more factors is built in binary steps at every granularity.
 MAX_PRODUCT_FACTORS = 8
-# How many of the latest products holding a factor are asked for common factors.
+# How many of the latest products holding a factor are asked for common factors,
+# and how many common parts one product takes (each round reads its factors once).
 RECENT_PRODUCTS = 8
+SHARING_ROUNDS = 64
 
 
 class GraphBuilder:
@@ -204,8 +206,8 @@ class GraphBuilder:
         result = self.operation(op, operands, node, e if self.exprs_are_full else None)
         if shares:
             self._remember_product(result)
-        elif self.fine and isinstance(e, sp.Mul) and len(mapped) > 2:
-            self._binary_steps(result)
+        if self.fine and isinstance(e, sp.Mul) and result not in self.product_factors:
+            self._binary_steps(result)  # finish() splits the products it indexed
         return result
 
     def finish(self) -> None:
@@ -225,6 +227,8 @@ class GraphBuilder:
         op = self.g.nodes[product]["op"]
         if not isinstance(op, sp.Mul) or len(op.args) <= 2:
             return
+        if any(a not in self.full and not a.is_number for a in op.args):
+            return  # x*y**2 folded by SymPy: y is inside a power, not a factor to chain
         self.g.remove_edges_from([(s, product) for s in list(self.g.predecessors(product))])
         if self.node_of_op.get(op) == product:
             del self.node_of_op[op]
@@ -245,12 +249,15 @@ class GraphBuilder:
         common sub-products (those ``sympy.cse`` finds) make it linear.  Greedy:
         the earlier product sharing most factors gives its common part as a
         node, which that product then uses too.  Only the latest
-        ``RECENT_PRODUCTS`` products holding each factor are asked, so the cost
-        is linear in the number of factors.
+        ``RECENT_PRODUCTS`` products holding each factor are asked, and at most
+        ``SHARING_ROUNDS`` common parts are taken, so the cost is linear in the
+        number of factors (a product nested deeper shares its first 64 levels).
         """
         nodes = [m for m in mapped if m in self.full]
         constants = [m for m in mapped if m not in self.full]
-        while len(nodes) > 1:
+        for _ in range(SHARING_ROUNDS):
+            if len(nodes) < 2:
+                break
             counts: dict[sp.Basic, int] = {}
             for f in nodes:
                 for product in self.products_with.get(f, ()):
