@@ -174,7 +174,7 @@ class TestClosedFormOnDemand:
             assert sp.simplify(one_by_one[v] - together[v]) == 0
             assert sp.simplify(one_by_one[v] - sp.diff(expr, v)) == 0
 
-    def test_one_weight_of_a_wide_product_is_linear(self):
+    def test_one_weight_of_a_wide_product_builds_that_form_alone(self):
         from symgraph.core.sizes import tree_shape
 
         sizes = []
