@@ -225,8 +225,12 @@ class GraphBuilder:
 
     def _binary_steps(self, product: sp.Basic) -> None:
         op = self.g.nodes[product]["op"]
-        if not isinstance(op, sp.Mul) or len(op.args) <= 2:
-            return
+        if (
+            not isinstance(op, sp.Mul)
+            or len(op.args) <= 2
+            or sum(a in self.full for a in op.args) < 2
+        ):
+            return  # one node and constants (9*pi**2*v1) is one step already
         if any(a not in self.full and not a.is_number for a in op.args):
             return  # x*y**2 folded by SymPy: y is inside a power, not a factor to chain
         self.g.remove_edges_from([(s, product) for s in list(self.g.predecessors(product))])
