@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import sympy as sp
+from sympy.core.basic import Basic
+from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from .matrix_identities import is_factored, keeps_transpose, rewritten
 from .sizes import tree_shape
@@ -62,11 +64,77 @@ def substitute(expr: sp.Basic, mapping: Mapping, evaluate: bool = True) -> sp.Ba
 
 
 def unevaluated(func, args):
-    """``func(*args)`` built exactly as given, without SymPy's evaluation."""
+    """``func(*args)`` built exactly as given, without SymPy's evaluation.
+
+    A matrix operation is built as its :func:`sized` twin: SymPy's own
+    constructors validate the operands' shapes, and a nested matrix
+    expression's shape is computed by recursion through every level.
+
+    >>> import sympy as sp
+    >>> W, X = sp.MatrixSymbol("W", 2, 2), sp.MatrixSymbol("X", 2, 5)
+    >>> unevaluated(sp.MatMul, [W, X]).shape
+    (2, 5)
+    """
+    if isinstance(func, type) and issubclass(func, MatrixExpr):
+        return sized(func)(*args)
     try:
         return func(*args, evaluate=False)
     except TypeError:  # a constructor without the flag (ExprCondPair, Tuple...)
         return func(*args)
+
+
+class _Sized:
+    """The twin of a SymPy matrix class whose instances store their shape.
+
+    ``MatMul.shape`` asks its last operand's shape, which asks its own operand's:
+    recursion as deep as the expression.  A twin is built with ``Basic.__new__``
+    (exactly the operation asked for, no validation) and its shape computed once,
+    one level deep, from operands whose shapes are stored too.  The twin has its
+    class's name, so printers, rules and files read it as that class.
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *args, **kwargs):
+        obj = Basic.__new__(cls, *map(sp.sympify, args))
+        obj._stored_shape = _base(cls).shape.fget(obj)  # operands' shapes: stored, one level
+        hash(obj)  # cached on the object; asked first at the top, it recurses as deep as it is
+        return obj
+
+    @property
+    def shape(self):
+        return self._stored_shape
+
+    def __reduce_ex__(self, protocol):
+        return _rebuilt, (_base(type(self)), self.args)
+
+
+_TWINS: dict[type, type] = {}
+
+
+def sized(cls: type) -> type:
+    """The twin of matrix class ``cls`` that stores its shape (see :class:`_Sized`).
+
+    >>> import sympy as sp
+    >>> sized(sp.MatMul).__name__, issubclass(sized(sp.MatMul), sp.MatMul)
+    ('MatMul', True)
+    """
+    if issubclass(cls, _Sized):
+        return cls
+    twin = _TWINS.get(cls)
+    if twin is None:
+        twin = type(cls.__name__, (_Sized, cls), {"__module__": cls.__module__})
+        _TWINS[cls] = twin
+    return twin
+
+
+def _base(twin: type) -> type:
+    return twin.__mro__[2]
+
+
+def _rebuilt(cls: type, args: tuple) -> sp.Basic:
+    """Unpickle a twin (a class made at run time cannot be found by name)."""
+    return sized(cls)(*args)
 
 
 def warm_assumptions(exprs, seen: set[int] | None = None) -> None:
@@ -152,7 +220,7 @@ def folded(e: sp.Basic, done: dict | None = None) -> sp.Basic:
             stack.extend((a, False) for a in x.args if a not in done)
             continue
         args = tuple(done[a] for a in x.args)
-        y = x if args == x.args else x.func(*args)
+        y = x if all(a is b for a, b in zip(args, x.args, strict=True)) else x.func(*args)
         done[x] = _folded_node(y)
     return done[e]
 
