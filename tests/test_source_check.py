@@ -9,6 +9,7 @@ from sympy.codegen.ast import FunctionCall
 
 import symgraph as sg
 from symgraph.errors import NoRuleError, SymgraphError
+from symgraph.numeric import source_check
 from symgraph.numeric.compile import values_at
 from symgraph.numeric.source_check import UnsafeSourceError, check_source
 
@@ -160,3 +161,74 @@ def test_parameters_are_the_safe_names_only():
         check_source("def f(w: __import__('os')):\n    return (w,)", "f", frozenset({"w"}))
     with pytest.raises(UnsafeSourceError, match="not a plain name"):
         check_source("def f(os):\n    return (os,)", "f", frozenset({"os", "__import__"}))
+
+
+def _whole_tree_verdict(source: str, monkeypatch) -> tuple:
+    """What the whole-tree check says of ``source``: (refused, line, problem)."""
+    with monkeypatch.context() as patched:
+        patched.setattr(source_check, "_checked_by_line", lambda *args: False)
+        return _verdict(source)
+
+
+def _verdict(source: str) -> tuple:
+    try:
+        check_source(source, "f")
+    except UnsafeSourceError as err:
+        return True, err.line, err.problem
+    return False, 0, ""
+
+
+class TestLineByLine:
+    """Flat generated code is checked a line shape at a time, with the whole tree's verdicts."""
+
+    def test_flat_code_is_checked_line_by_line_and_runs(self):
+        lines = [f"    t{k + 1} = numpy.tanh(0.{k + 1}*t{k} + a0)" for k in range(1, 200)]
+        source = "\n".join(["def f(a0):", "    t1 = a0", *lines, "    return (t200,)"])
+        assert check_source(source, "f") is source  # compiled as it is
+        namespace = {"numpy": np}
+        exec(compile(source, "<test>", "exec"), namespace)
+        assert np.isfinite(namespace["f"](0.3)[0])
+
+    def test_a_bad_line_among_many_of_one_shape_is_found_at_its_line(self):
+        lines = [f"    t{k + 1} = numpy.sin(t{k})" for k in range(1, 60)]
+        lines[40] = "    t42 = numpy.sin(os)"
+        source = "\n".join(["def f(a0):", "    t1 = a0", *lines, "    return (t60,)"])
+        with pytest.raises(UnsafeSourceError, match="'os'") as refused:
+            check_source(source, "f")
+        assert refused.value.line == 43
+
+    @pytest.mark.parametrize(
+        "body",
+        [
+            "    t1 = (a0 +\n        __import__('os'))",  # a bracket runs on
+            "    t1 = a0 + \\\n__import__('os')",  # a backslash runs on
+            "    t1 = '''\n    '''; __import__('os')",  # a string runs on
+            "    t1 = a0\n\x0c__import__('os')",  # a form feed moves the indentation
+            "    t1 = a0\r__import__('os')",  # another line break
+            "    t1 = numpy. __dict__",  # a dot and a space
+            "    t1 = a0; __import__('os')",  # two statements on a line
+        ],
+    )
+    def test_code_not_laid_out_flat_takes_the_whole_tree(self, body, monkeypatch):
+        source = f"def f(a0):\n{body}\n    return (t1,)"
+        assert _verdict(source)[0]
+        assert _verdict(source) == _whole_tree_verdict(source, monkeypatch)
+
+    @pytest.mark.parametrize(
+        "line",
+        [
+            "numpy.sin(a0) + 1.5e-3*a0**2",
+            "numpy.log1p(a0.shape[0]) + 0.5",
+            "__import__('os')",
+            "a0.t1",
+            "numpy.a1",
+            "'t12'",
+            "'abc'",
+            "1j*a0 + 0x1f",
+            "[i1 for i1 in range(3)]",
+            "(lambda u: 1 - u**2)(a0)",
+        ],
+    )
+    def test_each_line_gets_the_whole_trees_verdict(self, line, monkeypatch):
+        source = f"def f(a0):\n    t1 = {line}\n    t2 = {line}\n    return (t1, t2)"
+        assert _verdict(source) == _whole_tree_verdict(source, monkeypatch)

@@ -150,7 +150,7 @@ def make_function(
         add(return_lines(returned, printer.fresh()), ("the outputs", tuple(outputs)))
     source = "\n".join([definition] + ["    " + line for line in body])
     try:  # SymPy prints some labels as they are: only generated code may run
-        tree = check_source(source, name, keywords)
+        checked = check_source(source, name, keywords)
     except UnsafeSourceError as err:
         where, expr = made_by[max(err.line - 2, 0)] if err.line >= 2 else ("the function", name)
         where = where if isinstance(where, str) else shown(where)
@@ -158,7 +158,7 @@ def make_function(
         raise UnsafeSourceError(err.line, err.problem, message) from None
     filename = f"<symgraph-generated-{next(_file_numbers)}>"
     namespace = {**NAMESPACE, **(namespace or {})}
-    exec(compile(tree, filename, "exec"), namespace)  # the checked tree: generated code only
+    exec(compile(checked, filename, "exec"), namespace)  # what was checked: generated code only
     linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
     raw = namespace[name]
     if (scalar and not _NUMPY_CALL.search(source)) or namespace["numpy"] is not numpy:

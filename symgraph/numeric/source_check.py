@@ -47,6 +47,12 @@ BUILTIN_NAMES = frozenset({"abs", "range", "min", "max", "sum", "type", "float"}
 VALUE_ATTRIBUTES = frozenset({"T", "shape", "sum", "max", "min", "real", "imag"})
 _GENERATED = re.compile(r"(?:[ati]\d+|[uvme])\Z")
 _WORD = re.compile(r"[a-z]{1,8}\Z")
+# What line-by-line checking needs absent: line breaks other than \n, characters that
+# move the indentation, and whitespace after a dot (an attribute's name, never a shape token).
+_CONTROL = re.compile(r"[\r\f\v\x00]|\.[ \t]")
+_BODY_LINE = re.compile(r"    \S")
+# Generated names and numbers: their verdict does not depend on which (not after a dot).
+_SHAPE = re.compile(r"(?<![.\w])(?:[ati]\d+(?!\w)|\d+(?:\.\d*)?(?:[eE][-+]?\d+)?(?![\w.]))")
 
 # Module functions the printers use that are not ufuncs (ufuncs are allowed by type).
 _ARRAY_FUNCTIONS = frozenset(
@@ -112,36 +118,102 @@ def plain_name(name: str) -> bool:
     )
 
 
-def check_source(source: str, name: str, parameters: frozenset = frozenset()) -> ast.Module:
+def check_source(source: str, name: str, parameters: frozenset = frozenset()) -> ast.Module | str:
     """Refuse ``source`` unless it is one function ``name`` made only of generated code.
 
-    Returns the checked tree: compiling it, not the text again, runs exactly
-    what was checked and parses once.  ``parameters``: the user's names the
-    function takes (see :func:`keyword_parameters`), allowed as variables too.
+    Returns what to compile: ``source`` itself when it was checked line by
+    line (see :func:`_checked_by_line`), else the checked tree; compiling
+    either runs exactly what was checked.  ``parameters``: the user's names
+    the function takes (see :func:`keyword_parameters`), allowed as variables too.
 
     Raises
     ------
     UnsafeSourceError
         Naming the line and what it uses; nothing has been executed.
     """
+    if not all(map(plain_name, parameters)):
+        raise UnsafeSourceError(1, "a parameter that is not a plain name")
+    if _checked_by_line(source, name, parameters):
+        return source
     try:
         tree = ast.parse(source)
     except (SyntaxError, RecursionError, MemoryError, ValueError) as err:
         line = getattr(err, "lineno", 0) or 0
         raise UnsafeSourceError(line, "not valid generated code") from None
+    allowed: dict[str, bool] = {}  # a module chain -> allowed, resolved once per source
+    function = _definition(tree, name, parameters, allowed)
+    for statement in function.body:
+        problem = _first_problem(statement, allowed, parameters)
+        if problem:
+            raise UnsafeSourceError(getattr(statement, "lineno", 1), problem)
+    return tree
+
+
+def _definition(
+    tree: ast.Module, name: str, parameters: frozenset, allowed: dict
+) -> ast.FunctionDef:
+    """The one function definition ``tree`` holds, its name and parameters checked."""
     if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef):
         raise UnsafeSourceError(1, "generated code is one function definition")
     function = tree.body[0]
     if function.name != name or function.decorator_list or function.returns:
         raise UnsafeSourceError(1, f"generated code defines {name}() and nothing else")
-    if not all(map(plain_name, parameters)):
-        raise UnsafeSourceError(1, "a parameter that is not a plain name")
-    allowed: dict[str, bool] = {}  # a module chain -> allowed, resolved once per source
-    for statement in [function.args, *function.body]:
-        problem = _first_problem(statement, allowed, parameters)
-        if problem:
-            raise UnsafeSourceError(getattr(statement, "lineno", 1), problem)
-    return tree
+    problem = _first_problem(function.args, allowed, parameters)
+    if problem:
+        raise UnsafeSourceError(1, problem)
+    return function
+
+
+def _checked_by_line(source: str, name: str, parameters: frozenset) -> bool:
+    """Whether ``source`` passed the check one body line at a time (False: not so laid out).
+
+    Generated code is a ``def`` line and flat statements, one per line, at
+    four spaces.  When every line parses alone as one statement (no string,
+    bracket or backslash runs on into the next; no control character that
+    moves the indentation), the function's body is exactly those statements,
+    so each can be checked alone; and lines that differ only in generated
+    names and numbers (``t7 = numpy.tanh(t6)``, ``t9 = numpy.tanh(t8)``)
+    get the same verdict, so each such shape is parsed and walked once.  The
+    first line with a problem raises, as the whole-tree check would.
+    """
+    if _CONTROL.search(source):
+        return False
+    head, *body = source.split("\n")
+    try:
+        definition = ast.parse(head + "\n    pass")
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return False
+    allowed: dict[str, bool] = {}
+    _definition(definition, name, parameters, allowed)
+    verdicts: dict[str, str | None] = {}  # a line's shape -> its problem ("" for none)
+    for number, line in enumerate(body, start=2):
+        if not _BODY_LINE.match(line):
+            return False
+        shape = _SHAPE.sub(_shape_token, line[4:])
+        if shape not in verdicts:
+            verdicts[shape] = _line_problem(shape, allowed, parameters)
+        problem = verdicts[shape]
+        if problem is None:
+            return False
+        if problem:  # named as the line has it, not as its shape
+            raise UnsafeSourceError(number, _line_problem(line[4:], allowed, parameters))
+    return bool(body)
+
+
+def _line_problem(line: str, allowed: dict, parameters: frozenset) -> str | None:
+    """The first problem of one statement (``""``: none), or None if it is not one alone."""
+    try:
+        tree = ast.parse(line)
+    except (SyntaxError, RecursionError, MemoryError, ValueError):
+        return None
+    if len(tree.body) != 1:
+        return None
+    return _first_problem(tree.body[0], allowed, parameters) or ""
+
+
+def _shape_token(match: re.Match) -> str:
+    """A generated name stands for every generated name, a number for every number."""
+    return "1" if match.group()[0].isdigit() else "t1"
 
 
 def _module_chain(node: ast.AST) -> str | None:
