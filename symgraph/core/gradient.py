@@ -31,6 +31,7 @@ from .progress import steps
 from .sizes import (
     PRINT_MAX_DEPTH,
     PRINT_MAX_NODES,
+    STRUCTURED_EQUATIONS,
     STRUCTURED_MAX_NODES,
     shown,
     substituted_shapes,
@@ -348,12 +349,19 @@ class Gradient(Mapping):
         return pairs + [(f"∂{self.output}/∂{w}", structured[w]) for w in self.wrt]
 
     def _structured_too_big(self) -> str | None:
-        left = STRUCTURED_MAX_NODES
-        for _, rhs in self._structured_equations():
+        """Why the structured form is not printed, or None.
+
+        The budget grows with the number of equations (a deep graph's equations
+        are many and short: linear), so only big equations are refused.
+        """
+        pairs = self._structured_equations()
+        budget = STRUCTURED_MAX_NODES * max(1, len(pairs) // STRUCTURED_EQUATIONS)
+        left = budget
+        for _, rhs in pairs:
             size, depth = tree_shape(rhs, left)
             left -= size
             if left < 0:
-                return f"its equations exceed {STRUCTURED_MAX_NODES} nodes written out"
+                return f"its equations exceed {budget} nodes written out"
             if depth > PRINT_MAX_DEPTH:
                 return f"an equation of depth {depth} > {PRINT_MAX_DEPTH}"
         return None

@@ -27,6 +27,9 @@ PRINT_MAX_DEPTH = 100
 PRINT_MAX_NODES = 10_000
 # the structured form (one short equation per node) may be longer, but not without end
 STRUCTURED_MAX_NODES = 10 * PRINT_MAX_NODES
+# ... for this many equations; a longer graph's budget grows with it (linear: about 100
+# nodes an equation), so that only equations too big each, not many of them, are refused
+STRUCTURED_EQUATIONS = 1_000
 
 
 SHOWN = 60  # characters of a user's value that an error message repeats

@@ -23,6 +23,7 @@ from collections.abc import Mapping
 
 import sympy as sp
 from sympy.core.basic import Basic
+from sympy.matrices import MatrixBase
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from .matrix_identities import is_factored, keeps_transpose, rewritten
@@ -66,16 +67,16 @@ def substitute(expr: sp.Basic, mapping: Mapping, evaluate: bool = True) -> sp.Ba
 def unevaluated(func, args):
     """``func(*args)`` built exactly as given, without SymPy's evaluation.
 
-    A matrix operation is built as its :func:`sized` twin: SymPy's own
-    constructors validate the operands' shapes, and a nested matrix
-    expression's shape is computed by recursion through every level.
+    An operation on matrices is built as its :func:`sized` twin: SymPy's own
+    constructors validate the operands' shapes, and SymPy computes a nested
+    matrix expression's shape by recursion through every level.
 
     >>> import sympy as sp
     >>> W, X = sp.MatrixSymbol("W", 2, 2), sp.MatrixSymbol("X", 2, 5)
     >>> unevaluated(sp.MatMul, [W, X]).shape
     (2, 5)
     """
-    if isinstance(func, type) and issubclass(func, MatrixExpr):
+    if _has_twin(func) and any(getattr(a, "is_Matrix", False) for a in args):
         return sized(func)(*args)
     try:
         return func(*args, evaluate=False)
@@ -84,20 +85,22 @@ def unevaluated(func, args):
 
 
 class _Sized:
-    """The twin of a SymPy matrix class whose instances store their shape.
+    """The twin of a SymPy matrix operation whose instances store their shape.
 
     ``MatMul.shape`` asks its last operand's shape, which asks its own operand's:
-    recursion as deep as the expression.  A twin is built with ``Basic.__new__``
-    (exactly the operation asked for, no validation) and its shape computed once,
-    one level deep, from operands whose shapes are stored too.  The twin has its
-    class's name, so printers, rules and files read it as that class.
+    recursion as deep as the expression (and so do ``hash`` on first use and
+    SymPy's shape validation).  A twin is built with ``Basic.__new__``, exactly
+    the operation asked for, and its shape and hash are computed once, one level
+    deep, from operands that store theirs.  It has its class's name, hash and
+    equality (a twin equals the plain expression of the same operands), so
+    printers, rules and files read it as that class.
     """
 
     __slots__ = ()
 
     def __new__(cls, *args, **kwargs):
         obj = Basic.__new__(cls, *map(sp.sympify, args))
-        obj._stored_shape = _base(cls).shape.fget(obj)  # operands' shapes: stored, one level
+        obj._stored_shape = plain_class(cls).shape.fget(obj)  # one level: operands store theirs
         hash(obj)  # cached on the object; asked first at the top, it recurses as deep as it is
         return obj
 
@@ -105,15 +108,24 @@ class _Sized:
     def shape(self):
         return self._stored_shape
 
+    def __eq__(self, other):
+        if self is other:
+            return True
+        if isinstance(other, Basic) and plain_class(type(other)) is plain_class(type(self)):
+            return self.args == other.args
+        return Basic.__eq__(self, other)
+
+    __hash__ = Basic.__hash__  # defining __eq__ would drop it
+
     def __reduce_ex__(self, protocol):
-        return _rebuilt, (_base(type(self)), self.args)
+        return _rebuilt, (plain_class(type(self)), self.args)
 
 
 _TWINS: dict[type, type] = {}
 
 
 def sized(cls: type) -> type:
-    """The twin of matrix class ``cls`` that stores its shape (see :class:`_Sized`).
+    """The twin of matrix operation ``cls`` that stores its shape (see :class:`_Sized`).
 
     >>> import sympy as sp
     >>> sized(sp.MatMul).__name__, issubclass(sized(sp.MatMul), sp.MatMul)
@@ -123,13 +135,42 @@ def sized(cls: type) -> type:
         return cls
     twin = _TWINS.get(cls)
     if twin is None:
-        twin = type(cls.__name__, (_Sized, cls), {"__module__": cls.__module__})
+        twin = type(cls.__name__, (_Sized, cls), {"__module__": cls.__module__, "__slots__": ()})
+        twin.__qualname__ = cls.__qualname__
         _TWINS[cls] = twin
     return twin
 
 
-def _base(twin: type) -> type:
-    return twin.__mro__[2]
+def plain_class(cls: type) -> type:
+    """The SymPy class a :func:`sized` twin stands for; any other class itself.
+
+    >>> import sympy as sp
+    >>> plain_class(sized(sp.MatMul)) is sp.MatMul
+    True
+    """
+    return cls.__mro__[2] if issubclass(cls, _Sized) else cls
+
+
+def as_sized(e: sp.Basic) -> sp.Basic:
+    """``e`` as its :func:`sized` twin, when it is an operation on matrices.
+
+    >>> import sympy as sp
+    >>> W, X = sp.MatrixSymbol("W", 2, 2), sp.MatrixSymbol("X", 2, 5)
+    >>> type(as_sized(W * X)) is sized(sp.MatMul), as_sized(W * X) == W * X
+    (True, True)
+    """
+    if isinstance(e, _Sized) or not _has_twin(type(e)):
+        return e
+    return unevaluated(type(e), e.args)
+
+
+def _has_twin(func) -> bool:
+    """An operation on matrices (not a matrix symbol, a constant or explicit matrix)."""
+    return (
+        isinstance(func, type)
+        and issubclass(func, MatrixExpr)
+        and not issubclass(func, (MatrixBase, sp.MatrixSymbol))
+    )
 
 
 def _rebuilt(cls: type, args: tuple) -> sp.Basic:

@@ -20,6 +20,7 @@ from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from ..core.adjoint import AdjointNode, AdjointSymbol, MatrixAdjoint
 from ..core.graph import ROLES, Graph
 from ..core.sizes import shown
+from ..core.substitute import EVALUATED_DEPTH, as_sized
 from ..errors import GraphError
 from .format import (
     _BUILDERS,
@@ -205,7 +206,8 @@ def _decode_exprs(
             if d > MAX_DEPTH:
                 raise GraphError(f"expression {i} is nested deeper than {MAX_DEPTH} levels")
             costs.apply(name, args, built)  # before building: nothing is computed yet
-            built.append(_construct(cls, [built[a] for a in args]))
+            value = _construct(cls, [built[a] for a in args])
+            built.append(as_sized(value) if d > EVALUATED_DEPTH else value)  # shapes stored
             depth.append(d)
             continue
         _need(len(entry) == 1 or set(entry) == {"fl", "prec"}, f"expression {i}: extra keys")

@@ -90,6 +90,7 @@ from sympy.core.function import FunctionClass
 from ..core.adjoint import AdjointNode, AdjointSymbol, MatrixAdjoint
 from ..core.graph import Graph
 from ..core.sizes import shown
+from ..core.substitute import plain_class
 from ..errors import GraphError
 from ..present.draw import to_dot
 from .decode import SYMBOL_CLASSES, from_json, load_json
@@ -233,7 +234,7 @@ class _Encoder:
             return {"c": _CONSTANT_NAME[e]}
         if e is sp.S.IdentityFunction:
             return {"c": "IdentityFunction"}
-        if CLASSES.get(type(e).__name__) is type(e):
+        if CLASSES.get(type(e).__name__) is plain_class(type(e)):  # a sized twin is its class
             return None
         raise GraphError(
             f"cannot save {e}: {type(e).__name__} is not among the SymPy classes symgraph "

@@ -42,7 +42,7 @@ import sympy as sp
 from ..build.edges import edges_of
 from ..core.graph import Graph
 from ..core.sizes import is_matrix, shown
-from ..core.substitute import EVALUATED_DEPTH, substitute
+from ..core.substitute import EVALUATED_DEPTH, plain_class, substitute
 from ..errors import GraphError
 
 _POINTS = 2  # random points at which differently written expressions must agree
@@ -203,7 +203,7 @@ def _same(a: Any, b: Any) -> bool:
         if u is v or (id(u), id(v)) in seen:
             continue
         seen.add((id(u), id(v)))
-        if type(u) is not type(v) or not isinstance(u, sp.Basic):
+        if plain_class(type(u)) is not plain_class(type(v)) or not isinstance(u, sp.Basic):
             return False
         if isinstance(u, sp.Dummy):
             if bound.setdefault(u, v) is not v or u.assumptions0 != v.assumptions0:
