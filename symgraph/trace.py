@@ -301,9 +301,12 @@ def collector_paused() -> Iterator[None]:
 
 
 # Kinds whose result on a node symbol SymPy returns exactly as given, so they are
-# built without evaluation.  Not tanh, sin, cos: their derivative rules build the
-# same call again, evaluated, and find it in SymPy's cache when it was made so.
+# built without evaluation (their derivatives come from one template per function:
+# nothing evaluates the call again).
 _AS_GIVEN: dict[str, Callable] = {
+    "tanh": lambda a: sp.tanh(a, evaluate=False),
+    "sin": lambda a: sp.sin(a, evaluate=False),
+    "cos": lambda a: sp.cos(a, evaluate=False),
     "exp": lambda a: sp.exp(a, evaluate=False),
     "log": lambda a: sp.log(a, evaluate=False),
     "abs": lambda a: sp.Abs(a, evaluate=False),

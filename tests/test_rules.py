@@ -96,6 +96,27 @@ class TestLookup:
         grad = sg.gradient(softsign(x * y), wrt=[x])
         assert grad[x] == y / (1 + sp.Abs(x * y)) ** 2
 
+    def test_a_rule_registered_again_replaces_the_one_each_node_used(self):
+        class bump(sp.Function):
+            """A user function whose rule changes between two gradients."""
+
+        register_rule(bump, lambda op, i: 2 * op.args[0])
+        assert sg.gradient(bump(x * y), wrt=[x])[x] == 2 * x * y**2
+        register_rule(bump, lambda op, i: 3 * op)  # in the node: bump' = 3·bump
+        assert sg.gradient(bump(x * y), wrt=[x])[x] == 3 * y * bump(x * y)
+
+    def test_a_rule_that_needs_the_nodes_own_symbol_still_applies(self):
+        class named(sp.Function):
+            """A rule that only works on symbols of a name it knows (not on placeholders)."""
+
+        def rule(op, i):
+            if not op.args[0].name.startswith("v"):
+                raise RuntimeError("only node symbols")
+            return op.args[0] ** 2
+
+        register_rule(named, rule)
+        assert sg.gradient(named(x * y), wrt=[x])[x] == y**3 * x**2
+
     def test_argument_without_derivative_names_the_node(self):
         nu = sp.Symbol("nu", real=True)
         with pytest.raises(NoRuleError, match=r"besselj.*nu"):

@@ -31,6 +31,7 @@ from ..core.sizes import is_matrix, zero_like
 from ..core.substitute import contains, folded
 from ..errors import NoRuleError
 from ..rules.registry import (
+    find_rule,
     has_rule,
     has_vjp,
     local_partial,
@@ -89,6 +90,11 @@ def scalar_partials(node, op: sp.Basic, operands: Sequence[sp.Basic]) -> list[tu
     )
     swept = {} if entered else _swept_partials(op, operands)
     edges = []
+    if entered and len(position_of) == 1 and _templated(op):  # tanh(v): 1 - a**2
+        try:
+            return [(operands[0], _function_partial(op, node))]
+        except _NoTemplate:
+            pass
     for operand, positions in position_of.items():
         try:
             if entered:
@@ -107,6 +113,56 @@ def scalar_partials(node, op: sp.Basic, operands: Sequence[sp.Basic]) -> list[tu
             partial = partial.xreplace({op: node})
         edges.append((operand, partial))
     return edges
+
+
+class _NoTemplate(Exception):
+    """This function's derivative is not the same for every symbol: its own rule, per node."""
+
+
+_templates: dict[tuple, tuple | None] = {}  # (class, rule, assumptions) -> (ξ, η, template)
+
+
+def _templated(op: sp.Basic) -> bool:
+    """A function of one node symbol (``tanh(v)``), not one of the registry's patterns."""
+    return (
+        isinstance(op, sp.Function)
+        and len(op.args) == 1
+        and isinstance(op.args[0], sp.Symbol)
+        and pattern_of(op) is None
+    )
+
+
+def _function_partial(op: sp.Basic, node: sp.Basic) -> sp.Basic:
+    """``∂op/∂v`` for ``node = op = f(v)``, written in the node where the rule says ``f(v)``.
+
+    The rule gives the same formula for every symbol of the same assumptions:
+    it runs once per function class on placeholders (``tanh' = 1 - η**2``),
+    and each node gets that template with its argument ``ξ`` and itself ``η``
+    put in, instead of building ``f(v)`` and its derivative again.
+    """
+    arg = op.args[0]
+    key = (type(op), find_rule(type(op)), frozenset(arg.assumptions0.items()))
+    if key not in _templates:
+        _templates[key] = _template(type(op), arg.assumptions0)
+    if _templates[key] is None:
+        raise _NoTemplate
+    xi, eta, template = _templates[key]
+    return template.xreplace({xi: arg, eta: node})
+
+
+def _template(func: type, assumptions: dict) -> tuple | None:
+    xi = sp.Dummy("xi", **assumptions)
+    applied = func(xi)
+    if type(applied) is not func:  # evaluates to something else on such symbols
+        return None
+    try:
+        partial = local_partial(applied, 0)
+    except Exception:  # noqa: BLE001 - a user's rule may refuse a placeholder: per node then
+        return None
+    if partial.has(sp.Subs, sp.Derivative):  # an undefined function's f'(ξ)
+        return None
+    eta = sp.Dummy("eta")
+    return xi, eta, partial.xreplace({applied: eta})
 
 
 def _swept_partials(op: sp.Basic, operands: Sequence[sp.Basic]) -> dict | None:
