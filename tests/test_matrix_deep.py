@@ -34,7 +34,9 @@ def reference(ws: list[np.ndarray], x: np.ndarray):
     for w in ws:
         activations.append(np.tanh(w @ activations[-1]))
     upstream, grads = np.ones_like(activations[-1]), []
-    for w, a_in, a_out in zip(reversed(ws), reversed(activations[:-1]), reversed(activations[1:])):
+    for w, a_in, a_out in zip(
+        reversed(ws), reversed(activations[:-1]), reversed(activations[1:]), strict=True
+    ):
         dz = upstream * (1 - a_out**2)
         grads.append(dz @ a_in.T)
         upstream = w.T @ dz
@@ -51,7 +53,7 @@ def point(depth: int, seed: int = 0):
 def assert_agrees(grad, Ws, depth: int) -> None:
     ws, x = point(depth)
     f = grad.lambdify()
-    values = {"X": x, **{W.name: w for W, w in zip(Ws, ws)}}
+    values = {"X": x, **{W.name: w for W, w in zip(Ws, ws, strict=True)}}
     value, partials = f(**values)
     loss, expected = reference(ws, x)
     assert np.isclose(float(np.asarray(value).sum()), loss, rtol=1e-10)
