@@ -58,7 +58,7 @@ def assert_agrees(grad, Ws, depth: int) -> None:
     loss, expected = reference(ws, x)
     assert np.isclose(float(np.asarray(value).sum()), loss, rtol=1e-10)
     scale = max(np.abs(g).max() for g in expected)
-    for got, want in zip(partials, expected):
+    for got, want in zip(partials, expected, strict=True):
         np.testing.assert_allclose(
             np.asarray(got, dtype=float), want, rtol=1e-8, atol=1e-10 * scale
         )
