@@ -146,6 +146,7 @@ class _Encoder:
     def __init__(self) -> None:
         self.symbols: dict[str, dict] = {}
         self.key_of: dict[sp.Basic, str] = {}
+        self.suffix: dict[str, int] = {}  # name -> the next suffix to try
         self.exprs: list[dict] = []
         self.index_of: dict[int, int] = {}  # id(expr) -> position in the table
         self.alive: list[Any] = []  # keeps ids valid while encoding
@@ -154,9 +155,11 @@ class _Encoder:
         if s in self.key_of:
             return self.key_of[s]
         entry = self._symbol_entry(s)  # a matrix's sizes go in the table first
-        key, k = s.name, 1
+        # the next free suffix of each name: every layer's tanh has its own Dummy _d
+        key, k = s.name, self.suffix.get(s.name, 1)
         while key in self.symbols:
             key, k = f"{s.name}#{k}", k + 1
+        self.suffix[s.name] = k
         self.symbols[key] = entry
         self.key_of[s] = key
         return key
