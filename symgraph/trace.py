@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -373,8 +374,15 @@ def _name(symbol: sp.Symbol) -> str:
 
 
 def _plain_number(e: sp.Basic) -> bool:
-    """A finite number other than 0 and 1: nothing folds when it meets a symbol."""
-    return e.is_Number and e.is_finite and not e.is_zero and e != 1  # 0.0 is not 0
+    """A finite number other than 0 and 1: nothing folds when it meets a symbol.
+
+    Read from the number itself (SymPy's assumption system would build a new
+    table of facts for every Float asked).
+
+    >>> _plain_number(sp.Float(0.5)), _plain_number(sp.Float(0.0)), _plain_number(sp.oo)
+    (True, False, False)
+    """
+    return isinstance(e, (sp.Rational, sp.Float)) and e != 1 and math.isfinite(e) and float(e) != 0
 
 
 def _add_operation(builder: GraphBuilder, op: sp.Basic, node: sp.Basic) -> tuple:
@@ -404,4 +412,6 @@ def _unevaluated(op: sp.Basic, args: list) -> sp.Basic:
     """``op``'s operation on ``args``, unevaluated (``Max(0, E)`` without SymPy's sort)."""
     if isinstance(op, sp.Max) and len(args) == 2 and args[0] == 0:
         return max_of_zero(args[1])
+    if op.func is sp.Add or op.func is sp.Mul:  # of traced real numbers: commutative, not asked
+        return op.func._from_args(args, True)
     return unevaluated(op.func, args)

@@ -1,6 +1,7 @@
 """Reverse mode: δ-equations, closed forms, pruning, deep graphs."""
 
 import numpy as np
+import pytest
 import sympy as sp
 from oracles import assert_matches_sympy_diff, sympy_values
 
@@ -186,3 +187,25 @@ class TestClosedFormOnDemand:
             assert grad._closed is None  # the other k - 1 forms were never built
             sizes.append(tree_shape(form)[0])
         assert sizes[2] < 2.2 * sizes[1] < 4.9 * sizes[0]
+
+
+class TestShareOf:
+    """An edge's share δ·∂ is built without SymPy's evaluation where nothing combines:
+    it must be exactly SymPy's product, factors in SymPy's order (a symbol's share
+    keeps δ first, as the δ-equations read: δ_v·w)."""
+
+    @pytest.mark.parametrize("child", ["a", "b", "v10", "zz", "A", "delta_q"])
+    def test_exactly_sympys_product(self, child):
+        from symgraph.core.adjoint import adjoint_of, share_of
+
+        d = adjoint_of(sp.Symbol(child, real=True))
+        for n in sp.symbols("a b v10 zz A delta_q", real=True):
+            partials = [
+                1 - n**2, sp.cos(n), 1 / n, sp.exp(-n), sp.Heaviside(n), sp.sqrt(n), n + 3,
+                sp.Float(0.5), sp.Integer(-1), sp.Rational(2, 3), sp.Integer(0), sp.oo, sp.nan,
+                sp.Max(0, n), 2**n, (n + 1) ** 2, sp.Float(0.0), sp.Float(1.0),
+                1 / (1 + sp.exp(-n)), sp.sign(n), n * sp.Symbol("y", real=True), sp.Float(1e-300),
+            ]  # fmt: skip
+            for partial in partials:
+                ours, sympys = share_of(d, partial), d * partial
+                assert ours == sympys and ours.args == sympys.args, (d, partial)

@@ -17,6 +17,9 @@ Examples
 
 from __future__ import annotations
 
+import functools
+import math
+
 import sympy as sp
 
 
@@ -102,4 +105,18 @@ def share_of(adjoint: sp.Basic, partial: sp.Basic | None) -> sp.Basic | None:
         return adjoint
     if isinstance(partial, sp.Symbol):  # the common product edge: nothing to combine
         return sp.Mul(adjoint, partial, evaluate=False)
+    if _finite_number(partial):  # 0.5·δ: the coefficient first, as SymPy writes it
+        return sp.Mul(partial, adjoint, evaluate=False)
+    if isinstance(partial, (sp.Add, sp.Function)) or (
+        isinstance(partial, sp.Pow) and not partial.base.is_Number and partial.base != adjoint
+    ):  # δ·(1 - a²): nothing combines, so SymPy's product is its two factors in its order
+        return sp.Mul._from_args(sorted((adjoint, partial), key=_canonical), True)
     return adjoint * partial
+
+
+_canonical = functools.cmp_to_key(sp.Basic.compare)  # the order SymPy's Mul sorts factors in
+
+
+def _finite_number(e: sp.Basic) -> bool:
+    """A number other than 0 and 1 that multiplies a symbol without folding (not ∞, nan)."""
+    return isinstance(e, (sp.Rational, sp.Float)) and e != 1 and math.isfinite(e) and float(e) != 0
