@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+import weakref
 
 import sympy as sp
 
@@ -62,11 +63,21 @@ class MatrixAdjoint(sp.MatrixSymbol):
         return rf"\delta_{{{printer._print(sp.MatrixSymbol(self.node_name, *self.shape))}}}"
 
 
+_adjoints: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # node -> its δ
+
+
 def adjoint_of(node: sp.Basic) -> AdjointSymbol | MatrixAdjoint:
-    """The δ symbol of a node: matrix-shaped for a matrix node."""
-    if isinstance(node, sp.MatrixSymbol):
-        return MatrixAdjoint(node)
-    return AdjointSymbol(node)
+    """The δ symbol of a node: matrix-shaped for a matrix node.
+
+    The same object for a node while it is in use: SymPy's cache keeps only
+    the last thousand symbols, and equal but distinct δs of a large graph
+    would be compared field by field in every lookup instead of by identity.
+    """
+    found = _adjoints.get(node)
+    if found is None:
+        found = MatrixAdjoint(node) if isinstance(node, sp.MatrixSymbol) else AdjointSymbol(node)
+        _adjoints[node] = found
+    return found
 
 
 def is_adjoint(e: sp.Basic) -> bool:
