@@ -28,7 +28,6 @@ from __future__ import annotations
 import linecache
 import re
 from collections.abc import Sequence
-from contextlib import contextmanager
 from itertools import count
 
 import numpy
@@ -99,13 +98,20 @@ def make_function(
     ``parameters``: the inputs' names as the function's own, for keyword calls
     (checked by :func:`~symgraph.numeric.source_check.keyword_parameters`).
     """
-    assignments, alias = without_aliases(live_lines(assignments, outputs), inputs)
+    free: dict[sp.Basic, set[sp.Basic]] = {}  # each line's free symbols, walked once
+
+    def symbols(expr: sp.Basic) -> set[sp.Basic]:
+        if expr not in free:
+            free[expr] = expr.free_symbols
+        return free[expr]
+
+    assignments, alias = without_aliases(live_lines(assignments, outputs, symbols), inputs)
 
     known: dict[sp.Basic, set[sp.Basic]] = {}
 
     def uses(expr: sp.Basic) -> set[sp.Basic]:
         if expr not in known:
-            found = (alias.get(v, v) for v in expr.free_symbols)
+            found = (alias.get(v, v) for v in symbols(expr))
             known[expr] = {v for v in found if is_name(v)}  # an alias of a number: none
         return known[expr]
 
@@ -133,14 +139,18 @@ def make_function(
         add(guard_lines(parameters), ("the function", name))
     freed = last_uses(assignments, outputs, uses)
     for (target, expr), dead in zip(assignments, freed, strict=True):
-        with _numeric_form(expr, target):
+        try:  # no context manager per line: its entry and exit cost as much as a short line
             add(printer.statement(names[target], expr), (target, expr))
+        except _REFUSALS as err:
+            raise _no_numeric_form(err, expr, target) from err
         if not scalar:  # free big arrays as soon as nothing needs them
             add(delete_lines([names[s] for s in dead]), (target, expr))
     returned = []
     for out in outputs:
-        with _numeric_form(out, out):
+        try:
             needed, text = printer.printed(out)
+        except _REFUSALS as err:
+            raise _no_numeric_form(err, out, out) from err
         add(needed, (out, out))
         returned.append(text)
     if scalar:
@@ -181,16 +191,15 @@ def matrix_sizes(inputs: Sequence[sp.Basic]) -> dict[sp.Symbol, tuple[sp.Basic, 
     return sizes
 
 
-@contextmanager
-def _numeric_form(expr: sp.Basic, where: sp.Basic):
-    """Printing ``where = expr``: a printer's refusal becomes a :class:`NoRuleError`."""
-    try:
-        yield
-    except (KeyError, TypeError, ValueError) as err:  # SymPy's printer on zoo, nan...
-        where_text = f"{shown(where)} = {shown(expr)}"
-        raise NoRuleError(f"cannot compile node {where_text}: no numeric form") from err
-    except PrintMethodNotImplementedError as err:
+# What SymPy's printers raise on something with no numeric form (zoo, nan, an unknown class).
+_REFUSALS = (KeyError, TypeError, ValueError, PrintMethodNotImplementedError)
+
+
+def _no_numeric_form(err: Exception, expr: sp.Basic, where: sp.Basic) -> NoRuleError:
+    """A printer's refusal of ``where = expr`` as the :class:`NoRuleError` to raise."""
+    if isinstance(err, PrintMethodNotImplementedError):
         what = err.args[0].splitlines()[0].split(": ")[-1] if err.args else "it"
-        raise NoRuleError(
+        return NoRuleError(
             f"cannot compile node {shown(where)} = {shown(expr)}: no numeric form for {shown(what)}"
-        ) from err
+        )
+    return NoRuleError(f"cannot compile node {shown(where)} = {shown(expr)}: no numeric form")

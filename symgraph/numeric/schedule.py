@@ -26,17 +26,26 @@ def is_name(e: sp.Basic) -> bool:
     return isinstance(e, (sp.Symbol, sp.MatrixSymbol))
 
 
-def live_lines(assignments, outputs):
-    """The assignments some output depends on, in their order (dead code removed)."""
+def live_lines(assignments, outputs, symbols=None):
+    """The assignments some output depends on, in their order (dead code removed).
+
+    ``symbols(expr)``: its free symbols (``expr.free_symbols``, which SymPy
+    walks again on every call, unless the caller remembers them).
+    """
+    symbols = symbols or _free_symbols
     needed: set[sp.Basic] = set()
     for out in outputs:
-        needed |= out.free_symbols
+        needed |= symbols(out)
     live = []
     for target, expr in reversed(assignments):
         if target in needed:
             live.append((target, expr))
-            needed |= expr.free_symbols
+            needed |= symbols(expr)
     return live[::-1]
+
+
+def _free_symbols(expr: sp.Basic) -> set:
+    return expr.free_symbols
 
 
 def without_aliases(assignments, inputs):
