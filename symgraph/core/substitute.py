@@ -112,7 +112,10 @@ class _Sized:
         if self is other:
             return True
         if isinstance(other, Basic) and plain_class(type(other)) is plain_class(type(self)):
-            return self.args == other.args
+            pairs = zip(self.args, other.args, strict=False)  # as Basic: 2*M is not 2.0*M
+            return self.args == other.args and all(
+                type(a) is type(b) or not a.is_Number for a, b in pairs
+            )
         return Basic.__eq__(self, other)
 
     __hash__ = Basic.__hash__  # defining __eq__ would drop it
