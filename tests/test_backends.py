@@ -44,6 +44,7 @@ MATRIX = {
     "det, inverse, power": (sp.Determinant(A) + sp.Trace(sp.Inverse(A)) + sp.Trace(A**3), [A]),
     "softplus entrywise": (SumEntries((W * v).applyfunc(lambda z: sp.log(1 + sp.exp(-z)))), [W]),
     "relu entrywise": (SumEntries((W * v).applyfunc(lambda z: sp.Max(z, 0))), [W]),
+    "tanh layer": (SumEntries(sp.HadamardProduct((X * W.T).applyfunc(sp.tanh), X * W.T)), [W]),
 }
 
 
@@ -253,3 +254,19 @@ class TestTorch:
     def test_row_wise_maxima_are_not_the_tensor_method(self):  # torch's .max(axis) has indices
         g = sg.gradient(SumEntries(RowLogSumExp(X * W.T)), wrt=[W]).lambdify(backend="torch")
         assert "numpy.amax(v, axis=1, keepdims=True)" in g.source and ".max(" not in g.source
+
+
+def test_torch_fuses_the_tanh_derivative_and_numpy_does_not():
+    """tanh'(Z) ⊙ G is one torch operation (kernels.tanh_backward); NumPy keeps the plain form."""
+    loss = SumEntries((X * W.T).applyfunc(sp.tanh).applyfunc(sp.sin))
+    grad = sg.gradient(loss, wrt=[W])
+    f, g = grad.lambdify(), grad.lambdify(backend="torch")
+    assert "kernels.tanh_backward(" in g.source
+    assert "kernels" not in f.source
+    values = matrix_values(f, seed=3, rows=50)
+    assert_same(g(**values), f(**values))
+    z = values["X"] @ values["W"].T  # by hand: d/dW Σ sin(tanh(XWᵀ)) = (cos(A) ⊙ (1 - A²))ᵀ X
+    a = np.tanh(z)
+    np.testing.assert_allclose(
+        as_numpy(g(**values)[1][0]), (np.cos(a) * (1 - a**2)).T @ values["X"]
+    )

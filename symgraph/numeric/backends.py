@@ -46,6 +46,7 @@ from ..errors import EvaluationError, GraphError
 from .codegen import make_function
 from .forward import call_values
 from .lines import argument_order, compiled_lines
+from .printers import NumPyLines, TorchLines
 from .stable import stable_lines
 from .values import broadcast_shape, check_shapes, declared_shapes
 
@@ -124,6 +125,7 @@ class _Jax:
 
     name = "jax"
     errors = ()  # a singular matrix gives inf/nan, as NumPy's lines do elsewhere
+    printer = NumPyLines  # jax.jit fuses entrywise work itself
 
     def __init__(self):
         try:
@@ -161,6 +163,7 @@ class _Torch:
     """torch: the shims of :mod:`symgraph.numeric.torch_namespace`; tensors in and out."""
 
     name = "torch"
+    printer = TorchLines  # torch runs each operation as it comes: the fused kernels save passes
 
     def __init__(self):
         try:
@@ -173,8 +176,8 @@ class _Torch:
 
         self.torch = torch
         self.errors = (torch.linalg.LinAlgError,)
-        numpy, scipy = namespaces()
-        self.namespace = {"numpy": numpy, "scipy": scipy}
+        numpy, scipy, kernels = namespaces()
+        self.namespace = {"numpy": numpy, "scipy": scipy, "kernels": kernels}
 
     def array(self, value):
         torch = self.torch
@@ -250,7 +253,14 @@ def compile_backend(grad: Gradient, backend: str, reduce: str | None = None) -> 
         )
     assignments, outputs = compiled_lines(grad)
     lines = stable_lines(assignments)
-    fn = make_function(lines, args, outputs, name="value_and_grad", namespace=library.namespace)
+    fn = make_function(
+        lines,
+        args,
+        outputs,
+        name="value_and_grad",
+        namespace=library.namespace,
+        lines=library.printer,
+    )
     check_names(fn.source, library.namespace, backend)
     return BackendGradient(fn.fn, fn.source, args, grad.wrt, library, shapes, reduce)
 

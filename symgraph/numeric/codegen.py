@@ -80,6 +80,7 @@ def make_function(
     scalar: bool = False,
     namespace: dict | None = None,
     parameters: Sequence[str] | None = None,
+    lines: type[NumPyLines] | None = None,
 ) -> GeneratedFunction:
     """Compile ``t_k = expr_k`` lines, then ``return outputs``, into one function.
 
@@ -97,6 +98,7 @@ def make_function(
     ``(value, (rest...))`` of ``numpy.float64``, the first output and the others.
     ``parameters``: the inputs' names as the function's own, for keyword calls
     (checked by :func:`~symgraph.numeric.source_check.keyword_parameters`).
+    ``lines``: the printer class, a backend's own (``TorchLines``: fused kernels).
     """
     free: dict[sp.Basic, set[sp.Basic]] = {}  # each line's free symbols, walked once
 
@@ -123,7 +125,9 @@ def make_function(
     names.update((target, f"t{k}") for k, (target, _) in enumerate(assignments, start=1))
     for size, (array, axis) in matrix_sizes(inputs).items():
         names[size] = f"{names[array]}.shape[{axis}]"
-    printer = (MathLines if scalar else NumPyLines)(names, first_temporary=len(assignments) + 1)
+    printer = (lines or (MathLines if scalar else NumPyLines))(
+        names, first_temporary=len(assignments) + 1
+    )
     for target, source in alias.items():
         names[target] = names[source] if source in names else printer.text(source)
     body, made_by = [], []  # each line, and the node (or output) it computes

@@ -27,14 +27,16 @@ from itertools import count
 import numpy
 import sympy as sp
 from sympy.codegen.cfunctions import expm1, log1p
+from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 from sympy.printing.codeprinter import PrintMethodNotImplementedError
 
 from ..errors import NoRuleError
+from . import kernels
 from .chunks import LONG_TERM, WIDTH, chunked, delete_lines
 from .schedule import is_name
 from .stable_forms import LogAddExp
 
-__all__ = ["NAMESPACE", "GeneratedNames", "MathLines", "NumPyLines"]
+__all__ = ["NAMESPACE", "GeneratedNames", "MathLines", "NumPyLines", "TorchLines"]
 
 try:  # SciPy prints erf, gamma, Bessel functions...; without it NumPy's set remains
     import scipy.special
@@ -47,6 +49,7 @@ except ImportError:  # pragma: no cover - scipy is optional
     NAMESPACE = {"numpy": numpy}
 
 NAMESPACE.update(functools=functools, builtins=builtins, math=math)  # Max of many; Sum
+NAMESPACE["kernels"] = kernels  # fused kernels: what the torch printer calls (NumPy's)
 
 
 class GeneratedNames:
@@ -78,6 +81,7 @@ class NumPyLines(GeneratedNames, _BasePrinter):
     """
 
     frees = True  # del the temporaries of a statement after it
+    fuses = False  # calls the fused kernels (numeric/kernels.py) where a product is one
 
     def __init__(self, names: dict[sp.Basic, str], first_temporary: int = 1):
         super().__init__({"fully_qualified_modules": True, "inline": True, "strict": True})
@@ -179,7 +183,19 @@ class NumPyLines(GeneratedNames, _BasePrinter):
         return "(" + " + ".join(self.text(a) for a in expr.args) + ")"
 
     def _print_HadamardProduct(self, expr):
+        fused = self._fused(expr.args) if self.fuses else None
+        if fused is not None:
+            return fused
         return "(" + "*".join(self.text(a) for a in expr.args) + ")"
+
+    def _fused(self, factors) -> str | None:
+        """``kernels.tanh_backward(g, a)`` for ``tanh'(a)`` (``1 - a²`` entrywise) times ``g``."""
+        derivative = next((f for f in factors if _is_tanh_derivative(f)), None)
+        if derivative is None or len(factors) < 2:
+            return None
+        rest = [self.text(f) for f in factors if f is not derivative]
+        g = rest[0] if len(rest) == 1 else "(" + "*".join(rest) + ")"
+        return f"kernels.tanh_backward({g}, {self.text(derivative.expr)})"
 
     def _print_HadamardPower(self, expr):
         return f"{self.text(expr.base)}**{self.text(expr.exp)}"
@@ -293,6 +309,20 @@ def _negated(term: sp.Basic) -> sp.Basic | None:
         rest = term.args[1:]
         return sp.Mul(-term.args[0], *rest, evaluate=False) if term.args[0] != -1 else sp.Mul(*rest)
     return None
+
+
+def _is_tanh_derivative(e: sp.Basic) -> bool:
+    """``(1 - u²)`` entrywise: the δ-lines' ``tanh'``, written in the node ``a = tanh(z)``."""
+    if not isinstance(e, ElementwiseApplyFunction) or not isinstance(e.function, sp.Lambda):
+        return False
+    variables = e.function.variables
+    return len(variables) == 1 and e.function.expr == 1 - variables[0] ** 2
+
+
+class TorchLines(NumPyLines):
+    """The torch backend's printer: fused kernels where torch has them (``tanh_backward``)."""
+
+    fuses = True
 
 
 _WIDE = (sp.Add, sp.Mul, sp.MatAdd, sp.HadamardProduct, sp.Max, sp.Min, LogAddExp)

@@ -41,8 +41,9 @@ import numpy
 
 from ..core.sizes import shown
 from ..errors import NoRuleError
+from . import kernels
 
-MODULES = ("numpy", "scipy", "builtins", "functools", "math")
+MODULES = ("numpy", "scipy", "builtins", "functools", "math", "kernels")
 BUILTIN_NAMES = frozenset({"abs", "range", "min", "max", "sum", "type", "float"})
 VALUE_ATTRIBUTES = frozenset({"T", "shape", "sum", "max", "min", "real", "imag"})
 _GENERATED = re.compile(r"(?:[ati]\d+|[uvme])\Z")
@@ -302,6 +303,8 @@ def _allowed_chain(chain: str) -> bool:
         return False
     if chain in _ARRAY_FUNCTIONS:
         return True
+    if chain.startswith("kernels."):  # our fused kernels: exactly the module's own names
+        return chain.count(".") == 1 and chain.split(".")[1] in kernels.__all__
     target = _resolve(chain)
     if target is None:
         return False

@@ -12,7 +12,7 @@ This module imports torch at the top: only the torch backend imports it.
 
 Examples
 --------
->>> np_, _ = namespaces()
+>>> np_, _, _ = namespaces()
 >>> np_.exp(0.0)
 tensor(1., dtype=torch.float64)
 >>> np_.select([False, True], [1.0, 2.0], default=np_.nan)
@@ -161,8 +161,8 @@ def _constants():
 
 
 @functools.cache
-def namespaces() -> tuple[types.SimpleNamespace, types.SimpleNamespace]:
-    """The ``numpy`` and the ``scipy`` the generated code sees under the torch backend."""
+def namespaces() -> tuple[types.SimpleNamespace, types.SimpleNamespace, types.SimpleNamespace]:
+    """The ``numpy``, ``scipy`` and ``kernels`` the generated code sees under the torch backend."""
     numpy = types.SimpleNamespace(
         **{name: _elementwise(fn) for name, fn in _ELEMENTWISE.items()},
         **{name: _Reducing(fn) for name, fn in _REDUCING.items()},
@@ -189,4 +189,7 @@ def namespaces() -> tuple[types.SimpleNamespace, types.SimpleNamespace]:
         gamma=_gamma,
         polygamma=lambda k, x: torch.special.polygamma(int(k), tensor(x)),
     )
-    return numpy, types.SimpleNamespace(special=special, constants=_constants())
+    kernels = types.SimpleNamespace(  # symgraph/numeric/kernels.py, each as one torch operation
+        tanh_backward=_elementwise(torch.ops.aten.tanh_backward),
+    )
+    return numpy, types.SimpleNamespace(special=special, constants=_constants()), kernels
