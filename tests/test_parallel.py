@@ -42,6 +42,27 @@ class Spy:
 
 
 class TestThreads:
+    def test_blas_runs_one_thread_inside_a_threaded_call_only(self, grad, rng):
+        threadpoolctl = pytest.importorskip("threadpoolctl")
+
+        def blas_threads():
+            return [
+                p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"
+            ]
+
+        seen = []
+
+        class Recording(Spy):
+            def __call__(self, *args, **values):
+                seen.append(blas_threads())
+                return super().__call__(*args, **values)
+
+        before = blas_threads()
+        f = ThreadedGradient(Recording(grad.lambdify()), 2)
+        f(x=rng.normal(size=N), y=rng.normal(size=N), w=0.3, b=-0.2)
+        assert seen and all(threads == [1] * len(before) for threads in seen)
+        assert blas_threads() == before
+
     def test_a_large_batch_equals_one_call(self, grad, rng):
         xs, ys = rng.normal(size=N), rng.normal(size=N)
         same(

@@ -36,6 +36,7 @@ True
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import threading
@@ -152,10 +153,17 @@ class ThreadedGradient:
         return outputs[0], tuple(outputs[1:])
 
     def _run(self, tasks: list) -> list:
-        """Every task's result, in order: the last one runs in this thread."""
-        futures = [self._executor().submit(task) for task in tasks[:-1]]
-        last = tasks[-1]()
-        return [f.result() for f in futures] + [last]
+        """Every task's result, in order: the last one runs in this thread.
+
+        BLAS runs one thread meanwhile (with the ``parallel`` extra): the
+        matrix products of a reduced call each take every core otherwise, and
+        N threads of them oversubscribe the machine (on 2 cores the reduced
+        network ran 1.46x faster on 2 workers than on 1; 2.2x on one BLAS thread).
+        """
+        with _one_blas_thread():
+            futures = [self._executor().submit(task) for task in tasks[:-1]]
+            last = tasks[-1]()
+            return [f.result() for f in futures] + [last]
 
     def objective(self, **data: Any):
         """The wrapped function's objective, every call of it on threads."""
@@ -163,6 +171,27 @@ class ThreadedGradient:
 
     def __repr__(self) -> str:
         return f"<{self.compiled!r} on {self.workers} threads>"
+
+
+@functools.cache
+def _blas_threads():
+    """threadpoolctl's view of the loaded BLAS libraries (made once), or None without it."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:
+        return None
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def _one_blas_thread():
+    """BLAS on one thread for a block (process-wide, as BLAS's own setting is), then as it was."""
+    controller = _blas_threads()
+    if controller is None:
+        yield
+        return
+    with controller.limit(limits=1, user_api="blas"):
+        yield
 
 
 def _part(ordered: list, shape: tuple, a: int, b: int) -> list:
