@@ -21,6 +21,7 @@ from symgraph.numeric.chunks import CHARACTERS, LONG_TERM, WIDTH
 from symgraph.numeric.codegen import make_function
 from symgraph.numeric.compile import values_at
 from symgraph.numeric.stable_forms import LogAddExp
+from symgraph.rules.matfuncs import SumEntries
 
 LINE_BOUND = CHARACTERS + LONG_TERM + 100  # a chunk, one more term, the name it goes to
 
@@ -198,3 +199,45 @@ class TestWideLines:
         assert (
             f.source == "def generated(a0):\n    t1 = (a0 + numpy.sin(a0))\n    return (t1, (2*t1))"
         )
+
+
+class TestNoNestedScopes:
+    """Python compiles a function in time proportional to its lambdas times its local
+    names: entrywise functions and stable forms are printed on named lines instead."""
+
+    def test_entrywise_functions_and_stable_forms_bind_no_lambda(self, rng):
+        X, W = sp.MatrixSymbol("X", 3, 5), sp.MatrixSymbol("W", 3, 3)
+        layer = (W * X).applyfunc(sp.tanh).applyfunc(lambda z: sp.log(1 + sp.exp(-z)))
+        grad = sg.gradient(SumEntries(layer), wrt=[W])
+        f = grad.lambdify()
+        assert "lambda" not in f.source
+        x, w_ = rng.normal(size=(3, 5)), rng.normal(size=(3, 3))
+        a = np.tanh(w_ @ x)  # by hand: d/dW Σ softplus(-tanh(WX)) = (-σ(-A) ⊙ (1 - A²)) Xᵀ
+        by_hand = (-1 / (1 + np.exp(a)) * (1 - a**2)) @ x.T
+        np.testing.assert_allclose(f(X=x, W=w_)[1][0], by_hand, rtol=1e-12)
+
+        # the stable pass writes these as Softplus, Logistic and LogAddExp
+        scalar = (
+            sp.log(1 + sp.exp(-w * t))
+            + 1 / (1 + sp.exp(-w))
+            + sp.log(sp.exp(w) + sp.exp(b) + sp.exp(t))
+        )
+        g = sg.gradient(scalar, wrt=[w, b]).lambdify()
+        assert "lambda" not in g.source
+        assert "numpy.maximum" in g.source and "numpy.log1p" in g.source  # the stable forms
+        ws = rng.normal(size=7)
+        expected = sp.lambdify((w, b, t), sp.diff(scalar, w))(ws, 0.3, 1.1)
+        np.testing.assert_allclose(g(w=ws, b=0.3, t=1.1)[1][0], expected, rtol=1e-12)
+
+    def test_a_named_step_reuses_its_own_value_in_its_derivative(self):
+        """A_k = tanh(W_k A_{k-1}) as one step: tanh' is 1 - A_k², never tanh(W_k A_{k-1}) again."""
+        X, steps, a = sp.MatrixSymbol("X", 3, 4), [], None
+        Ws = [sp.MatrixSymbol(f"W{k}", 3, 3) for k in range(1, 4)]
+        a = X
+        for k, W in enumerate(Ws, start=1):
+            steps.append((sp.MatrixSymbol(f"A{k}", 3, 4), (W * a).applyfunc(sp.tanh)))
+            a = steps[-1][0]
+        steps.append((sp.Symbol("L", real=True), SumEntries(a)))
+        f = sg.Graph.from_assignments(steps, wrt=Ws).backward().lambdify()
+        assert f.source.count("numpy.tanh(") == len(Ws)
+        assert f.source.count("@") == len(Ws) + 2 * len(Ws) - 1  # forward, and δ·Aᵀ, Wᵀ·δ

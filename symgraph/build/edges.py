@@ -56,7 +56,7 @@ def edges_of(node: sp.Basic, op: sp.Basic, operands: Sequence[sp.Basic]) -> list
             for s, partial in scalar_partials(node, op, operands)
         ]
     try:
-        shares = expression_vjp(op, adjoint_of(node), operands)
+        shares = expression_vjp(op, adjoint_of(node), operands, value=node)
     except NoRuleError:
         return [(s, {"partial": None, "vjp": None}) for s in operands]
     edges = []
@@ -188,12 +188,17 @@ def _value_positions(e: sp.Basic) -> range | list[int]:
     return range(len(e.args))
 
 
-def expression_vjp(op: sp.Basic, seed: sp.Basic, operands: Sequence[sp.Basic]) -> dict:
+def expression_vjp(
+    op: sp.Basic, seed: sp.Basic, operands: Sequence[sp.Basic], value: sp.Basic | None = None
+) -> dict:
     """Each operand's share of ``seed``, the adjoint of ``op`` (one reverse sweep).
 
     ``op`` is an expression in ``operands`` (one operation, or several nested
     ones for a fused node); matrix operations go through the VJP rules,
     scalar ones through the scalar rules.  Iterative: nesting depth is free.
+    ``value``: the node holding ``op``'s result; what ``op``'s own rule writes in
+    ``op`` (``tanh' = 1 - A⊙A``) is written in it at once, before the rules
+    below fold it into their operands (``1 - tanh(WX)²``, computed again).
 
     Examples
     --------
@@ -225,6 +230,8 @@ def expression_vjp(op: sp.Basic, seed: sp.Basic, operands: Sequence[sp.Basic]) -
             continue
         for k in (k for k in _value_positions(e) if holds[e.args[k]]):
             share = _local_vjp(e, k, adjoint[e])
+            if e is op and value is not None:
+                share = share.xreplace({op: value})
             operand = e.args[k]
             adjoint[operand] = share if operand not in adjoint else adjoint[operand] + share
     return {s: adjoint[s] for s in operands if s in adjoint}

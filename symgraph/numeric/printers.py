@@ -208,9 +208,32 @@ class NumPyLines(GeneratedNames, _BasePrinter):
 
     def _print_ElementwiseApplyFunction(self, expr):
         u = sp.Dummy("u")
+        argument = self.bound(expr.expr)
+        if argument is not None:  # the function's body on the argument's name
+            self._names[u] = argument
+            return f"({self.text(expr.function(u))})"
         self._names[u] = "u"
         self._local.add(u)
         return f"(lambda u: {self.text(expr.function(u))})({self.text(expr.expr)})"
+
+    def bound(self, expr: sp.Basic, text: str | None = None) -> str | None:
+        """A name holding ``expr`` (printed as ``text``) for this statement, or None in a lambda.
+
+        What a form reads several times is named once, on a line before the
+        statement (freed after it), never bound by a ``lambda``: Python compiles
+        a function in time proportional to its lambdas times its local names,
+        quadratic in a graph of entrywise functions.  Inside a ``Sum`` (whose
+        index only its generator binds) there is no such line: None.
+        """
+        if self._local and expr.free_symbols & self._local:
+            return None
+        text = self.text(expr) if text is None else text
+        if text.isidentifier():
+            return text
+        name = self.fresh()
+        self._temporaries.append(name)
+        self._pending.append(f"{name} = {text}")
+        return name
 
     def _print_Trace(self, expr):
         return f"numpy.trace({self.text(expr.arg)})"

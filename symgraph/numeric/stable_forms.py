@@ -29,6 +29,19 @@ def _arg_text(printer, arg) -> str:
     return text(arg) if text is not None else printer._print(arg)
 
 
+def _named(printer, arg, e_form: str | None = None) -> tuple[str, str] | None:
+    """``u`` = ``arg`` and, with ``e_form``, ``e`` as names of the printer's (None: lambdas).
+
+    symgraph's NumPy printer names what a stable form reads several times on
+    lines of their own (:meth:`~symgraph.numeric.printers.NumPyLines.bound`).
+    """
+    bound = getattr(printer, "bound", None)
+    u = bound(arg) if bound is not None else None
+    if u is None:
+        return None
+    return u, (bound(arg, e_form.format(u=u)) if e_form is not None else u)
+
+
 def _c_value(printer, text: str) -> str:
     """``text`` as a C operand read several times: a name of its own when the printer hoists."""
     hoist = getattr(printer, "hoist", None)  # symgraph's C printer: one const double per value
@@ -52,7 +65,11 @@ class Logistic(sp.Function):
         return Logistic(u) * Logistic(-u)
 
     def _numpycode(self, printer):
-        e = "numpy.exp(numpy.where(u.real >= 0, -u, u))"  # exp(-|u|), analytic branches
+        named = _named(printer, self.args[0], "numpy.exp(numpy.where({u}.real >= 0, -{u}, {u}))")
+        if named is not None:  # exp(-|u|), analytic branches
+            u, e = named
+            return f"numpy.where({u}.real >= 0, 1/(1 + {e}), {e}/(1 + {e}))"
+        e = "numpy.exp(numpy.where(u.real >= 0, -u, u))"
         body = f"(lambda e: numpy.where(u.real >= 0, 1/(1 + e), e/(1 + e)))({e})"
         return f"(lambda u: {body})({_arg_text(printer, self.args[0])})"
 
@@ -73,10 +90,13 @@ class Softplus(sp.Function):
 
     def _numpycode(self, printer):
         body = (
-            "numpy.where(u.real >= 0, u, 0*u)"
-            " + numpy.log1p(numpy.exp(numpy.where(u.real >= 0, -u, u)))"
+            "numpy.where({u}.real >= 0, {u}, 0*{u})"
+            " + numpy.log1p(numpy.exp(numpy.where({u}.real >= 0, -{u}, {u})))"
         )
-        return f"(lambda u: {body})({_arg_text(printer, self.args[0])})"
+        named = _named(printer, self.args[0])
+        if named is not None:
+            return "(" + body.format(u=named[0]) + ")"
+        return f"(lambda u: {body.format(u='u')})({_arg_text(printer, self.args[0])})"
 
     def _mathcode(self, printer):  # the same two sides on floats (codegen's math printer)
         return printer.branches(self.args[0], "({u} if {u} >= 0 else 0*{u})+math.log1p({e})")
@@ -92,6 +112,16 @@ class LogAddExp(sp.Function):
         return sp.exp(self.args[argindex - 1] - self)
 
     def _numpycode(self, printer):
+        bound = getattr(printer, "bound", None)
+        # a name is given for each argument (none is a Sum's index: bound of a name is itself)
+        if bound is not None and all(bound(a, "u") is not None for a in self.args):
+            out = bound(self.args[0])
+            for arg in self.args[1:]:  # each pair shifted by its larger real part, every part named
+                v = bound(arg)
+                m = bound(arg, f"numpy.maximum({out}.real, {v}.real)")
+                pair = f"{m} + numpy.log(numpy.exp({out} - {m}) + numpy.exp({v} - {m}))"
+                out = bound(arg, pair)
+            return out
         out = _arg_text(printer, self.args[0])
         for arg in self.args[1:]:
             shifted = "m + numpy.log(numpy.exp(u - m) + numpy.exp(v - m))"
