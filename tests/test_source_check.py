@@ -220,6 +220,20 @@ class TestLineByLine:
         assert _verdict(source) == _whole_tree_verdict(source, monkeypatch)
 
     @pytest.mark.parametrize(
+        "head",
+        [
+            "def f(a0): __import__('os')",
+            "def f(a0): t1 = a0; __import__('os')",
+            "def f(a0=__import__('os')):",
+            "def f(a0): pass",
+        ],
+    )
+    def test_a_definition_line_holds_nothing_else(self, head, monkeypatch):
+        source = f"{head}\n    t1 = a0\n    return (t1,)"
+        assert _verdict(source)[0]
+        assert _verdict(source) == _whole_tree_verdict(source, monkeypatch)
+
+    @pytest.mark.parametrize(
         "line",
         [
             "numpy.sin(a0) + 1.5e-3*a0**2",

@@ -184,6 +184,9 @@ def _checked_by_line(source: str, name: str, parameters: frozenset) -> bool:
         definition = ast.parse(head + "\n    pass")
     except (SyntaxError, RecursionError, MemoryError, ValueError):
         return False
+    function = definition.body[0] if len(definition.body) == 1 else None
+    if not isinstance(function, ast.FunctionDef) or len(function.body) != 1:
+        return False  # a statement after the colon (def f(a0): import os): the whole tree
     allowed: dict[str, bool] = {}
     _definition(definition, name, parameters, allowed)
     verdicts: dict[str, str | None] = {}  # a line's shape -> its problem ("" for none)
