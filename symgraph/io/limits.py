@@ -40,7 +40,6 @@ import sympy as sp
 from ..errors import GraphError
 from ..parse import (
     MAX_GAMMA_ARG,
-    MAX_NODES,
     MAX_POWER_BITS,
     MAX_ROOT_BITS,
     MAX_TOTAL_POWER_BITS,
@@ -49,7 +48,10 @@ from ..parse import (
 MAX_BITS = min(MAX_TOTAL_POWER_BITS, 14_000)  # Python refuses to print an int over 4,300 digits
 MAX_SIZE = 60_000  # nodes + edges of one graph file (a 10,000-step chain has 30,000)
 ENTRIES_PER_ITEM = 5  # table entries per node or edge (a saved graph has 1.5 to 5)
-MAX_TERMS = MAX_NODES  # terms of one expression, shared parts counted at each use
+# Terms of one expression, shared parts counted at each use: as many as the largest
+# file's table holds, so a chain through all of it (a deep graph's last node) loads,
+# while doubling sharing (2**40 terms in 40 entries) is refused.
+MAX_TERMS = ENTRIES_PER_ITEM * MAX_SIZE
 MAX_EXPLICIT_ENTRIES = 10_000  # entries of an explicit matrix (each one is compiled)
 MAX_MATERIALIZED = 4_000_000  # entries of an Identity, ZeroMatrix, OneMatrix (32 MB)
 
