@@ -174,8 +174,12 @@ class _Pass:
         A cheap necessary condition, by classes alone: a rewrite needs an exp
         (or a σ, log, log1p) within reach of the right head.
         """
-        if isinstance(node, (sp.log, log1p, ElementwiseApplyFunction)):
+        if isinstance(node, (sp.log, log1p)):
             return True
+        if isinstance(node, ElementwiseApplyFunction):
+            # a pattern in its function, or in its composition with one it reads (log(1 - σ)):
+            # either holds a kind besides entrywise functions (tanh∘tanh holds none)
+            return any(kind is not ElementwiseApplyFunction for kind in kinds)
         if isinstance(node, sp.Pow):
             positive = node.exp.is_Number and node.exp > 0
             return not positive and sp.exp in seen.get((node.base, False), {})
