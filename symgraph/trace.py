@@ -342,14 +342,14 @@ def operation_on(kind: str, operands: list) -> sp.Basic:
         return OPERATIONS[kind].symbolic(a, b)
     func = _FUNC[kind]
     if isinstance(a, sp.Symbol) and isinstance(b, sp.Symbol):
-        if kind != "pow" and a != b:
-            return func(*sorted((a, b), key=_name), evaluate=False)
+        if kind != "pow" and a != b:  # real symbols commute: no constructor checks needed
+            return func._from_args(sorted((a, b), key=_name), True)
     elif kind == "pow":
         if _plain_number(a) or _plain_number(b):
             return func(a, b, evaluate=False)
     elif _plain_number(a) or _plain_number(b):
         number, symbol = (a, b) if a.is_Number else (b, a)
-        return func(number, symbol, evaluate=False)
+        return func._from_args((number, symbol), True)
     return OPERATIONS[kind].symbolic(a, b)
 
 

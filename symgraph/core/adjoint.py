@@ -114,10 +114,11 @@ def share_of(adjoint: sp.Basic, partial: sp.Basic | None) -> sp.Basic | None:
         return None
     if partial == 1:
         return adjoint
+    # built as SymPy's constructor would, without its checks: real symbols commute
     if isinstance(partial, sp.Symbol):  # the common product edge: nothing to combine
-        return sp.Mul(adjoint, partial, evaluate=False)
+        return sp.Mul._from_args((adjoint, partial), True)
     if _finite_number(partial):  # 0.5·δ: the coefficient first, as SymPy writes it
-        return sp.Mul(partial, adjoint, evaluate=False)
+        return sp.Mul._from_args((partial, adjoint), True)
     if isinstance(partial, (sp.Add, sp.Function)) or (
         isinstance(partial, sp.Pow) and not partial.base.is_Number and partial.base != adjoint
     ):  # δ·(1 - a²): nothing combines, so SymPy's product is its two factors in its order
