@@ -119,15 +119,17 @@ class _NoTemplate(Exception):
     """This function's derivative is not the same for every symbol: its own rule, per node."""
 
 
-_templates: dict[tuple, tuple | None] = {}  # (class, rule, assumptions) -> (ξ, η, template)
+# (class, rule, its numbers, assumptions) -> (ξ, η, template)
+_templates: dict[tuple, tuple | None] = {}
 
 
 def _templated(op: sp.Basic) -> bool:
-    """A function of one node symbol (``tanh(v)``), not one of the registry's patterns."""
+    """A function of one node symbol and numbers (``tanh(v)``, ``Max(0, v)``), not a pattern."""
+    symbols = [a for a in op.args if not a.is_Number]
     return (
-        isinstance(op, sp.Function)
-        and len(op.args) == 1
-        and isinstance(op.args[0], sp.Symbol)
+        isinstance(op, (sp.Function, sp.Max, sp.Min))
+        and len(symbols) == 1
+        and isinstance(symbols[0], sp.Symbol)
         and pattern_of(op) is None
     )
 
@@ -140,23 +142,24 @@ def _function_partial(op: sp.Basic, node: sp.Basic) -> sp.Basic:
     and each node gets that template with its argument ``ξ`` and itself ``η``
     put in, instead of building ``f(v)`` and its derivative again.
     """
-    arg = op.args[0]
-    key = (type(op), find_rule(type(op)), frozenset(arg.assumptions0.items()))
+    (arg,) = (a for a in op.args if not a.is_Number)
+    numbers = tuple(None if a is arg else a for a in op.args)  # the symbol's place: None
+    key = (type(op), find_rule(type(op)), numbers, frozenset(arg.assumptions0.items()))
     if key not in _templates:
-        _templates[key] = _template(type(op), arg.assumptions0)
+        _templates[key] = _template(type(op), numbers, arg.assumptions0)
     if _templates[key] is None:
         raise _NoTemplate
     xi, eta, template = _templates[key]
     return template.xreplace({xi: arg, eta: node})
 
 
-def _template(func: type, assumptions: dict) -> tuple | None:
+def _template(func: type, numbers: tuple, assumptions: dict) -> tuple | None:
     xi = sp.Dummy("xi", **assumptions)
-    applied = func(xi)
-    if type(applied) is not func:  # evaluates to something else on such symbols
+    applied = func(*(xi if a is None else a for a in numbers))
+    if type(applied) is not func or xi not in applied.args:  # evaluates to something else
         return None
     try:
-        partial = local_partial(applied, 0)
+        partial = local_partial(applied, applied.args.index(xi))
     except Exception:  # noqa: BLE001 - a user's rule may refuse a placeholder: per node then
         return None
     if partial.has(sp.Subs, sp.Derivative):  # an undefined function's f'(ξ)
