@@ -332,12 +332,16 @@ def operation_on(kind: str, operands: list) -> sp.Basic:
     (x*y, x + 2)
     >>> operation_on("sub", [x, x])                    # folds: built by SymPy
     0
+    >>> operation_on("truediv", [x, sp.Float(4.0)]) == x / 4.0
+    True
     """
     if len(operands) == 1:
         if kind in _AS_GIVEN and isinstance(operands[0], sp.Symbol):
             return _AS_GIVEN[kind](operands[0])
         return OPERATIONS[kind].symbolic(*operands)
     a, b = operands
+    if kind == "truediv" and isinstance(a, sp.Symbol) and _plain_number(b):
+        return sp.Mul._from_args((sp.S.One / b, a), True)  # v/2.0 is SymPy's 0.5*v
     if kind not in _FUNC:
         return OPERATIONS[kind].symbolic(a, b)
     func = _FUNC[kind]
