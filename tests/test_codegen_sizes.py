@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
+from test_matrix_deep import matrix_chain
 
 import symgraph as sg
 from symgraph.numeric.chunks import CHARACTERS, LONG_TERM, WIDTH
@@ -231,13 +232,7 @@ class TestNoNestedScopes:
 
     def test_a_named_step_reuses_its_own_value_in_its_derivative(self):
         """A_k = tanh(W_k A_{k-1}) as one step: tanh' is 1 - A_k², never tanh(W_k A_{k-1}) again."""
-        X, steps, a = sp.MatrixSymbol("X", 3, 4), [], None
-        Ws = [sp.MatrixSymbol(f"W{k}", 3, 3) for k in range(1, 4)]
-        a = X
-        for k, W in enumerate(Ws, start=1):
-            steps.append((sp.MatrixSymbol(f"A{k}", 3, 4), (W * a).applyfunc(sp.tanh)))
-            a = steps[-1][0]
-        steps.append((sp.Symbol("L", real=True), SumEntries(a)))
+        steps, Ws = matrix_chain(3)
         f = sg.Graph.from_assignments(steps, wrt=Ws).backward().lambdify()
         assert f.source.count("numpy.tanh(") == len(Ws)
         assert f.source.count("@") == len(Ws) + 2 * len(Ws) - 1  # forward, and δ·Aᵀ, Wᵀ·δ

@@ -203,33 +203,30 @@ class TestLineByLine:
         assert refused.value.line == 43
 
     @pytest.mark.parametrize(
-        "body",
+        "source",
         [
-            "    t1 = (a0 +\n        __import__('os'))",  # a bracket runs on
-            "    t1 = a0 + \\\n__import__('os')",  # a backslash runs on
-            "    t1 = '''\n    '''; __import__('os')",  # a string runs on
-            "    t1 = a0\n\x0c__import__('os')",  # a form feed moves the indentation
-            "    t1 = a0\r__import__('os')",  # another line break
-            "    t1 = numpy. __dict__",  # a dot and a space
-            "    t1 = a0; __import__('os')",  # two statements on a line
+            f"def f(a0):\n{body}\n    return (t1,)"
+            for body in [
+                "    t1 = (a0 +\n        __import__('os'))",  # a bracket runs on
+                "    t1 = a0 + \\\n__import__('os')",  # a backslash runs on
+                "    t1 = '''\n    '''; __import__('os')",  # a string runs on
+                "    t1 = a0\n\x0c__import__('os')",  # a form feed moves the indentation
+                "    t1 = a0\r__import__('os')",  # another line break
+                "    t1 = numpy. __dict__",  # a dot and a space
+                "    t1 = a0; __import__('os')",  # two statements on a line
+            ]
+        ]
+        + [
+            f"{head}\n    t1 = a0\n    return (t1,)"  # the definition line holds more
+            for head in [
+                "def f(a0): __import__('os')",
+                "def f(a0): t1 = a0; __import__('os')",
+                "def f(a0=__import__('os')):",
+                "def f(a0): pass",
+            ]
         ],
     )
-    def test_code_not_laid_out_flat_takes_the_whole_tree(self, body, monkeypatch):
-        source = f"def f(a0):\n{body}\n    return (t1,)"
-        assert _verdict(source)[0]
-        assert _verdict(source) == _whole_tree_verdict(source, monkeypatch)
-
-    @pytest.mark.parametrize(
-        "head",
-        [
-            "def f(a0): __import__('os')",
-            "def f(a0): t1 = a0; __import__('os')",
-            "def f(a0=__import__('os')):",
-            "def f(a0): pass",
-        ],
-    )
-    def test_a_definition_line_holds_nothing_else(self, head, monkeypatch):
-        source = f"{head}\n    t1 = a0\n    return (t1,)"
+    def test_code_not_laid_out_flat_takes_the_whole_tree(self, source, monkeypatch):
         assert _verdict(source)[0]
         assert _verdict(source) == _whole_tree_verdict(source, monkeypatch)
 
