@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import NamedTuple
@@ -44,6 +43,7 @@ from .ad.backward import backward
 from .build.builder import GraphBuilder, build_graph_from
 from .build.inputs import Namer
 from .core.activations import relu, sigmoid
+from .core.adjoint import plain_number
 from .core.substitute import EVALUATED_DEPTH, unevaluated
 from .errors import GraphError
 from .numeric.compile import compile_gradient
@@ -340,7 +340,7 @@ def operation_on(kind: str, operands: list) -> sp.Basic:
             return _AS_GIVEN[kind](operands[0])
         return OPERATIONS[kind].symbolic(*operands)
     a, b = operands
-    if kind == "truediv" and isinstance(a, sp.Symbol) and _plain_number(b):
+    if kind == "truediv" and isinstance(a, sp.Symbol) and plain_number(b):
         return sp.Mul._from_args((sp.S.One / b, a), True)  # v/2.0 is SymPy's 0.5*v
     if kind not in _FUNC:
         return OPERATIONS[kind].symbolic(a, b)
@@ -349,9 +349,9 @@ def operation_on(kind: str, operands: list) -> sp.Basic:
         if kind != "pow" and a != b:  # real symbols commute: no constructor checks needed
             return func._from_args(sorted((a, b), key=_name), True)
     elif kind == "pow":
-        if _plain_number(a) or _plain_number(b):
+        if plain_number(a) or plain_number(b):
             return func(a, b, evaluate=False)
-    elif _plain_number(a) or _plain_number(b):
+    elif plain_number(a) or plain_number(b):
         number, symbol = (a, b) if a.is_Number else (b, a)
         return func._from_args((number, symbol), True)
     return OPERATIONS[kind].symbolic(a, b)
@@ -375,18 +375,6 @@ def max_of_zero(e: sp.Basic) -> sp.Basic:
 
 def _name(symbol: sp.Symbol) -> str:
     return symbol.name
-
-
-def _plain_number(e: sp.Basic) -> bool:
-    """A finite number other than 0 and 1: nothing folds when it meets a symbol.
-
-    Read from the number itself (SymPy's assumption system would build a new
-    table of facts for every Float asked).
-
-    >>> _plain_number(sp.Float(0.5)), _plain_number(sp.Float(0.0)), _plain_number(sp.oo)
-    (True, False, False)
-    """
-    return isinstance(e, (sp.Rational, sp.Float)) and e != 1 and math.isfinite(e) and float(e) != 0
 
 
 def _add_operation(builder: GraphBuilder, op: sp.Basic, node: sp.Basic) -> tuple:

@@ -117,7 +117,7 @@ def share_of(adjoint: sp.Basic, partial: sp.Basic | None) -> sp.Basic | None:
     # built as SymPy's constructor would, without its checks: real symbols commute
     if isinstance(partial, sp.Symbol):  # the common product edge: nothing to combine
         return sp.Mul._from_args((adjoint, partial), True)
-    if _finite_number(partial):  # 0.5·δ: the coefficient first, as SymPy writes it
+    if plain_number(partial):  # 0.5·δ: the coefficient first, as SymPy writes it
         return sp.Mul._from_args((partial, adjoint), True)
     if isinstance(partial, (sp.Add, sp.Function)) or (
         isinstance(partial, sp.Pow) and not partial.base.is_Number and partial.base != adjoint
@@ -129,6 +129,13 @@ def share_of(adjoint: sp.Basic, partial: sp.Basic | None) -> sp.Basic | None:
 _canonical = functools.cmp_to_key(sp.Basic.compare)  # the order SymPy's Mul sorts factors in
 
 
-def _finite_number(e: sp.Basic) -> bool:
-    """A number other than 0 and 1 that multiplies a symbol without folding (not ∞, nan)."""
+def plain_number(e: sp.Basic) -> bool:
+    """A finite number other than 0 and 1: nothing folds when it meets a symbol.
+
+    Read from the number itself (SymPy's assumption system would build a new
+    table of facts for every Float asked).
+
+    >>> plain_number(sp.Float(0.5)), plain_number(sp.Float(0.0)), plain_number(sp.oo)
+    (True, False, False)
+    """
     return isinstance(e, (sp.Rational, sp.Float)) and e != 1 and math.isfinite(e) and float(e) != 0
