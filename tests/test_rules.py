@@ -201,3 +201,25 @@ class TestRegisteringRefusesNonsense:
     def test_the_rule_is_a_function(self):
         with pytest.raises(GraphError, match="is a function, not"):
             sg.register_rule(sp.Function("never_registered"), "lambda op, i: 0")
+
+
+@pytest.mark.parametrize(
+    "function",
+    [
+        sp.tanh, sp.sin, sp.cos, sp.exp, sp.log, sp.Abs, sp.atan, sp.erf, sp.asinh, sp.tan,
+        sp.sign, sp.Heaviside, sp.LambertW, sp.acos, sp.sec, sp.gamma, sp.loggamma, sp.atanh,
+        lambda z: sp.Max(0, z), lambda z: sp.Min(z, 2), lambda z: sp.besselj(2, z),
+    ],
+)  # fmt: skip
+def test_a_templates_partial_is_exactly_the_rules(function):
+    """One template per function class, filled in per node: the rule's own expression."""
+    from symgraph.build.templates import function_partial
+
+    v, a = sp.Symbol("v7", real=True), sp.Symbol("a3", real=True)
+    op = function(v)
+    rule = local_partial(op, op.args.index(v)).xreplace({op: a})
+    ours = function_partial(op, a)
+    assert sp.srepr(ours) == sp.srepr(rule) and hash(ours) == hash(rule)
+    assert ours.is_real == rule.is_real and ours.subs({v: 0.3, a: 0.7}) == rule.subs(
+        {v: 0.3, a: 0.7}
+    )

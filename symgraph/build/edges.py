@@ -31,7 +31,6 @@ from ..core.sizes import is_matrix, zero_like
 from ..core.substitute import contains, folded
 from ..errors import NoRuleError
 from ..rules.registry import (
-    find_rule,
     has_rule,
     has_vjp,
     local_partial,
@@ -40,6 +39,7 @@ from ..rules.registry import (
     slots,
     whole_partial,
 )
+from .templates import function_partial, templated
 
 
 def edges_of(node: sp.Basic, op: sp.Basic, operands: Sequence[sp.Basic]) -> list[tuple]:
@@ -90,11 +90,10 @@ def scalar_partials(node, op: sp.Basic, operands: Sequence[sp.Basic]) -> list[tu
     )
     swept = {} if entered else _swept_partials(op, operands)
     edges = []
-    if entered and len(position_of) == 1 and _templated(op):  # tanh(v): 1 - a**2
-        try:
-            return [(operands[0], _function_partial(op, node))]
-        except _NoTemplate:
-            pass
+    if entered and len(position_of) == 1 and templated(op):  # tanh(v): 1 - a**2
+        partial = function_partial(op, node)
+        if partial is not None:
+            return [(operands[0], partial)]
     for operand, positions in position_of.items():
         try:
             if entered:
@@ -113,59 +112,6 @@ def scalar_partials(node, op: sp.Basic, operands: Sequence[sp.Basic]) -> list[tu
             partial = partial.xreplace({op: node})
         edges.append((operand, partial))
     return edges
-
-
-class _NoTemplate(Exception):
-    """This function's derivative is not the same for every symbol: its own rule, per node."""
-
-
-# (class, rule, its numbers, assumptions) -> (ξ, η, template)
-_templates: dict[tuple, tuple | None] = {}
-
-
-def _templated(op: sp.Basic) -> bool:
-    """A function of one node symbol and numbers (``tanh(v)``, ``Max(0, v)``), not a pattern."""
-    symbols = [a for a in op.args if not a.is_Number]
-    return (
-        isinstance(op, (sp.Function, sp.Max, sp.Min))
-        and len(symbols) == 1
-        and isinstance(symbols[0], sp.Symbol)
-        and pattern_of(op) is None
-    )
-
-
-def _function_partial(op: sp.Basic, node: sp.Basic) -> sp.Basic:
-    """``∂op/∂v`` for ``node = op = f(v)``, written in the node where the rule says ``f(v)``.
-
-    The rule gives the same formula for every symbol of the same assumptions:
-    it runs once per function class on placeholders (``tanh' = 1 - η**2``),
-    and each node gets that template with its argument ``ξ`` and itself ``η``
-    put in, instead of building ``f(v)`` and its derivative again.
-    """
-    (arg,) = (a for a in op.args if not a.is_Number)
-    numbers = tuple(None if a is arg else a for a in op.args)  # the symbol's place: None
-    key = (type(op), find_rule(type(op)), numbers, frozenset(arg.assumptions0.items()))
-    if key not in _templates:
-        _templates[key] = _template(type(op), numbers, arg.assumptions0)
-    if _templates[key] is None:
-        raise _NoTemplate
-    xi, eta, template = _templates[key]
-    return template.xreplace({xi: arg, eta: node})
-
-
-def _template(func: type, numbers: tuple, assumptions: dict) -> tuple | None:
-    xi = sp.Dummy("xi", **assumptions)
-    applied = func(*(xi if a is None else a for a in numbers))
-    if type(applied) is not func or xi not in applied.args:  # evaluates to something else
-        return None
-    try:
-        partial = local_partial(applied, applied.args.index(xi))
-    except Exception:  # noqa: BLE001 - a user's rule may refuse a placeholder: per node then
-        return None
-    if partial.has(sp.Subs, sp.Derivative):  # an undefined function's f'(ξ)
-        return None
-    eta = sp.Dummy("eta")
-    return xi, eta, partial.xreplace({applied: eta})
 
 
 def _swept_partials(op: sp.Basic, operands: Sequence[sp.Basic]) -> dict | None:
