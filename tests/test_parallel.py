@@ -1,5 +1,7 @@
 """workers=N: a batch split across threads, and simplification on a pool of processes."""
 
+import threading
+
 import numpy as np
 import pytest
 import sympy as sp
@@ -59,8 +61,19 @@ class TestThreads:
 
         before = blas_threads()
         f = ThreadedGradient(Recording(grad.lambdify()), 2)
-        f(x=rng.normal(size=N), y=rng.normal(size=N), w=0.3, b=-0.2)
+        xs, ys = rng.normal(size=N), rng.normal(size=N)
+        f(x=xs, y=ys, w=0.3, b=-0.2)
         assert seen and all(threads == [1] * len(before) for threads in seen)
+        assert blas_threads() == before
+        # calls from several of the user's threads at once: as BLAS was once the last ends
+        # (whether BLAS heeds a limit set from another thread is the BLAS build's choice)
+        users = [
+            threading.Thread(target=f, kwargs=dict(x=xs, y=ys, w=0.3, b=-0.2)) for _ in range(3)
+        ]
+        for user in users:
+            user.start()
+        for user in users:
+            user.join()
         assert blas_threads() == before
 
     def test_a_large_batch_equals_one_call(self, grad, rng):

@@ -183,15 +183,33 @@ def _blas_threads():
     return ThreadpoolController()
 
 
+_blas = {"calls": 0, "limit": None}  # threaded calls running now, and the limit they hold
+_blas_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def _one_blas_thread():
-    """BLAS on one thread for a block (process-wide, as BLAS's own setting is), then as it was."""
+    """BLAS on one thread while threaded calls run (process-wide, as BLAS's own setting is).
+
+    The first call to start sets it and the last to end restores it: calls
+    from several of the user's threads at once never restore it in between.
+    """
     controller = _blas_threads()
     if controller is None:
         yield
         return
-    with controller.limit(limits=1, user_api="blas"):
+    with _blas_lock:
+        if _blas["calls"] == 0:
+            _blas["limit"] = controller.limit(limits=1, user_api="blas")
+        _blas["calls"] += 1
+    try:
         yield
+    finally:
+        with _blas_lock:
+            _blas["calls"] -= 1
+            if _blas["calls"] == 0:
+                _blas["limit"].restore_original_limits()
+                _blas["limit"] = None
 
 
 def _part(ordered: list, shape: tuple, a: int, b: int) -> list:
