@@ -216,6 +216,10 @@ class NumPyLines(GeneratedNames, _BasePrinter):
         self._local.add(u)
         return f"(lambda u: {self.text(expr.function(u))})({self.text(expr.expr)})"
 
+    def bindable(self, expr: sp.Basic) -> bool:
+        """Can ``expr`` be named on a line of its own (no variable only a generator binds)?"""
+        return not (self._local and expr.free_symbols & self._local)
+
     def bound(self, expr: sp.Basic, text: str | None = None) -> str | None:
         """A name holding ``expr`` (printed as ``text``) for this statement, or None in a lambda.
 
@@ -225,7 +229,7 @@ class NumPyLines(GeneratedNames, _BasePrinter):
         quadratic in a graph of entrywise functions.  Inside a ``Sum`` (whose
         index only its generator binds) there is no such line: None.
         """
-        if self._local and expr.free_symbols & self._local:
+        if not self.bindable(expr):
             return None
         text = self.text(expr) if text is None else text
         if text.isidentifier():

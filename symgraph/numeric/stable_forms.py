@@ -112,9 +112,9 @@ class LogAddExp(sp.Function):
         return sp.exp(self.args[argindex - 1] - self)
 
     def _numpycode(self, printer):
-        bound = getattr(printer, "bound", None)
-        # a name is given for each argument (none is a Sum's index: bound of a name is itself)
-        if bound is not None and all(bound(a, "u") is not None for a in self.args):
+        bindable = getattr(printer, "bindable", None)
+        if bindable is not None and all(map(bindable, self.args)):
+            bound = printer.bound
             out = bound(self.args[0])
             for arg in self.args[1:]:  # each pair shifted by its larger real part, every part named
                 v = bound(arg)
