@@ -44,7 +44,7 @@ from .build.builder import GraphBuilder, build_graph_from
 from .build.inputs import Namer
 from .core.activations import relu, sigmoid
 from .core.adjoint import plain_number
-from .core.substitute import EVALUATED_DEPTH, unevaluated
+from .core.substitute import EVALUATED_DEPTH, applied, unevaluated
 from .errors import GraphError
 from .numeric.compile import compile_gradient
 from .rules.registry import has_rule
@@ -305,12 +305,12 @@ def collector_paused() -> Iterator[None]:
 # built without evaluation (their derivatives come from one template per function:
 # nothing evaluates the call again).
 _AS_GIVEN: dict[str, Callable] = {
-    "tanh": lambda a: sp.tanh(a, evaluate=False),
-    "sin": lambda a: sp.sin(a, evaluate=False),
-    "cos": lambda a: sp.cos(a, evaluate=False),
-    "exp": lambda a: sp.exp(a, evaluate=False),
-    "log": lambda a: sp.log(a, evaluate=False),
-    "abs": lambda a: sp.Abs(a, evaluate=False),
+    "tanh": lambda a: applied(sp.tanh, (a,)),
+    "sin": lambda a: applied(sp.sin, (a,)),
+    "cos": lambda a: applied(sp.cos, (a,)),
+    "exp": lambda a: applied(sp.exp, (a,)),
+    "log": lambda a: applied(sp.log, (a,)),
+    "abs": lambda a: applied(sp.Abs, (a,)),
     "sqrt": lambda a: sp.Pow(a, sp.S.Half, evaluate=False),
     "neg": lambda a: sp.Mul(sp.S.NegativeOne, a, evaluate=False),
     "relu": lambda a: max_of_zero(a),

@@ -111,13 +111,17 @@ BAD_CALLS = [
     ((0.7, "0.1", 0.3, -0.2), {}),  # text
     ((0.7, None, 0.3, -0.2), {}),
     ((0.7, 10**400, 0.3, -0.2), {}),  # too large for a float
-    ((0.7,), {"x": 0.7, "y": 0.1, "w": 0.3}),  # twice
+    ((0.7, -0.2, 0.3, 0.1), {"q": 0.1}),  # every input and an unknown name
 ]
 
 
+@pytest.mark.parametrize("entry", [False, True])  # the first call, then the direct entry's
 @pytest.mark.parametrize(("args", "values"), BAD_CALLS)
-def test_errors_are_the_checked_paths(args, values):
+def test_errors_are_the_checked_paths(args, values, entry):
     f = compiled("tanh network")
+    if entry:
+        f(0.7, 0.1, 0.3, -0.2)
+        assert "_scalar" in vars(f)  # the math version exists
     with pytest.raises(EvaluationError) as slow:
         f.checked(*args, **values)
     with pytest.raises(EvaluationError) as fast:
@@ -192,3 +196,54 @@ def test_keyword_calls_convert_ints_and_check_the_rest():
     np.testing.assert_allclose(f(x=np.array([1.0]), y=2.0, w=0.5, b=-1.0)[0], [by_float[0]])
     with pytest.raises(EvaluationError, match="unknown symbols z"):
         f(x=1.0, y=2.0, w=0.5, z=-1.0)
+
+
+def test_an_input_given_twice_is_refused_in_one_line():
+    """Python's own message, as for any function with these parameters (the entry binds them);
+    where the names cannot be parameters, the general path's."""
+    f = compiled("tanh network")
+    for _ in range(2):  # before the math version exists and after
+        with pytest.raises(TypeError, match=r"^value_and_grad\(\) got multiple values for .*'x'$"):
+            f(0.7, x=0.7, y=0.1, w=0.3)
+        f(0.7, 0.1, 0.3, -0.2)
+    t1, w_ = sp.symbols("t1 w", real=True)
+    g = sg.gradient(sp.sin(w_ * t1), wrt=[w_]).lambdify()
+    with pytest.raises(EvaluationError, match="^t1 given both by position and by name$"):
+        g(0.7, t1=0.7)
+
+
+def test_the_direct_entry_takes_the_inputs_names_and_positions():
+    import inspect
+
+    f = compiled("tanh network")
+    assert str(inspect.signature(f)).startswith("(x=MISSING, y=MISSING, w=MISSING, b=MISSING, *")
+    assert "_scalar" not in vars(f)
+    value, (dw, db) = f(x=np.array([0.7, 0.7]), y=0.1, w=0.3, b=-0.2)  # arrays: NumPy's path
+    assert "_scalar" not in vars(f)  # nothing compiled for a call on arrays
+    want = f.checked(x=0.7, y=0.1, w=0.3, b=-0.2)
+    assert value.shape == (2,) and np.allclose(value, want[0])
+    calls = [f(y=0.1, b=-0.2, x=0.7, w=0.3), f(0.7, 0.1, 0.3, -0.2), f(0.7, 0.1, b=-0.2, w=0.3)]
+    for got in calls:
+        for fast, slow in zip((got[0], *got[1]), (want[0], *want[1]), strict=True):
+            assert_close(fast, slow, "direct entry")
+    assert f(np.float64(0.7), 0, 0.3, -0.2)[0] == f(0.7, 0.0, 0.3, -0.2)[0]  # converted
+
+
+def test_generated_parameter_names_take_no_keyword():
+    """Names that cannot be parameters: the entry's ``a0, a1`` are positional only."""
+    t1, w_ = sp.symbols("t1 w", real=True)
+    f = sg.gradient(sp.sin(w_ * t1) + w_**2, wrt=[w_]).lambdify()
+    value = f(0.5, 0.25)[0]
+    assert f(t1=0.5, w=0.25)[0] == value and f(0.5, w=0.25)[0] == value
+    with pytest.raises(EvaluationError, match="unknown symbols a0"):
+        f(a0=0.5, w=0.25)
+
+
+def test_many_inputs_keep_the_general_entry():
+    """No generated line grows with the inputs: past a line's width, the general path."""
+    xs = sp.symbols("x1:41", real=True)
+    f = sg.gradient(sum(sp.sin(s) for s in xs), wrt=list(xs[:2])).lambdify()
+    values = {s.name: 0.1 * k for k, s in enumerate(xs)}
+    value, (d1, d2) = f(**values)
+    assert f._call == f._dispatch
+    assert np.isclose(value, sum(np.sin(v) for v in values.values())) and np.isclose(d1, 1.0)

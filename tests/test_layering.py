@@ -224,8 +224,10 @@ def test_no_eval_or_sympify_anywhere(module):
     """No module hands anything to eval, sympify, S or SymPy's parser (text would run).
 
     Numbers become SymPy objects through SymPy's strict ``_sympify`` (it refuses
-    text); text goes through symgraph's own parser.  The one ``exec`` runs
-    generated code after ``source_check`` has checked it.
+    text); text goes through symgraph's own parser.  ``exec`` runs in codegen.py
+    only: generated code after ``source_check`` has checked it, and the call
+    entry's template, whose text holds our names alone (the inputs' names
+    become its parameters' names as data, never as text).
     """
     for path in files_of(module):
         where = path.relative_to(PACKAGE)

@@ -223,3 +223,38 @@ def test_a_templates_partial_is_exactly_the_rules(function):
     assert ours.is_real == rule.is_real and ours.subs({v: 0.3, a: 0.7}) == rule.subs(
         {v: 0.3, a: 0.7}
     )
+
+
+@pytest.mark.parametrize(
+    "function, extra",
+    [
+        (sp.tanh, ()), (sp.sin, ()), (sp.exp, ()), (sp.log, ()), (sp.Abs, ()), (sp.erf, ()),
+        (sp.sign, ()), (sp.Heaviside, (sp.S.Half,)), (sp.Heaviside, (sp.S.Zero,)),
+        (sp.atan2, (sp.Symbol("q", positive=True),)), (sp.Function("f"), ()),
+    ],
+)  # fmt: skip
+def test_a_function_built_directly_is_sympys_own_unevaluated(function, extra):
+    """``applied`` skips SymPy's per-call ``nargs`` set; the object is the one SymPy builds."""
+    from symgraph.core.substitute import applied
+
+    v = sp.Symbol("v7", real=True)
+    ours, sympys = applied(function, (v, *extra)), function(v, *extra, evaluate=False)
+    assert sp.srepr(ours) == sp.srepr(sympys) and hash(ours) == hash(sympys)
+    assert ours == sympys and ours.nargs == sympys.nargs
+    assert applied(function, (v, *extra)) is ours  # cached: what is built on it is shared
+    assert ours.is_real == sympys.is_real and ours.diff(v) == sympys.diff(v)
+    assert ours.subs(v, 0.3) == sympys.subs(v, 0.3)
+
+
+@pytest.mark.parametrize(
+    "function, args",
+    [(sp.Max, (0, "v")), (sp.Heaviside, ("v",)), (sp.Min, ("v", 2))],
+)
+def test_a_constructor_that_rewrites_its_arguments_is_sympys(function, args):
+    """``Max`` sorts, ``Heaviside(v)`` adds its value at 0: built by SymPy, never directly."""
+    from symgraph.core.substitute import applied
+
+    v = sp.Symbol("v", real=True)
+    args = tuple(v if a == "v" else sp.Integer(a) for a in args)
+    ours = applied(function, args)
+    assert sp.srepr(ours) == sp.srepr(function(*args, evaluate=False))

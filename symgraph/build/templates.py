@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import sympy as sp
 
+from ..core.substitute import applied
 from ..rules.registry import find_rule, local_partial, pattern_of
 
 __all__ = ["function_partial", "templated"]
@@ -55,6 +56,10 @@ def function_partial(op: sp.Basic, node: sp.Basic) -> sp.Basic | None:
     if _templates[key] is None:
         return None
     xi, eta, template = _templates[key]
+    rest = template.args[1:] if isinstance(template, sp.Function) else None
+    if rest is not None and template.args[0] == xi and all(a.is_Number for a in rest):
+        # relu' = Heaviside(ξ): built as it stands, not evaluated again (it did not fold on ξ)
+        return applied(type(template), (arg, *rest))
     return template.xreplace({xi: arg, eta: node})
 
 
@@ -64,14 +69,14 @@ def _facts(symbol: sp.Basic) -> frozenset:
 
 def _template(func: type, numbers: tuple, arg: sp.Basic, node: sp.Basic) -> tuple | None:
     xi = sp.Dummy("xi", **arg.assumptions0)
-    applied = func(*(xi if a is None else a for a in numbers))
-    if type(applied) is not func or xi not in applied.args:  # evaluates to something else
+    call = func(*(xi if a is None else a for a in numbers))
+    if type(call) is not func or xi not in call.args:  # evaluates to something else
         return None
     try:
-        partial = local_partial(applied, applied.args.index(xi))
+        partial = local_partial(call, call.args.index(xi))
     except Exception:  # noqa: BLE001 - a user's rule may refuse a placeholder: per node then
         return None
     if partial.has(sp.Subs, sp.Derivative):  # an undefined function's f'(ξ)
         return None
     eta = sp.Dummy("eta", **node.assumptions0)
-    return xi, eta, partial.xreplace({applied: eta})
+    return xi, eta, partial.xreplace({call: eta})

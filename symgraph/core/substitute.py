@@ -19,6 +19,7 @@ x*x
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 
 import sympy as sp
@@ -82,6 +83,55 @@ def unevaluated(func, args):
         return func(*args, evaluate=False)
     except TypeError:  # a constructor without the flag (ExprCondPair, Tuple...)
         return func(*args)
+
+
+def applied(func: type, args) -> sp.Basic:
+    """``func(*args, evaluate=False)`` for a SymPy function of symbols and numbers, built directly.
+
+    SymPy's constructor makes a fresh ``nargs`` set on every call (about 12
+    µs); here it is made once per class and argument count, by SymPy itself,
+    and shared.  Only constructors that store their arguments as given (the
+    generic one of ``sympy.core.function``, and ``Heaviside`` given its value
+    at 0) are built so; others go to :func:`unevaluated`.  Atoms only: this
+    cache is not SymPy's, so two equal deep arguments built apart would be
+    compared level by level, recursively.
+
+    >>> x = sp.Symbol("x", real=True)
+    >>> applied(sp.tanh, (x,)) == sp.tanh(x), applied(sp.tanh, (x,)).nargs
+    (True, {1})
+    """
+    key = (func, len(args))
+    nargs = _NARGS.get(key, _UNKNOWN)
+    if nargs is _UNKNOWN:
+        nargs = _NARGS[key] = _shared_nargs(func, tuple(args))
+    if nargs is None or not all(a.is_Atom for a in args):
+        return unevaluated(func, args)
+    return _built(func, tuple(args), nargs)
+
+
+# Cached as SymPy's constructors are: the same call gives the same object, so what is
+# built on it (by SymPy's cached constructors) is shared too and compares by identity.
+@functools.lru_cache(maxsize=1 << 14)
+def _built(func: type, args: tuple, nargs) -> sp.Basic:
+    out = Basic.__new__(func, *args)
+    out.nargs = nargs
+    return out
+
+
+_NARGS: dict[tuple, object] = {}
+_UNKNOWN = object()
+
+
+def _shared_nargs(func: type, args: tuple):
+    """The ``nargs`` set of ``func`` on this many arguments, if it builds them as given."""
+    generic = getattr(func.__new__, "__module__", None) == "sympy.core.function"
+    if not (generic or func is sp.Heaviside and len(args) == 2):
+        return None
+    try:
+        sample = func(*args, evaluate=False)
+    except (TypeError, ValueError):
+        return None
+    return sample.nargs if type(sample) is func and sample.args == args else None
 
 
 class _Sized:

@@ -25,8 +25,10 @@ def generated(a0):
 
 from __future__ import annotations
 
+import functools
 import linecache
 import re
+import types
 from collections.abc import Sequence
 from itertools import count
 
@@ -207,3 +209,36 @@ def _no_numeric_form(err: Exception, expr: sp.Basic, where: sp.Basic) -> NoRuleE
             f"cannot compile node {shown(where)} = {shown(expr)}: no numeric form for {shown(what)}"
         )
     return NoRuleError(f"cannot compile node {shown(where)} = {shown(expr)}: no numeric form")
+
+
+@functools.cache
+def entry_code(count: int, positional_only: bool) -> types.CodeType:
+    """The code of the direct entry (:mod:`~symgraph.numeric.entry`) on ``count`` parameters.
+
+    Its text is ours alone: parameters ``p0, p1...`` (renamed by the caller,
+    as data: a name never becomes text to parse) and private names, so it
+    runs without :func:`check_source` (whose checks it could not pass: it has
+    a ``try`` and ``_`` names).  ``_M``, ``_fast`` and ``_general`` are the
+    function's globals.
+
+    >>> entry_code(2, False).co_varnames[:4]
+    ('p0', 'p1', '_more', '_extra')
+    """
+    params = [f"p{k}" for k in range(count)]
+    given = "(" + "".join(f"{p}, " for p in params) + ")"
+    slash = ", /" if positional_only else ""
+    source = "\n".join(
+        [
+            f"def value_and_grad({', '.join(f'{p}=_M' for p in params)}{slash}, *_more, **_extra):",
+            "    if _more or _extra:",
+            f"        return _general({given}, _more, _extra)",
+            "    try:",
+            f"        _result = _fast({', '.join(params)})",
+            "    except (ArithmeticError, ValueError):",
+            "        _result = None",
+            f"    return _general({given}, _more, _extra) if _result is None else _result",
+        ]
+    )
+    namespace: dict = {"_M": None}  # the defaults: the caller's function has its own
+    exec(compile(source, "<symgraph-entry>", "exec"), namespace)  # our text only
+    return namespace["value_and_grad"].__code__

@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import functools
+import inspect
 import operator
 from typing import Any
 
@@ -33,6 +34,7 @@ from ..core.graph import forward_assignments
 from ..errors import GraphError, NoRuleError
 from .chunks import WIDTH
 from .codegen import make_function
+from .entry import direct_entry, rebuilt_call
 from .forward import call_values, checked_values, run, stable_function, values_in_order
 from .lines import argument_order, compiled_lines, numeric_equations
 from .source_check import keyword_parameters
@@ -74,10 +76,21 @@ class CompiledGradient:
         self.source = fn.source
         self._shapes = shapes  # a matrix graph: each argument's declared shape
         self._make_scalar = scalar  # makes the math version, for plain float calls (or None)
-        names = [s.name for s in self.args]
+        names = self._names = [s.name for s in self.args]
         self._n = len(names)
         self._pick = operator.itemgetter(*names) if len(names) > 1 else lambda v: (v[names[0]],)
         self._keywords = scalar is not None and keyword_parameters(names, WIDTH)
+        self._call = self._dispatch
+        if scalar is not None and self._n <= WIDTH:  # no generated line growing with the inputs
+            self._call = direct_entry(self._first_fast, names, self._keywords, self._rebuilt)
+
+    # f(...) calls the instance's own entry point: a generated function taking the
+    # inputs themselves (numeric/entry.py), without this class's *args, **values.
+    __call__ = property(operator.attrgetter("_call"), doc="The call; see :meth:`_dispatch`.")
+
+    @property
+    def __signature__(self) -> inspect.Signature:  # what inspect.signature(f) shows: the entry's
+        return inspect.signature(self._call)
 
     @functools.cached_property
     def _scalar(self):
@@ -85,9 +98,26 @@ class CompiledGradient:
 
         Later: compiling stays one code generation for callers that only pass arrays.
         """
-        return None if self._make_scalar is None else self._make_scalar()
+        fast = None if self._make_scalar is None else self._make_scalar()
+        if self._call is not self._dispatch:  # the entry calls it from now on
+            self._call.__globals__["_fast"] = fast or _no_scalar
+        return fast
 
-    def __call__(self, *args: Any, **values: Any):
+    def _first_fast(self, *args: float):
+        """The entry's ``math`` version until it exists: compiled at the first all-float call."""
+        if not all(type(a) is float for a in args):
+            return None  # arrays, ints, a missing input: the general path, nothing compiled
+        fast = self._scalar
+        return None if fast is None else fast(*args)
+
+    def _rebuilt(self, params: tuple, more: tuple, extra: dict):
+        """A call the direct entry refused, made again on the general path."""
+        args, values = rebuilt_call(self._names, self._keywords, params, more, extra)
+        if all(type(v) in _PLAIN for v in (*args, *values.values())):  # ints converted, or named
+            return self._dispatch(*args, **values)
+        return self.checked(*args, **values)  # arrays: nothing for the math version
+
+    def _dispatch(self, *args: Any, **values: Any):
         """The fast path: every argument a plain number, by position or by name.
 
         The ``math`` version checks the types itself and returns the results
@@ -165,6 +195,11 @@ class CompiledGradient:
     def __repr__(self) -> str:
         args = ", ".join(map(str, self.args))
         return f"<CompiledGradient ({args}) -> value, {len(self.wrt)} partials>"
+
+
+def _no_scalar(*args: Any) -> None:
+    """The entry's ``math`` version where there is none: every call takes the general path."""
+    return None
 
 
 def is_dask(value: Any) -> bool:

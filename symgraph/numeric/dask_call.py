@@ -130,6 +130,8 @@ def _portable(compiled):
     slim = copy.copy(compiled)
     vars(slim).pop("_scalar", None)
     slim._make_scalar = None
+    if hasattr(slim, "_dispatch"):  # its own entry, not the original's (which holds the lines)
+        slim._call = slim._dispatch
     return slim
 
 

@@ -278,6 +278,14 @@ class NumPyLines(GeneratedNames, _BasePrinter):
             out = f"numpy.{fn}({out}, {a})"
         return out
 
+    def _print_Float(self, expr):
+        """The nearest double, as Python writes it: SymPy's 15 digits may name another one
+        (``Float(0.1 + 0.2)`` prints ``0.300000000000000``, which reads back as 0.3)."""
+        value = float(expr)
+        if not math.isfinite(value):
+            return super()._print_Float(expr)
+        return repr(value)
+
     def _print_Max(self, expr):
         return self._minmax(expr, "maximum")
 
@@ -300,6 +308,10 @@ class NumPyLines(GeneratedNames, _BasePrinter):
             return str(int(expr)) if expr >= 0 else f"({int(expr)})"
         if expr.is_Rational:
             return f"({expr.p}/{expr.q})"
+        if expr.is_Float:
+            return self._print_Float(expr)
+        if type(expr) in _PRINTED_DIRECTLY:  # SymPy's doprint around them costs ~40 µs
+            return getattr(self, f"_print_{type(expr).__name__}")(expr)
         if isinstance(expr, sp.Add):  # a - b, not a + (-b): one array op fewer, the same bits
             terms = [self.text(expr.args[0])]
             for term in expr.args[1:]:
@@ -359,6 +371,8 @@ def _fold_width(expr: sp.Basic) -> int:
     """Terms of ``expr`` on one line; LogAddExp's printed form grows a lambda per term."""
     return 8 if isinstance(expr, LogAddExp) else WIDTH
 
+
+_PRINTED_DIRECTLY = {sp.Max, sp.Min, sp.Heaviside}  # our _print_ methods, which print no text
 
 _MATRIX_PRINTED = {
     "MatMul", "MatAdd", "HadamardProduct", "Transpose", "ElementwiseApplyFunction",

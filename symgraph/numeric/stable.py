@@ -46,6 +46,7 @@ Logistic(z)
 
 from __future__ import annotations
 
+import functools
 from collections import deque
 from collections.abc import Sequence
 
@@ -144,6 +145,8 @@ class _Pass:
                     else:
                         scan.reads[node] = scan.reads.get(node, 0) + 1
                         seen[key] = self.kinds[node]
+                elif not node.args:  # a number or a symbol no line defines: shows nothing
+                    seen[key] = _NOTHING
                 elif key not in seen:
                     stack.append((node, inside, True))
                     deeper = inside or _opaque_args(node)
@@ -159,9 +162,8 @@ class _Pass:
                         kinds[kind] = back
             if scan.candidate is False and not inside:
                 scan.candidate = self._may_match(node, kinds, seen)
-            for kind in _KINDS:
-                if isinstance(node, kind):
-                    kinds[kind] = 0
+            for kind in _kinds_of(type(node)):
+                kinds[kind] = 0
             if isinstance(node, sp.Pow) and not (node.exp.is_Number and node.exp > 0):
                 kinds[_RECIPROCAL] = 0
             seen[key] = kinds
@@ -379,6 +381,15 @@ def _within(part: dict, whole: dict) -> bool:
         if m is None or not (k.is_Integer and m.is_Integer) or k * m < 0 or abs(k) > abs(m):
             return False
     return True
+
+
+_NOTHING: dict = {}  # the kinds an atom shows (shared: never written to)
+
+
+@functools.cache
+def _kinds_of(cls: type) -> tuple:
+    """The kinds of :data:`_KINDS` a node of class ``cls`` is."""
+    return tuple(kind for kind in _KINDS if issubclass(cls, kind))
 
 
 def _opaque_args(node) -> bool:
