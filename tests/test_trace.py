@@ -319,3 +319,19 @@ def test_a_chain_of_3000_operations(kind):
         value = f[kind](z)
     assert h.data == pytest.approx(value, rel=1e-12)
     assert w.grad == pytest.approx(dw, rel=1e-9) and b.grad == pytest.approx(db, rel=1e-9)
+
+
+def test_relu_of_a_shallow_node_folds_as_sympys_max():
+    """The tracer's Max(0, e) skips SymPy's search for common zeros; the result is SymPy's."""
+    from symgraph.trace import folded_max_of_zero
+
+    x, y = sp.symbols("x y", real=True)
+    cases = [
+        x, x**2, -(x**2), sp.exp(x), -sp.exp(x), x - y, sp.Max(0, x), sp.Abs(x),
+        sp.tanh(x) ** 2 + 1, sp.Max(0, x) - 1, sp.Min(0, x), sp.Max(x, y), sp.Max(1, x),
+        1 - sp.exp(-x) / 2, (x - y) ** 2 - 1, 0.5 * x, -sp.Abs(x) - 1, sp.Integer(3),
+        sp.Integer(-2), sp.Symbol("c"), sp.Max(0, x) + sp.Max(0, y),
+    ]  # fmt: skip
+    for e in cases:
+        ours, sympys = folded_max_of_zero(e), sp.Max(0, e)
+        assert ours == sympys and sp.srepr(ours) == sp.srepr(sympys), e
