@@ -1,19 +1,21 @@
-"""The entry point of a compiled gradient on plain floats: the call with no wrapper in between.
+"""The entry point of a compiled gradient: the call with no wrapper in between.
 
 A call of ``f(**values)`` through a general ``__call__(self, *args, **values)``
 packs the keywords into a dict, and the ``math`` version unpacks them again:
-about 0.4 µs, a third of a small gradient's whole call.  So once the
-``math`` version exists, the instance's call is a small generated function
-whose parameters are the inputs themselves (the user's names where they are
-plain, see :func:`~symgraph.numeric.source_check.keyword_parameters`), and
-Python binds the arguments directly, by position or by name.  Anything else
-(a missing, unknown or extra argument, a value that is not a float, ``math``
-raising where NumPy gives ``inf``/``nan``) goes to the general path, which
-checks and converts as before.
+about 0.4 µs, a third of a small gradient's whole call.  So the instance's
+call is a function whose parameters are the inputs themselves (the user's
+names where they are plain, see
+:func:`~symgraph.numeric.source_check.keyword_parameters`), and Python binds
+the arguments directly, by position or by name, and hands them to the
+``math`` version.  Anything else (a missing, unknown or extra argument, a
+value that is not a float, ``math`` raising where NumPy gives ``inf``/``nan``)
+goes to the general path, which checks and converts as before.
 
-Its private names start with ``_``, which no plain input name does.  Where
-the names are not plain, the parameters are generated (``a0, a1``...) and
-positional only, so no keyword reaches them by accident.
+The function's code is :func:`~symgraph.numeric.codegen.entry_code`, a
+template of our own text; the user's names become its parameters' names as
+data (``co_varnames``), never as text.  Its private names start with ``_``,
+which no plain name does.  Where the names are not plain, the parameters stay
+``p0, p1``... and positional only, so no keyword reaches them.
 
 >>> def fast(x, w):  # a math version: None unless every argument is a float
 ...     return (x * w, (x,)) if type(x) is float and type(w) is float else None

@@ -372,7 +372,7 @@ def _fold_width(expr: sp.Basic) -> int:
     return 8 if isinstance(expr, LogAddExp) else WIDTH
 
 
-_PRINTED_DIRECTLY = {sp.Max, sp.Min, sp.Heaviside}  # our _print_ methods, which print no text
+_PRINTED_DIRECTLY = {sp.Max, sp.Min, sp.Heaviside}  # by our own _print_ methods, not doprint
 
 _MATRIX_PRINTED = {
     "MatMul", "MatAdd", "HadamardProduct", "Transpose", "ElementwiseApplyFunction",
