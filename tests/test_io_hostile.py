@@ -111,7 +111,7 @@ class TestCostBombs:
         nodes[-1] = (names[30], 60, 90, "output")
         edges = [(names[k - 1], names[k], 90 + k) for k in range(1, 31)]
         text = document(nodes, edges, exprs, output="v30", symbols=names)
-        assert "max_terms=" in refusal(text)
+        assert "edge w -> v1" in refusal(text)  # loaded as a DAG, its partials checked
 
     def test_raising_max_terms_loads_a_large_shared_expression(self):
         exprs = [{"s": "w"}] + [{"f": "Add", "a": [k, k]} for k in range(19)]  # 2**19 w
@@ -120,7 +120,7 @@ class TestCostBombs:
         kind, message = in_child(lambda: from_json(text, max_terms=1_100_000))
         assert (kind, message) == ("ok", "")
         h = from_json(text, max_terms=1_100_000)
-        assert h.backward()[h.wrt[0]] == 2**19  # the oracle: d(2**19 w)/dw
+        assert float(h.backward()[h.wrt[0]]) == 2**19  # the oracle: d(2**19 w)/dw
 
     @pytest.mark.parametrize(
         ("exprs", "message"),
@@ -221,7 +221,8 @@ class TestCostBombs:
         data = json.loads(to_json(sg.Graph.from_expr(sp.sin(w * x), wrt=[w])))
         data["exprs"] += [{"s": "w"}] * 300_001
         message = refusal(json.dumps(data))
-        assert "300009 expression entries" in message and "max_size=" in message
+        entries = len(data["exprs"])  # sin(w*x)'s own table may be 8 or 9, as SymPy orders it
+        assert f"{entries} expression entries" in message and "max_size=" in message
 
     def test_max_size_is_a_keyword_of_both_loaders(self, tmp_path):
         g = sg.Graph.from_expr(sp.sin(w * x), wrt=[w])  # 4 nodes, 3 edges

@@ -29,10 +29,12 @@ import sympy as sp
 from ..errors import NotFoundError, SymgraphError
 from .progress import steps
 from .sizes import (
+    EVALUATED_TERMS,
     PRINT_MAX_DEPTH,
     PRINT_MAX_NODES,
     STRUCTURED_EQUATIONS,
     STRUCTURED_MAX_NODES,
+    shared_tree_size,
     shown,
     substituted_shapes,
     too_big_to_print,
@@ -157,7 +159,7 @@ class Gradient(Mapping):
         """
         if self._on_demand is None:
             values = {n: data["expr"] for n, data in self.graph.nx.nodes(data=True)}
-            evaluate = self.graph.size["depth"] <= EVALUATED_DEPTH
+            evaluate = self._evaluated(values.values())
             if not evaluate:
                 warm_assumptions(values.values())
             order = {lhs: k for k, (lhs, _) in enumerate(self.equations)}
@@ -175,6 +177,18 @@ class Gradient(Mapping):
             values[lhs] = substitute(rhs_of[lhs], values, evaluate)
         return folded(values.get(d, d), done)
 
+    def _evaluated(self, exprs) -> bool:
+        """Whether closed forms are built with SymPy's evaluation.
+
+        Deep graphs give deep closed forms, and shared parts (a residual layer's
+        ``h + tanh(w*h)``) trees exponentially large: both are built unevaluated,
+        in time linear in the graph, as SymPy's evaluation walks them as trees.
+        """
+        if self.graph.size["depth"] > EVALUATED_DEPTH:
+            return False
+        known: dict = {}
+        return all(shared_tree_size(e, known) <= EVALUATED_TERMS for e in exprs)
+
     def closed_forms(self, progress: bool = False) -> dict[sp.Symbol, sp.Basic]:
         """weight -> closed form (inputs and weights only); computed once.
 
@@ -184,8 +198,7 @@ class Gradient(Mapping):
             values: dict[sp.Basic, sp.Basic] = {
                 n: data["expr"] for n, data in self.graph.nx.nodes(data=True)
             }
-            # Deep graphs give deep closed forms: built unevaluated, in linear time.
-            evaluate = self.graph.size["depth"] <= EVALUATED_DEPTH
+            evaluate = self._evaluated(values.values())
             if not evaluate:  # even unevaluated, SymPy asks is_commutative all the way down
                 warm_assumptions(values.values())
             equations = steps(self.equations, len(self.equations), "closed forms", progress)

@@ -32,6 +32,10 @@ STRUCTURED_MAX_NODES = 10 * PRINT_MAX_NODES
 STRUCTURED_EQUATIONS = 1_000
 
 
+# SymPy's evaluation walks an expression as a tree (assumptions, expand, flattening):
+# expressions larger than this as a tree are built unevaluated (same values)
+EVALUATED_TERMS = PRINT_MAX_NODES
+
 SHOWN = 60  # characters of a user's value that an error message repeats
 SHOWN_TERMS = 200  # printing walks the whole tree: larger expressions are only named
 
@@ -76,6 +80,36 @@ def tree_shape(expr: sp.Basic, limit: int | None = None) -> tuple[int, int]:
             break
         stack.extend((a, level + 1) for a in e.args)
     return count, depth
+
+
+def shared_tree_size(expr: sp.Basic, known: dict | None = None) -> int:
+    """``expr``'s size as a tree, each shared part measured once (linear in its DAG).
+
+    ``known`` gives the size of some subexpressions (node symbols standing for
+    their expressions).  No recursion; parts are told apart by identity, as
+    comparing equal deep parts would recurse.
+
+    >>> import sympy as sp
+    >>> e = sp.Symbol("x")
+    >>> for _ in range(40): e = sp.Mul(e, e, evaluate=False)
+    >>> shared_tree_size(e) == 2**41 - 1
+    True
+    """
+    known = {} if known is None else known
+    memo: dict[int, int] = {}
+    stack = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if id(e) in memo:
+            continue
+        if not e.args or e in known:
+            memo[id(e)] = known.get(e, 1)
+        elif not ready:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if id(a) not in memo)
+        else:
+            memo[id(e)] = 1 + sum(memo[id(a)] for a in e.args)
+    return memo[id(expr)]
 
 
 def substituted_shapes(steps, cap: int) -> dict:

@@ -164,15 +164,20 @@ def _takes_boolean(name: str, k: int) -> bool:
 
 
 def _decode_exprs(
-    table: Any, symbols: dict[str, sp.Basic], matrices: dict[str, tuple], max_terms: int
+    table: Any,
+    symbols: dict[str, sp.Basic],
+    matrices: dict[str, tuple],
+    max_terms: int,
+    costs: Costs | None = None,
 ) -> list[Any]:
     """Each entry built from earlier ones: iterative, and cycles cannot be written.
 
     Builds the matrix symbols of ``matrices`` into ``symbols``, each when first named.
-    Each entry's cost (:class:`~symgraph.io.limits.Costs`) is checked before it is built.
+    Each entry's cost (:class:`~symgraph.io.limits.Costs`, recorded into ``costs``
+    when given) is checked before it is built.
     """
     _need(isinstance(table, list), "'exprs' must be a list")
-    costs = Costs(max_terms)
+    costs = Costs(max_terms) if costs is None else costs
     built: list[Any] = []
     depth: list[int] = []
     for i, entry in enumerate(table):
@@ -283,8 +288,9 @@ def from_json(text: str | bytes, *, max_size: int = MAX_SIZE, max_terms: int = M
     max_size : int, optional
         At most this many nodes + edges (60,000 by default).
     max_terms : int, optional
-        At most this many terms in one expression, a shared part counted each
-        time it is used (50,000 by default, as the text parser).
+        At most this many distinct parts in one expression, a shared part
+        counted once (300,000 by default: the largest table a file of
+        ``max_size`` may have, so it binds only when set lower).
 
     Raises
     ------
@@ -351,7 +357,8 @@ def _graph(document: Any, max_size: int, max_terms: int) -> Graph:
         expr = item.get("expr")
         _need(type(expr) is int, f"node {shown(item.get('id'))}'s expr is not an expression")
     symbols, matrices = _decode_symbols(document.get("symbols"))
-    exprs = _decode_exprs(document.get("exprs"), symbols, matrices, max_terms)
+    costs = Costs(max_terms)
+    exprs = _decode_exprs(document.get("exprs"), symbols, matrices, max_terms, costs)
 
     g = nx.DiGraph()
     for item in nodes:
@@ -367,6 +374,8 @@ def _graph(document: Any, max_size: int, max_terms: int) -> Graph:
             where = f"node {key}'s {k}"
             if k in ("op", "expr"):
                 attrs[k] = _reference(v, exprs, where, optional=k == "op")
+                if k == "op" and v is not None:
+                    costs.check_tree(v, where)  # an expression may share, an operation not
             elif k == "shape":
                 attrs[k] = _decode_shape(v, exprs, node, where)
             elif k != "id":
@@ -385,6 +394,8 @@ def _graph(document: Any, max_size: int, max_terms: int) -> Graph:
         for k, v in item.items():
             if k in _EDGE:
                 attrs[k] = _reference(v, exprs, f"edge {ends}'s {k}")
+                if v is not None:
+                    costs.check_tree(v, f"edge {ends}'s {k}")
             elif k not in ("source", "target"):
                 attrs[k] = _plain(v, k)
         attrs.setdefault("partial", None)

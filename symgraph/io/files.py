@@ -46,8 +46,8 @@ integer over 4,000 digits, a boolean where a number belongs) raises
 
 Before anything is computed, the loader applies the text parser's cost limits
 (:mod:`symgraph.io.limits`: sizes of numbers and powers, arguments of
-``factorial``/``binomial``/``gamma``, matrix sizes, the expanded size of shared
-expressions, the number of nodes and edges); then it checks what it can derive
+``factorial``/``binomial``/``gamma``, matrix sizes, the distinct parts of each
+expression, the number of nodes and edges); then it checks what it can derive
 (:mod:`symgraph.io.verify`): partials and vector-Jacobian products against
 the operations, by the rules registry, expressions against operations, roles.
 So a file from an untrusted source can be loaded: it cannot run code, hang the

@@ -1,19 +1,25 @@
 """Cost limits of graph files, checked on each table entry before it is built.
 
-A graph file is small on disk and can still be ruinous to use: the table
-shares subexpressions, so 40 entries ``a1 = a0*a0, a2 = a1*a1, ...`` stand for
-a tree of 2⁴⁰ terms, which code generation and printing walk in full; an
-unevaluated ``2**(10**4000)``, ``binomial(10**9, 5*10**8)`` or
-``Identity(46340)`` is computed only when the graph is used.  So the loader
-applies the text parser's limits (:mod:`symgraph.parse`: number and power
-sizes, arguments of integer-valued functions, expression size) to what each
-entry *would* cost, by dynamic programming over the table (linear in its
-length), before anything is computed:
+A graph file is small on disk and can still be ruinous to use: an unevaluated
+``2**(10**4000)``, ``binomial(10**9, 5*10**8)`` or ``Identity(46340)`` is
+computed only when the graph is used.  So the loader applies the text
+parser's limits (:mod:`symgraph.parse`: number and power sizes, arguments of
+integer-valued functions, expression size) to what each entry *would* cost,
+by dynamic programming over the table (linear in its length), before
+anything is computed:
 
-- ``terms``: the size of the entry's tree with every shared part counted each
-  time it is used, at most ``max_terms`` (:data:`MAX_TERMS` by default);
+- ``terms``: the number of distinct table entries the entry reaches (what its
+  SymPy object holds in memory), at most ``max_terms`` (:data:`MAX_TERMS` by
+  default).  Counted exactly this is not linear, so a bound is used: the
+  smaller of its size as a tree (shared parts counted at each use) and the
+  table's length from the earliest entry it names to itself.  A residual
+  network's ``h + tanh(w*h)``, 25 layers, is 2²⁵ terms as a tree and a few
+  hundred as a table; ``a1 = a0*a0, a2 = a1*a1, ...`` (2⁴⁰ terms in 40
+  entries) loads as well: the stages that walk expressions as trees
+  (printing, closed forms) measure them first (:mod:`symgraph.core.sizes`);
 - ``bits``: a bound on log₂ of the exact numbers the entry computes when
-  evaluated (a product adds its factors' bits, a power multiplies), at most
+  evaluated (a product adds its factors' bits, a power multiplies), shared
+  parts counted at each use, as evaluation computes them; at most
   :data:`MAX_BITS` (the parser's total, and no more than Python prints); one
   power of a number at most :data:`~symgraph.parse.MAX_POWER_BITS`;
 - ``factorial``, ``binomial``, ``gamma``, ``beta`` and ``polygamma``'s order of a
@@ -23,11 +29,12 @@ length), before anything is computed:
   :data:`MAX_MATERIALIZED` entries, a ``MatPow`` an exponent of at most
   :data:`~symgraph.parse.MAX_POWER_BITS`.
 
+>>> x = sp.Symbol("x")
 >>> costs = Costs(max_terms=10)
->>> costs.leaf(sp.Symbol("x")), costs.apply("Mul", [0, 0], [sp.Symbol("x")] * 2)
-(None, None)
->>> costs.terms
-[1, 3]
+>>> costs.leaf(x), costs.apply("Mul", [0, 0], [x]), costs.apply("Mul", [1, 1], [x, x * x])
+(None, None, None)
+>>> costs.tree, costs.terms  # x, x*x, (x*x)*(x*x): 7 as a tree, 3 entries
+([1, 3, 7], [1, 2, 3])
 """
 
 from __future__ import annotations
@@ -44,17 +51,35 @@ from ..parse import (
     MAX_ROOT_BITS,
     MAX_TOTAL_POWER_BITS,
 )
+from .format import CLASSES
 
 MAX_BITS = min(MAX_TOTAL_POWER_BITS, 14_000)  # Python refuses to print an int over 4,300 digits
 MAX_SIZE = 60_000  # nodes + edges of one graph file (a 10,000-step chain has 30,000)
 ENTRIES_PER_ITEM = 5  # table entries per node or edge (a saved graph has 1.5 to 5)
-# Terms of one expression, shared parts counted at each use: as many as the largest
-# file's table holds, so a chain through all of it (a deep graph's last node) loads,
-# while doubling sharing (2**40 terms in 40 entries) is refused.
+# Distinct parts of one expression: as many as the largest file's table holds, so a
+# chain through all of it (a deep graph's last node) loads.
 MAX_TERMS = ENTRIES_PER_ITEM * MAX_SIZE
+TREE_CAP = 2**62  # tree sizes past any limit are kept at this (no huge integers summed)
 MAX_EXPLICIT_ENTRIES = 10_000  # entries of an explicit matrix (each one is compiled)
 MAX_MATERIALIZED = 4_000_000  # entries of an Identity, ZeroMatrix, OneMatrix (32 MB)
 
+# Built unevaluated, these classes store their arguments without walking them, so a
+# part shared by many uses is built, and costs, once; every other constructor
+# (Max's ordering, Piecewise's conditions, matrix shape checks) walks its arguments
+# as trees, and its entries are counted so.
+SHAREABLE = frozenset(
+    {"Add", "Mul", "Pow", "Tuple"}
+    | {
+        name
+        for name, cls in CLASSES.items()
+        if isinstance(cls, type) and issubclass(cls, sp.Function) and cls is not sp.Piecewise
+    }
+)
+# These walk their arguments at every level (Piecewise rewrites its conditions, Max
+# orders its arguments): about 0.3 ms a term, so a nest of them is quadratic; their
+# trees may have max_terms // WALK_COST terms.
+WALKED = frozenset({"Piecewise", "ExprCondPair", "Max", "Min", "And", "Or", "Xor"})
+WALK_COST = 60
 _INTEGER_VALUED = {"factorial": (0,), "binomial": (0, 1), "gamma": (0,), "beta": (0, 1)}
 _INTEGER_VALUED["polygamma"] = (0,)  # the order; polygamma(n, x) costs O(n) terms
 _SIZED = frozenset({"Identity", "ZeroMatrix", "OneMatrix"})
@@ -103,29 +128,40 @@ def _log2_sum(bits: Sequence[float]) -> float:
 
 
 class Costs:
-    """The cost of each table entry so far: ``terms``, ``bits`` and whether it has symbols."""
+    """The cost of each table entry so far: ``terms``, ``bits`` and whether it has symbols.
+
+    ``terms`` bounds the distinct entries each one reaches; ``tree`` is its size as a
+    tree (capped at :data:`TREE_CAP`), ``first`` the earliest entry it reaches.
+    """
 
     def __init__(self, max_terms: int = MAX_TERMS):
         self.max_terms = max_terms
         self.terms: list[int] = []
+        self.tree: list[int] = []
+        self.first: list[int] = []
         self.bits: list[float] = []
         self.free: list[bool] = []
 
     def leaf(self, value: object) -> None:
         """Record a symbol, number, constant or function class."""
         self.terms.append(1)
+        self.tree.append(1)
+        self.first.append(len(self.first))
         self.bits.append(_bits_of(value) if isinstance(value, sp.Basic) else 0.0)
         self.free.append(isinstance(value, (sp.Symbol, sp.MatrixSymbol)))
 
     def apply(self, name: str, args: Sequence[int], built: Sequence[object]) -> None:
         """Check the entry ``name(*args)`` (table positions; ``built`` their values)."""
         i = len(self.terms)
-        terms = 1 + sum(self.terms[a] for a in args)
-        if terms > self.max_terms:
+        tree = min(1 + sum(self.tree[a] for a in args), TREE_CAP)
+        first = min((self.first[a] for a in args), default=i)
+        terms = min(tree, i - first + 1) if name in SHAREABLE else tree
+        limit = self.max_terms // WALK_COST if name in WALKED else self.max_terms
+        if terms > limit:
+            counted = "distinct parts" if name in SHAREABLE else self._as_a_tree(name)
             raise GraphError(
-                f"expression {i} ({name}) expands to more than {self.max_terms} terms (shared "
-                "parts counted at each use); pass a larger max_terms= to from_json or "
-                "load_json to load it"
+                f"expression {i} ({name}) has more than {limit} {counted}; "
+                "pass a larger max_terms= to from_json or load_json to load it"
             )
         free = any(self.free[a] for a in args)
         bits = [self.bits[a] for a in args]
@@ -145,8 +181,26 @@ class Costs:
                 f"expression {i} ({name}) computes a number of more than {MAX_BITS} bits"
             )
         self.terms.append(terms)
+        self.tree.append(tree)
+        self.first.append(first)
         self.bits.append(size)
         self.free.append(free)
+
+    def check_tree(self, position: int, where: str) -> None:
+        """Refuse ``where`` (an operation or partial, table ``position``) too big as a tree.
+
+        Differentiation and SymPy's ``free_symbols`` walk these as trees.
+        """
+        if self.tree[position] > self.max_terms:
+            raise GraphError(
+                f"{where} (expression {position}) has more than {self.max_terms} terms with "
+                "shared parts counted at each use (it is differentiated as a tree); pass a "
+                "larger max_terms= to from_json or load_json to load it"
+            )
+
+    @staticmethod
+    def _as_a_tree(name: str) -> str:
+        return f"terms with shared parts counted at each use (building {name} walks them)"
 
     def _power(self, i: int, args: Sequence[int], built: Sequence[object]) -> float:
         if len(args) != 2:

@@ -41,7 +41,7 @@ import sympy as sp
 
 from ..build.edges import edges_of
 from ..core.graph import Graph
-from ..core.sizes import is_matrix, shown
+from ..core.sizes import EVALUATED_TERMS, is_matrix, shared_tree_size, shown
 from ..core.substitute import EVALUATED_DEPTH, plain_class, substitute
 from ..errors import GraphError
 
@@ -231,12 +231,15 @@ def verify(graph: Graph) -> None:
     g = graph.nx
     numeric = _Numeric(graph)
     depth: dict = {}
+    size: dict = {}  # each node's expression's size as a tree
     for node in graph.topological_order():
         op = g.nodes[node]["op"]
         operands = list(g.predecessors(node))
         depth[node] = 1 + max((depth[p] for p in operands), default=-1)
         if op is None:
+            size[node] = 1
             continue
+        size[node] = shared_tree_size(op, {p: size[p] for p in operands})
         for operand, expected in edges_of(node, op, operands):
             data = g.edges[operand, node]
             for key in ("partial",) if expected["partial"] is not None else ("partial", "vjp"):
@@ -250,7 +253,8 @@ def verify(graph: Graph) -> None:
                     _fail(_contradiction(where, saved, op, derived))
                 numeric.add(where, op, saved, derived, local=True)
         mapping = {p: g.nodes[p]["expr"] for p in operands}
-        derived = substitute(op, mapping, evaluate=depth[node] <= EVALUATED_DEPTH)
+        evaluate = depth[node] <= EVALUATED_DEPTH and size[node] <= EVALUATED_TERMS
+        derived = substitute(op, mapping, evaluate=evaluate)
         saved = g.nodes[node]["expr"]
         if not _same(saved, derived):
             where = f"the expression of node {node}"
