@@ -224,3 +224,48 @@ def test_adjoint_symbols_pickle_as_themselves():
     for (lhs, rhs), (lhs2, rhs2) in zip(grad.equations, again, strict=True):
         assert type(lhs2) is AdjointSymbol and lhs2 == lhs and lhs2.node == lhs.node
         assert sp.expand(rhs2 - rhs) == 0
+
+
+RESIDUAL = r"""
+import numpy as np, sympy as sp, symgraph as sg
+x = sp.Symbol("x", real=True)
+ws, hs = sp.symbols("w1:26", real=True), sp.symbols("h1:26", real=True)
+steps, previous = [], x
+for w, h in zip(ws, hs):
+    steps.append((h, previous + sp.tanh(w * previous)))  # h used twice: 2**25 terms as a tree
+    previous = h
+f = sg.Graph.from_assignments(steps, wrt=list(ws)).backward().lambdify()
+rng = np.random.default_rng(3)
+weights = rng.normal(size=25) * 0.5
+
+def loop(weights, h=0.3):
+    for w in weights:
+        h = h + np.tanh(w * h)
+    return h
+
+value, partials = f(x=0.3, **{w.name: float(v) for w, v in zip(ws, weights)})
+assert abs(value - loop(weights)) < 1e-12
+step = 1e-6 * np.eye(25)
+fd = [(loop(weights + step[k]) - loop(weights - step[k])) / 2e-6 for k in range(25)]
+np.testing.assert_allclose(np.array(partials, dtype=float), fd, rtol=1e-6, atol=1e-9)
+print("ok")
+"""
+
+
+def test_a_residual_network_builds_without_walking_its_shared_parts_as_trees():
+    """25 layers h + tanh(w h): built unevaluated once the expressions are large as trees
+    (SymPy's evaluation walks them as trees: it did not finish in 120 s); oracle: a NumPy
+    loop and central differences.  In a child process, so a regression fails, not hangs."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", RESIDUAL], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
+
+
+def test_small_expressions_are_still_evaluated():
+    x, y = sp.symbols("x y", real=True)
+    g = sg.Graph.from_assignments([(y, x + x)], wrt=[x])
+    assert g.nx.nodes[y]["expr"] == 2 * x

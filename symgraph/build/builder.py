@@ -30,7 +30,7 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..core.graph import Graph
-from ..core.sizes import is_matrix, shape_of
+from ..core.sizes import EVALUATED_TERMS, is_matrix, shape_of
 from ..core.substitute import EVALUATED_DEPTH, substitute
 from ..errors import GraphError
 from ..rules.registry import has_rule, has_vjp, rebuild, slots
@@ -75,6 +75,8 @@ class GraphBuilder:
         self.node_of_op: dict[sp.Basic, sp.Basic] = {}  # local operation -> node
         self.full: dict[sp.Basic, sp.Basic] = {}  # node -> full expression
         self.depth: dict[sp.Basic, int] = {}  # longest path from a leaf
+        # the size of each node's full expression as a tree (shared parts at each use)
+        self.terms: dict[sp.Basic, int] = {}
         # factor node -> the latest products of several nodes holding it, and their factors
         self.products_with: dict[sp.Basic, list[sp.Basic]] = {}
         self.product_factors: dict[sp.Basic, set[sp.Basic]] = {}
@@ -98,8 +100,11 @@ class GraphBuilder:
         expression in the leaves, when the caller already has it.
         """
         depth = 1 + max((self.depth[s] for s in operands), default=0)
+        terms = self._terms_of(op, operands)
         if full is None:
-            evaluate = depth <= EVALUATED_DEPTH
+            # SymPy's evaluation walks an expression as a tree: a residual layer's
+            # h + tanh(w*h) doubles it at each layer, so large trees are built unevaluated
+            evaluate = depth <= EVALUATED_DEPTH and terms <= EVALUATED_TERMS
             full = substitute(op, {s: self.full[s] for s in operands}, evaluate)
         if node is None:
             if full in self.node_of:
@@ -111,11 +116,25 @@ class GraphBuilder:
         self.g.add_node(node, op=op, expr=full, role="intermediate", shape=shape_of(op))
         self.full[node] = full
         self.depth[node] = depth
+        self.terms[node] = terms
         self.node_of.setdefault(full, node)
         self.node_of_op.setdefault(op, node)
         for operand, data in edges_of(node, op, operands):
             self.g.add_edge(operand, node, **data)
         return node
+
+    def _terms_of(self, op: sp.Basic, operands: Sequence[sp.Basic]) -> int:
+        """The tree size of ``op`` with each operand's full expression put in (capped)."""
+        inside = set(operands)
+        total, stack = 0, [op]
+        while stack and total <= EVALUATED_TERMS:
+            e = stack.pop()
+            if e in inside:
+                total += self.terms.get(e, 1)
+            else:
+                total += 1
+                stack.extend(e.args)
+        return total
 
     def node_in(self, a: sp.Basic) -> sp.Basic | None:
         """The node ``a`` is, or whose transpose it is (transposes are views, not nodes)."""
