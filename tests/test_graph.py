@@ -269,3 +269,12 @@ def test_small_expressions_are_still_evaluated():
     x, y = sp.symbols("x y", real=True)
     g = sg.Graph.from_assignments([(y, x + x)], wrt=[x])
     assert g.nx.nodes[y]["expr"] == 2 * x
+
+
+def test_a_wide_sum_keeps_sympys_evaluated_closed_form():
+    """Large as a tree but not shared (12,000 terms, each once): still evaluated, as SymPy
+    writes it (only shared trees, like the residual layers above, are built unevaluated)."""
+    w = sp.Symbol("w", real=True)
+    xs = sp.symbols("x1:3001", real=True)
+    grad = sg.gradient(sp.Add(*[sp.sin(w * x) for x in xs]), wrt=[w])
+    assert grad[w] == sp.Add(*[x * sp.cos(w * x) for x in xs])

@@ -30,13 +30,14 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..core.graph import Graph
-from ..core.sizes import EVALUATED_TERMS, is_matrix, shape_of
+from ..core.sizes import is_matrix, shape_of, worth_evaluating
 from ..core.substitute import EVALUATED_DEPTH, substitute
 from ..errors import GraphError
 from ..rules.registry import has_rule, has_vjp, rebuild, slots
 from .edges import edges_of
 from .inputs import GRANULARITIES, Namer, leaves_and_sizes
 
+TREE_CAP = 2**62  # tree sizes past any limit are kept at this (no huge integers summed)
 # A product of more factors is built in binary steps at every granularity.
 MAX_PRODUCT_FACTORS = 8
 # How many of the latest products holding a factor are asked for common factors,
@@ -77,6 +78,7 @@ class GraphBuilder:
         self.depth: dict[sp.Basic, int] = {}  # longest path from a leaf
         # the size of each node's full expression as a tree (shared parts at each use)
         self.terms: dict[sp.Basic, int] = {}
+        self.parts = 0  # the operations' sizes so far: a bound on any expression's distinct parts
         # factor node -> the latest products of several nodes holding it, and their factors
         self.products_with: dict[sp.Basic, list[sp.Basic]] = {}
         self.product_factors: dict[sp.Basic, set[sp.Basic]] = {}
@@ -104,7 +106,7 @@ class GraphBuilder:
         if full is None:
             # SymPy's evaluation walks an expression as a tree: a residual layer's
             # h + tanh(w*h) doubles it at each layer, so large trees are built unevaluated
-            evaluate = depth <= EVALUATED_DEPTH and terms <= EVALUATED_TERMS
+            evaluate = depth <= EVALUATED_DEPTH and worth_evaluating(terms, self.parts)
             full = substitute(op, {s: self.full[s] for s in operands}, evaluate)
         if node is None:
             if full in self.node_of:
@@ -124,17 +126,22 @@ class GraphBuilder:
         return node
 
     def _terms_of(self, op: sp.Basic, operands: Sequence[sp.Basic]) -> int:
-        """The tree size of ``op`` with each operand's full expression put in (capped)."""
+        """The tree size of ``op`` with each operand's full expression put in.
+
+        Adds ``op``'s own size to :attr:`parts`, a bound on the distinct parts of
+        every full expression so far (each is built from the operations).
+        """
         inside = set(operands)
-        total, stack = 0, [op]
-        while stack and total <= EVALUATED_TERMS:
+        total, own, stack = 0, 0, [op]
+        while stack:
             e = stack.pop()
             if e in inside:
                 total += self.terms.get(e, 1)
             else:
-                total += 1
+                own += 1
                 stack.extend(e.args)
-        return total
+        self.parts += own
+        return min(total + own, TREE_CAP)
 
     def node_in(self, a: sp.Basic) -> sp.Basic | None:
         """The node ``a`` is, or whose transpose it is (transposes are views, not nodes)."""

@@ -29,7 +29,6 @@ import sympy as sp
 from ..errors import NotFoundError, SymgraphError
 from .progress import steps
 from .sizes import (
-    EVALUATED_TERMS,
     PRINT_MAX_DEPTH,
     PRINT_MAX_NODES,
     STRUCTURED_EQUATIONS,
@@ -39,6 +38,7 @@ from .sizes import (
     substituted_shapes,
     too_big_to_print,
     tree_shape,
+    worth_evaluating,
 )
 from .substitute import EVALUATED_DEPTH, folded, substitute, warm_assumptions
 
@@ -186,8 +186,9 @@ class Gradient(Mapping):
         """
         if self.graph.size["depth"] > EVALUATED_DEPTH:
             return False
-        known: dict = {}
-        return all(shared_tree_size(e, known) <= EVALUATED_TERMS for e in exprs)
+        memo: dict = {}  # shared: the nodes' expressions share their parts
+        tree = max((shared_tree_size(e, memo=memo) for e in exprs), default=0)
+        return worth_evaluating(tree, len(memo))
 
     def closed_forms(self, progress: bool = False) -> dict[sp.Symbol, sp.Basic]:
         """weight -> closed form (inputs and weights only); computed once.

@@ -33,8 +33,10 @@ STRUCTURED_EQUATIONS = 1_000
 
 
 # SymPy's evaluation walks an expression as a tree (assumptions, expand, flattening):
-# expressions larger than this as a tree are built unevaluated (same values)
+# expressions larger than this as a tree, and SHARING times larger than their distinct
+# parts (shared layers, not a wide sum), are built unevaluated (same values)
 EVALUATED_TERMS = PRINT_MAX_NODES
+SHARING = 8
 
 SHOWN = 60  # characters of a user's value that an error message repeats
 SHOWN_TERMS = 200  # printing walks the whole tree: larger expressions are only named
@@ -82,12 +84,25 @@ def tree_shape(expr: sp.Basic, limit: int | None = None) -> tuple[int, int]:
     return count, depth
 
 
-def shared_tree_size(expr: sp.Basic, known: dict | None = None) -> int:
+def worth_evaluating(tree: int, parts: int) -> bool:
+    """Whether SymPy's evaluation of an expression of ``tree`` terms as a tree and ``parts``
+    distinct parts costs about its size: small, or shared little (a wide sum, not a
+    residual network's ``h + tanh(w*h)``, whose tree doubles with each layer).
+
+    >>> worth_evaluating(12_000, 12_000), worth_evaluating(2**25, 100)
+    (True, False)
+    """
+    return tree <= EVALUATED_TERMS or tree <= SHARING * parts
+
+
+def shared_tree_size(expr: sp.Basic, known: dict | None = None, memo: dict | None = None) -> int:
     """``expr``'s size as a tree, each shared part measured once (linear in its DAG).
 
     ``known`` gives the size of some subexpressions (node symbols standing for
-    their expressions).  No recursion; parts are told apart by identity, as
-    comparing equal deep parts would recurse.
+    their expressions); ``memo`` (by ``id``) may be shared by several calls on
+    expressions that share parts, so that together they stay linear: its length
+    is then the number of distinct parts seen.  No recursion; parts are told
+    apart by identity, as comparing equal deep parts would recurse.
 
     >>> import sympy as sp
     >>> e = sp.Symbol("x")
@@ -96,7 +111,7 @@ def shared_tree_size(expr: sp.Basic, known: dict | None = None) -> int:
     True
     """
     known = {} if known is None else known
-    memo: dict[int, int] = {}
+    memo = {} if memo is None else memo
     stack = [(expr, False)]
     while stack:
         e, ready = stack.pop()

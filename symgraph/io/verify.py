@@ -41,7 +41,7 @@ import sympy as sp
 
 from ..build.edges import edges_of
 from ..core.graph import Graph
-from ..core.sizes import EVALUATED_TERMS, is_matrix, shared_tree_size, shown
+from ..core.sizes import is_matrix, shared_tree_size, shown, worth_evaluating
 from ..core.substitute import EVALUATED_DEPTH, plain_class, substitute
 from ..errors import GraphError
 
@@ -232,6 +232,7 @@ def verify(graph: Graph) -> None:
     numeric = _Numeric(graph)
     depth: dict = {}
     size: dict = {}  # each node's expression's size as a tree
+    parts = 0
     for node in graph.topological_order():
         op = g.nodes[node]["op"]
         operands = list(g.predecessors(node))
@@ -240,6 +241,7 @@ def verify(graph: Graph) -> None:
             size[node] = 1
             continue
         size[node] = shared_tree_size(op, {p: size[p] for p in operands})
+        parts += shared_tree_size(op)  # a bound on the distinct parts of every expression
         for operand, expected in edges_of(node, op, operands):
             data = g.edges[operand, node]
             for key in ("partial",) if expected["partial"] is not None else ("partial", "vjp"):
@@ -253,7 +255,7 @@ def verify(graph: Graph) -> None:
                     _fail(_contradiction(where, saved, op, derived))
                 numeric.add(where, op, saved, derived, local=True)
         mapping = {p: g.nodes[p]["expr"] for p in operands}
-        evaluate = depth[node] <= EVALUATED_DEPTH and size[node] <= EVALUATED_TERMS
+        evaluate = depth[node] <= EVALUATED_DEPTH and worth_evaluating(size[node], parts)
         derived = substitute(op, mapping, evaluate=evaluate)
         saved = g.nodes[node]["expr"]
         if not _same(saved, derived):
