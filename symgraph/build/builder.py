@@ -102,7 +102,8 @@ class GraphBuilder:
         expression in the leaves, when the caller already has it.
         """
         depth = 1 + max((self.depth[s] for s in operands), default=0)
-        terms = self._terms_of(op, operands)
+        # past EVALUATED_DEPTH nothing is evaluated, here or below: no size needed
+        terms = self._terms_of(op, operands) if depth <= EVALUATED_DEPTH else TREE_CAP
         if full is None:
             # SymPy's evaluation walks an expression as a tree: a residual layer's
             # h + tanh(w*h) doubles it at each layer, so large trees are built unevaluated
