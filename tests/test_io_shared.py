@@ -45,7 +45,7 @@ def rng():
 
 @pytest.fixture(scope="module")
 def deep():
-    """``to_json(residual(25).graph)``, saved: recording 25 layers takes seconds."""
+    """``to_json(residual(25).graph)`` as written on 2026-12-03: a file from before loads."""
     return Path(__file__).with_name("residual25.json").read_text()
 
 
