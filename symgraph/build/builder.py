@@ -30,14 +30,13 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..core.graph import Graph
-from ..core.sizes import is_matrix, shape_of, worth_evaluating
+from ..core.sizes import TREE_CAP, is_matrix, shape_of, shared_tree_size, worth_evaluating
 from ..core.substitute import EVALUATED_DEPTH, substitute
 from ..errors import GraphError
 from ..rules.registry import has_rule, has_vjp, rebuild, slots
 from .edges import edges_of
 from .inputs import GRANULARITIES, Namer, leaves_and_sizes
 
-TREE_CAP = 2**62  # tree sizes past any limit are kept at this (no huge integers summed)
 # A product of more factors is built in binary steps at every granularity.
 MAX_PRODUCT_FACTORS = 8
 # How many of the latest products holding a factor are asked for common factors,
@@ -132,17 +131,8 @@ class GraphBuilder:
         Adds ``op``'s own size to :attr:`parts`, a bound on the distinct parts of
         every full expression so far (each is built from the operations).
         """
-        inside = set(operands)
-        total, own, stack = 0, 0, [op]
-        while stack:
-            e = stack.pop()
-            if e in inside:
-                total += self.terms.get(e, 1)
-            else:
-                own += 1
-                stack.extend(e.args)
-        self.parts += own
-        return min(total + own, TREE_CAP)
+        self.parts += shared_tree_size(op)
+        return shared_tree_size(op, {s: self.terms.get(s, 1) for s in operands})
 
     def node_in(self, a: sp.Basic) -> sp.Basic | None:
         """The node ``a`` is, or whose transpose it is (transposes are views, not nodes)."""

@@ -21,6 +21,7 @@ delta_v2*x
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -159,7 +160,7 @@ class Gradient(Mapping):
         """
         if self._on_demand is None:
             values = {n: data["expr"] for n, data in self.graph.nx.nodes(data=True)}
-            evaluate = self._evaluated(values.values())
+            evaluate = self._evaluates
             if not evaluate:
                 warm_assumptions(values.values())
             order = {lhs: k for k, (lhs, _) in enumerate(self.equations)}
@@ -177,7 +178,8 @@ class Gradient(Mapping):
             values[lhs] = substitute(rhs_of[lhs], values, evaluate)
         return folded(values.get(d, d), done)
 
-    def _evaluated(self, exprs) -> bool:
+    @functools.cached_property
+    def _evaluates(self) -> bool:
         """Whether closed forms are built with SymPy's evaluation.
 
         Deep graphs give deep closed forms, and shared parts (a residual layer's
@@ -186,6 +188,7 @@ class Gradient(Mapping):
         """
         if self.graph.size["depth"] > EVALUATED_DEPTH:
             return False
+        exprs = [data["expr"] for _, data in self.graph.nx.nodes(data=True)]
         memo: dict = {}  # shared: the nodes' expressions share their parts
         tree = max((shared_tree_size(e, memo=memo) for e in exprs), default=0)
         return worth_evaluating(tree, len(memo))
@@ -199,7 +202,7 @@ class Gradient(Mapping):
             values: dict[sp.Basic, sp.Basic] = {
                 n: data["expr"] for n, data in self.graph.nx.nodes(data=True)
             }
-            evaluate = self._evaluated(values.values())
+            evaluate = self._evaluates
             if not evaluate:  # even unevaluated, SymPy asks is_commutative all the way down
                 warm_assumptions(values.values())
             equations = steps(self.equations, len(self.equations), "closed forms", progress)

@@ -37,6 +37,7 @@ STRUCTURED_EQUATIONS = 1_000
 # parts (shared layers, not a wide sum), are built unevaluated (same values)
 EVALUATED_TERMS = PRINT_MAX_NODES
 SHARING = 8
+TREE_CAP = 2**62  # tree sizes past any limit are kept at this (no huge integers summed)
 
 SHOWN = 60  # characters of a user's value that an error message repeats
 SHOWN_TERMS = 200  # printing walks the whole tree: larger expressions are only named
@@ -123,7 +124,7 @@ def shared_tree_size(expr: sp.Basic, known: dict | None = None, memo: dict | Non
             stack.append((e, True))
             stack.extend((a, False) for a in e.args if id(a) not in memo)
         else:
-            memo[id(e)] = 1 + sum(memo[id(a)] for a in e.args)
+            memo[id(e)] = min(1 + sum(memo[id(a)] for a in e.args), TREE_CAP)
     return memo[id(expr)]
 
 

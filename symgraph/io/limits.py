@@ -44,6 +44,7 @@ from collections.abc import Sequence
 
 import sympy as sp
 
+from ..core.sizes import TREE_CAP
 from ..errors import GraphError
 from ..parse import (
     MAX_GAMMA_ARG,
@@ -59,7 +60,6 @@ ENTRIES_PER_ITEM = 5  # table entries per node or edge (a saved graph has 1.5 to
 # Distinct parts of one expression: as many as the largest file's table holds, so a
 # chain through all of it (a deep graph's last node) loads.
 MAX_TERMS = ENTRIES_PER_ITEM * MAX_SIZE
-TREE_CAP = 2**62  # tree sizes past any limit are kept at this (no huge integers summed)
 MAX_EXPLICIT_ENTRIES = 10_000  # entries of an explicit matrix (each one is compiled)
 MAX_MATERIALIZED = 4_000_000  # entries of an Identity, ZeroMatrix, OneMatrix (32 MB)
 
