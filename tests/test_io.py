@@ -28,7 +28,7 @@ from symgraph.io import (
 )
 from symgraph.io.decode import _decode_exprs, _decode_symbols
 from symgraph.io.files import _MATRIX_CLASS_LIST, MAX_DEPTH, _Encoder
-from symgraph.io.limits import MAX_TERMS
+from symgraph.io.limits import MAX_TERMS, Costs
 from symgraph.rules.matfuncs import (
     FrobeniusNorm,
     LogSumExp,
@@ -493,7 +493,8 @@ def through_the_table(expr):
     enc = _Encoder()
     root = enc.expr(expr)
     symbols, matrices = _decode_symbols(json.loads(json.dumps(enc.symbols)))
-    return _decode_exprs(json.loads(json.dumps(enc.exprs)), symbols, matrices, MAX_TERMS)[root]
+    table = json.loads(json.dumps(enc.exprs))
+    return _decode_exprs(table, symbols, matrices, Costs(MAX_TERMS))[root]
 
 
 def _matrix_document(**changes):

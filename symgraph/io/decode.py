@@ -164,20 +164,14 @@ def _takes_boolean(name: str, k: int) -> bool:
 
 
 def _decode_exprs(
-    table: Any,
-    symbols: dict[str, sp.Basic],
-    matrices: dict[str, tuple],
-    max_terms: int,
-    costs: Costs | None = None,
+    table: Any, symbols: dict[str, sp.Basic], matrices: dict[str, tuple], costs: Costs
 ) -> list[Any]:
     """Each entry built from earlier ones: iterative, and cycles cannot be written.
 
     Builds the matrix symbols of ``matrices`` into ``symbols``, each when first named.
-    Each entry's cost (:class:`~symgraph.io.limits.Costs`, recorded into ``costs``
-    when given) is checked before it is built.
+    Each entry's cost is checked (and recorded) by ``costs`` before it is built.
     """
     _need(isinstance(table, list), "'exprs' must be a list")
-    costs = Costs(max_terms) if costs is None else costs
     built: list[Any] = []
     depth: list[int] = []
     for i, entry in enumerate(table):
@@ -358,7 +352,7 @@ def _graph(document: Any, max_size: int, max_terms: int) -> Graph:
         _need(type(expr) is int, f"node {shown(item.get('id'))}'s expr is not an expression")
     symbols, matrices = _decode_symbols(document.get("symbols"))
     costs = Costs(max_terms)
-    exprs = _decode_exprs(document.get("exprs"), symbols, matrices, max_terms, costs)
+    exprs = _decode_exprs(document.get("exprs"), symbols, matrices, costs)
 
     g = nx.DiGraph()
     for item in nodes:
