@@ -30,7 +30,7 @@ import sympy as sp
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..core.graph import Graph
-from ..core.sizes import TREE_CAP, is_matrix, shape_of, shared_tree_size, worth_evaluating
+from ..core.sizes import TREE_CAP, is_matrix, shape_of, worth_evaluating
 from ..core.substitute import EVALUATED_DEPTH, substitute
 from ..errors import GraphError
 from ..rules.registry import has_rule, has_vjp, rebuild, slots
@@ -128,11 +128,23 @@ class GraphBuilder:
     def _terms_of(self, op: sp.Basic, operands: Sequence[sp.Basic]) -> int:
         """The tree size of ``op`` with each operand's full expression put in.
 
-        Adds ``op``'s own size to :attr:`parts`, a bound on the distinct parts of
-        every full expression so far (each is built from the operations).
+        Adds ``op``'s own size (its operands not counted) to :attr:`parts`, a bound
+        on the distinct parts of every full expression so far.  Not
+        :func:`~symgraph.core.sizes.shared_tree_size` twice: counting the operands
+        too moves where evaluation stops, and the logistic map's shared products
+        then cost 895 operations at 40 steps instead of 594.
         """
-        self.parts += shared_tree_size(op)
-        return shared_tree_size(op, {s: self.terms.get(s, 1) for s in operands})
+        inside = set(operands)
+        total, own, stack = 0, 0, [op]
+        while stack:
+            e = stack.pop()
+            if e in inside:
+                total += self.terms.get(e, 1)
+            else:
+                own += 1
+                stack.extend(e.args)
+        self.parts += own
+        return min(total + own, TREE_CAP)
 
     def node_in(self, a: sp.Basic) -> sp.Basic | None:
         """The node ``a`` is, or whose transpose it is (transposes are views, not nodes)."""
