@@ -41,7 +41,7 @@ from .sizes import (
     tree_shape,
     worth_evaluating,
 )
-from .substitute import EVALUATED_DEPTH, folded, substitute, warm_assumptions
+from .substitute import EVALUATED_DEPTH, evaluated, folded, substitute, warm_assumptions
 
 if TYPE_CHECKING:  # pragma: no cover
     from .graph import Graph
@@ -164,8 +164,9 @@ class Gradient(Mapping):
             if not evaluate:
                 warm_assumptions(values.values())
             order = {lhs: k for k, (lhs, _) in enumerate(self.equations)}
-            self._on_demand = (values, evaluate, dict(self.equations), order, {})
-        values, evaluate, rhs_of, order, done = self._on_demand
+            built = set() if evaluate else None
+            self._on_demand = (values, built, dict(self.equations), order, {}, {})
+        values, built, rhs_of, order, done, evaluations = self._on_demand
         d = self.adjoints[w]
         needed, stack = set(), [d]
         while stack:  # the δs d is written with, not yet substituted
@@ -175,8 +176,9 @@ class Gradient(Mapping):
             needed.add(lhs)
             stack.extend(s for s in rhs_of[lhs].free_symbols if s in rhs_of)
         for lhs in sorted(needed, key=order.__getitem__):  # children before parents
-            values[lhs] = substitute(rhs_of[lhs], values, evaluate)
-        return folded(values.get(d, d), done)
+            values[lhs] = substitute(rhs_of[lhs], values, False, built)
+        value = values.get(d, d)
+        return folded(value if built is None else evaluated(value, built, evaluations), done)
 
     @functools.cached_property
     def _evaluates(self) -> bool:
@@ -206,10 +208,15 @@ class Gradient(Mapping):
             if not evaluate:  # even unevaluated, SymPy asks is_commutative all the way down
                 warm_assumptions(values.values())
             equations = steps(self.equations, len(self.equations), "closed forms", progress)
+            built = set() if evaluate else None  # evaluated once each, after the pass
             for lhs, rhs in equations:  # children before parents: one pass
-                values[lhs] = substitute(rhs, values, evaluate)
+                values[lhs] = substitute(rhs, values, False, built)
+            closed = {w: values.get(d, d) for w, d in self.adjoints.items()}
+            if built is not None:
+                evaluations: dict = {}  # shared, as the weights' closed forms share parts
+                closed = {w: evaluated(e, built, evaluations) for w, e in closed.items()}
             done: dict = {}  # the weights' closed forms share their parts: fold each once
-            self._closed = {w: folded(values.get(d, d), done) for w, d in self.adjoints.items()}
+            self._closed = {w: folded(e, done) for w, e in closed.items()}
         return dict(self._closed)
 
     # --- the next stages ---

@@ -28,20 +28,24 @@ from sympy.matrices import MatrixBase
 from sympy.matrices.expressions.matexpr import MatrixExpr
 
 from .matrix_identities import is_factored, keeps_transpose, rewritten
-from .sizes import tree_shape
+from .sizes import TREE_CAP, tree_shape
 
 EVALUATED_DEPTH = 60  # about where sympy.diff itself starts to overflow
 FOLDED_TRANSPOSE = 16  # nodes: a transpose this small is folded into its operand
 
 
-def substitute(expr: sp.Basic, mapping: Mapping, evaluate: bool = True) -> sp.Basic:
+def substitute(
+    expr: sp.Basic, mapping: Mapping, evaluate: bool = True, built: set[int] | None = None
+) -> sp.Basic:
     """``expr.xreplace(mapping)``; unevaluated when asked or when SymPy recurses too deep.
 
     The unevaluated rebuild walks only ``expr`` itself (iteratively), not the
     substituted values, and never touches SymPy's global ``evaluate`` switch
-    (flipping it clears SymPy's caches).
+    (flipping it clears SymPy's caches).  Given ``built``, the rebuild is
+    unevaluated and the ids of the nodes it makes are added to it, for
+    :func:`evaluated` to evaluate later, each once.
     """
-    if evaluate:
+    if evaluate and built is None:
         try:
             return expr.xreplace(mapping)
         except RecursionError:
@@ -62,7 +66,119 @@ def substitute(expr: sp.Basic, mapping: Mapping, evaluate: bool = True) -> sp.Ba
         args = [done[a] for a in e.args]
         changed = any(new is not old for new, old in zip(args, e.args, strict=True))
         done[e] = unevaluated(e.func, args) if changed else e
+        if changed and built is not None:
+            built.add(id(done[e]))
     return done[expr]
+
+
+GATHERED = 64  # operands: a larger nest of products (sums) is multiplied (added) in one call
+
+
+def evaluated(expr: sp.Basic, built: set[int], done: dict | None = None) -> sp.Basic:
+    """``expr``, made by :func:`substitute` with ``built``, as SymPy evaluates it.
+
+    Each node in ``built`` is evaluated once, as ``xreplace`` would have built
+    it; the others are kept as they are.  Except: a product (a sum) nested in a
+    product (a sum) with more than :data:`GATHERED` operands in all is not
+    flattened level by level, which copies the operands gathered so far at
+    every level (a δ that takes one more factor at each of k levels costs k²
+    operands; k log k down a balanced product); its operands are gathered
+    through the whole nest, with their multiplicities, and multiplied once.
+    The value is the same.  ``done`` shares the work between calls.
+
+    >>> x, y = sp.symbols("x y")
+    >>> built = set()
+    >>> e = substitute(sp.Symbol("d") * x, {sp.Symbol("d"): x * y}, built=built)
+    >>> e.args, evaluated(e, built)
+    ((x*y, x), x**2*y)
+    """
+    done = {} if done is None else done
+    sizes = _nest_sizes(expr, built, done)
+    nests: dict[int, dict] = {}  # a gathered node's operands -> uses
+    stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if e in done:
+            continue
+        if id(e) not in built:
+            done[e] = e
+            continue
+        if sizes.get(id(e), 0) > GATHERED and id(e) not in nests:
+            nests[id(e)] = _nest_operands(e, built, sizes)
+        operands = nests.get(id(e))
+        if not ready:
+            stack.append((e, True))
+            stack.extend((a, False) for a in (operands or e.args) if a not in done)
+        elif operands is None:
+            done[e] = plain_class(type(e))(*(done[a] for a in e.args))
+        else:
+            many = (lambda a, m: a**m) if type(e) is sp.Mul else (lambda a, m: m * a)
+            parts = (done[a] if m == 1 else many(done[a], m) for a, m in operands.items())
+            done[e] = type(e)(*parts)
+            del nests[id(e)]
+    return done[expr]
+
+
+def _nest_sizes(expr: sp.Basic, built: set[int], done: dict) -> dict[int, int]:
+    """Operands of each built product (sum) counted through its nest of the same operation."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[sp.Basic, bool]] = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if id(e) in sizes or e in done or id(e) not in built:
+            continue
+        if not ready:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if id(a) in built and id(a) not in sizes)
+            continue
+        if type(e) not in (sp.Mul, sp.Add):
+            sizes[id(e)] = 0
+            continue
+        count = 0
+        for a in e.args:
+            if type(a) is not type(e):
+                count += 1
+            elif id(a) in sizes:
+                count += sizes[id(a)]
+            else:  # evaluated (now or by an earlier call)
+                value = done.get(a, a)
+                count += len(value.args) if type(value) is type(e) else 1
+        sizes[id(e)] = min(count, TREE_CAP)
+    return sizes
+
+
+def _nest_operands(e: sp.Basic, built: set[int], sizes: dict[int, int]) -> dict:
+    """Operands of the nest of ``e``'s operation under it -> how many times each is used.
+
+    The nest goes down through the built levels of more than :data:`GATHERED`
+    operands (the smaller ones are evaluated, then taken whole); the uses are
+    counted down the levels in topological order, each level visited once.
+    """
+    kind = type(e)
+
+    def inner(a: sp.Basic) -> bool:
+        return type(a) is kind and id(a) in built and sizes.get(id(a), 0) > GATHERED
+
+    order: list[sp.Basic] = []
+    visited: set[int] = set()
+    stack = [(e, False)]
+    while stack:  # depth first: a level after every level under it (postorder)
+        x, ready = stack.pop()
+        if ready:
+            order.append(x)
+        elif id(x) not in visited:
+            visited.add(id(x))
+            stack.append((x, True))
+            stack.extend((a, False) for a in x.args if inner(a) and id(a) not in visited)
+    uses: dict[int, int] = {id(e): 1}
+    operands: dict = {}
+    for x in reversed(order):  # parents before children: a level's uses are all counted
+        for a in x.args:
+            if inner(a):
+                uses[id(a)] = uses.get(id(a), 0) + uses[id(x)]
+            else:
+                operands[a] = operands.get(a, 0) + uses[id(x)]
+    return operands
 
 
 def unevaluated(func, args):
