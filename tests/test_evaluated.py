@@ -33,7 +33,7 @@ def _random_equations(rng, count):
     for k in range(count):
         ds = [sp.Symbol(f"d{j}") for j in range(k)]
 
-        def pick():
+        def pick(ds=ds):
             pool = atoms + ds if ds and rng.random() < 0.6 else atoms
             a = pool[int(rng.integers(len(pool)))]
             r = rng.random()

@@ -31,6 +31,7 @@ from __future__ import annotations
 import sympy as sp
 
 from ..core.adjoint import AdjointSymbol, MatrixAdjoint, adjoint_of
+from ..core.collector import paused_collector
 from ..core.gradient import Gradient
 from ..core.graph import Graph
 from ..core.progress import steps
@@ -44,6 +45,7 @@ def relevant_nodes(graph: Graph) -> set[sp.Symbol]:
     return graph.nodes_between(graph.wrt)
 
 
+@paused_collector
 def backward(graph: Graph, progress: bool = False) -> Gradient:
     """Symbolic backpropagation over ``graph``: the structured and closed gradient.
 

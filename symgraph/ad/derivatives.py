@@ -36,6 +36,7 @@ from sympy.matrices.expressions.matexpr import MatrixElement
 from ..build.builder import GraphBuilder
 from ..build.inputs import Namer, leaves_and_sizes
 from ..core.adjoint import AdjointNode
+from ..core.collector import paused_collector
 from ..core.gradient import Gradient
 from ..core.graph import Graph, forward_assignments
 from ..core.sizes import is_matrix
@@ -191,6 +192,7 @@ def view(b: GraphBuilder, root: sp.Basic, wrt: Sequence[sp.Basic]) -> Graph:
 # --- the public functions --------------------------------------------------------
 
 
+@paused_collector
 def jacobian(exprs, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") -> sp.ImmutableMatrix:
     """The Jacobian ∂exprs_i/∂w_j: one reverse pass per output over one shared graph.
 
@@ -234,6 +236,7 @@ def jacobian(exprs, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") ->
     return _rows(*jacobian_graph(exprs, wrt, granularity))
 
 
+@paused_collector
 def hessian(expr, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") -> sp.ImmutableMatrix:
     """The Hessian ∂²expr/∂w_i∂w_j by backpropagating through the gradient's graph.
 
@@ -279,6 +282,7 @@ def hessian(expr, wrt: Iterable[sp.Symbol] | None, granularity: str = "op") -> s
     return _rows(*hessian_graph(expr, wrt, granularity))
 
 
+@paused_collector
 def hvp(expr, wrt: Iterable[sp.Symbol] | None, vector, granularity: str = "op") -> Gradient:
     """The Hessian-vector product ``H·v`` as a Gradient: reverse over reverse.
 

@@ -24,6 +24,7 @@ from collections.abc import Iterable, Sequence
 
 import sympy as sp
 
+from ..core.collector import paused_collector
 from ..core.graph import Graph
 from ..core.sizes import is_matrix, shape_of, shown
 from ..errors import GraphError
@@ -43,6 +44,7 @@ from .inputs import (
 MATRIX_GRANULARITIES = tuple(g for g in GRANULARITIES if g != "fine")
 
 
+@paused_collector
 def graph_of_expr(expr, wrt=None, granularity: str = "op", output="L") -> Graph:
     """The graph of one expression; see :meth:`symgraph.Graph.from_expr`."""
     expr = as_value(expr, "the expression")
@@ -50,6 +52,7 @@ def graph_of_expr(expr, wrt=None, granularity: str = "op", output="L") -> Graph:
     return _build([(output, expr)], wrt, granularity, single=True)
 
 
+@paused_collector
 def graph_of_assignments(assignments, wrt=None, granularity: str = "named") -> Graph:
     """The graph of named assignments; see :meth:`symgraph.Graph.from_assignments`."""
     if isinstance(assignments, (str, bytes, sp.Basic)) or not isinstance(assignments, Iterable):

@@ -27,6 +27,7 @@ import networkx as nx
 import sympy as sp
 
 from ..core.adjoint import adjoint_of
+from ..core.collector import paused_collector
 from ..core.graph import Graph
 from ..core.substitute import EVALUATED_DEPTH, substitute
 from ..errors import GraphError
@@ -35,6 +36,7 @@ from .edges import edges_of
 from .inputs import Namer, leaves_and_sizes
 
 
+@paused_collector
 def coarsen(graph: Graph, nodes: Iterable[sp.Symbol], name: str | sp.Symbol | None = None) -> Graph:
     """A new graph in which ``nodes`` (connected operations) are one node.
 
@@ -96,6 +98,7 @@ def coarsen(graph: Graph, nodes: Iterable[sp.Symbol], name: str | sp.Symbol | No
     return result
 
 
+@paused_collector
 def refine(graph: Graph, node: sp.Symbol) -> Graph:
     """A new graph in which ``node``'s operation is split into one node per operation.
 

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import sympy as sp
 
 from ..errors import NotFoundError, SymgraphError
+from .collector import paused_collector
 from .progress import steps
 from .sizes import (
     PRINT_MAX_DEPTH,
@@ -151,6 +152,7 @@ class Gradient(Mapping):
         rhs = dict(self.equations)
         return {w: rhs.get(d, d) for w, d in self.adjoints.items()}
 
+    @paused_collector
     def _closed_form(self, w: sp.Basic) -> sp.Basic:
         """One weight's closed form, from the δ-equations it needs only (on demand).
 
@@ -195,6 +197,7 @@ class Gradient(Mapping):
         tree = max((shared_tree_size(e, memo=memo) for e in exprs), default=0)
         return worth_evaluating(tree, len(memo))
 
+    @paused_collector
     def closed_forms(self, progress: bool = False) -> dict[sp.Symbol, sp.Basic]:
         """weight -> closed form (inputs and weights only); computed once.
 

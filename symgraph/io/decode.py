@@ -18,6 +18,7 @@ from sympy.logic.boolalg import Boolean
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..core.adjoint import AdjointNode, AdjointSymbol, MatrixAdjoint
+from ..core.collector import paused_collector
 from ..core.graph import ROLES, Graph
 from ..core.sizes import shown
 from ..core.substitute import EVALUATED_DEPTH, as_sized
@@ -266,6 +267,7 @@ def _decode_shape(value: Any, exprs: list, node: sp.Basic, where: str) -> tuple:
     return shape
 
 
+@paused_collector
 def from_json(text: str | bytes, *, max_size: int = MAX_SIZE, max_terms: int = MAX_TERMS) -> Graph:
     """The graph written by :func:`to_json`; nothing in the text is executed.
 

@@ -88,6 +88,7 @@ import sympy as sp
 from sympy.core.function import FunctionClass
 
 from ..core.adjoint import AdjointNode, AdjointSymbol, MatrixAdjoint
+from ..core.collector import paused_collector
 from ..core.graph import Graph
 from ..core.sizes import shown
 from ..core.substitute import plain_class
@@ -273,6 +274,7 @@ def saved_items(data: dict, matrices: bool) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in data.items() if k not in derived]
 
 
+@paused_collector
 def to_json(graph: Graph, indent: int | None = None) -> str:
     """The graph as symgraph's JSON text (networkx node-link, plus our keys).
 
@@ -407,6 +409,7 @@ def _stringified(graph: Graph) -> nx.DiGraph:
     return h
 
 
+@paused_collector
 def to_graphml(graph: Graph) -> str:
     """GraphML text of the graph, every attribute a string (read it with ``nx.read_graphml``).
 

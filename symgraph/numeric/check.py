@@ -54,6 +54,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from ..core.collector import paused_collector
 from ..core.gradient import Gradient
 from ..core.sizes import tree_shape
 from ..core.substitute import EVALUATED_DEPTH
@@ -99,6 +100,7 @@ MAX_DIFFERENCED = 64  # entries of one weight differenced per point (a seeded sa
 PER_ENTRY_MAX = 32  # weight entries in all up to which each is differenced; beyond, directions
 
 
+@paused_collector
 def check(
     grad: Gradient,
     at: Mapping[Any, Any] | None = None,

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.collector import paused_collector
 from ..core.gradient import Gradient
 from ..core.graph import forward_assignments
 from ..errors import GraphError, NoRuleError
@@ -222,6 +223,7 @@ def _matrix_result(value: Any) -> Any:
     return float(value) if value.shape == () else value
 
 
+@paused_collector
 def compile_gradient(
     grad: Gradient, backend: str = "numpy", reduce: str | None = None, workers: int = 1
 ):

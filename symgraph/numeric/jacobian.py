@@ -42,6 +42,7 @@ from ..ad.backward import backward
 from ..ad.derivatives import entries, hessian_graph, jacobian_graph, view
 from ..build.builder import GraphBuilder
 from ..core.adjoint import AdjointSymbol
+from ..core.collector import paused_collector
 from ..core.sizes import is_matrix
 from .codegen import ZeroSafeProduct
 from .compile import CompiledGradient
@@ -120,6 +121,7 @@ class _CheckedArguments:
         return (0.0, *ordered)
 
 
+@paused_collector
 def lambdify_jacobian(exprs, wrt: Iterable[sp.Symbol] | None, granularity: str = "op"):
     """The Jacobian ∂exprs_i/∂w_j compiled: one reverse pass per output, one function.
 
@@ -153,6 +155,7 @@ def lambdify_jacobian(exprs, wrt: Iterable[sp.Symbol] | None, granularity: str =
     return compile_rows(*jacobian_graph(exprs, wrt, granularity), name="jacobian")
 
 
+@paused_collector
 def lambdify_hessian(expr, wrt: Iterable[sp.Symbol] | None, granularity: str = "op"):
     """The Hessian ∂²expr/∂w_i∂w_j compiled from the gradient's graph.
 

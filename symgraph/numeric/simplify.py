@@ -81,6 +81,7 @@ from multiprocessing.connection import Connection
 import numpy as np
 import sympy as sp
 
+from ..core.collector import paused_collector
 from ..core.gradient import SIMPLIFY_BUDGET, Gradient
 from ..core.sizes import tree_shape
 from ..core.substitute import EVALUATED_DEPTH, contains, unevaluated
@@ -144,6 +145,7 @@ def check_budget(budget: object) -> float:
     return seconds
 
 
+@paused_collector
 def simplify_gradient(
     grad: Gradient,
     strategy: str = "fast",

@@ -30,6 +30,7 @@ from typing import Any
 
 import sympy as sp
 
+from ..core.collector import paused_collector
 from ..core.graph import Graph
 from ..errors import SymgraphError
 from ..numeric.edge_values import partial_values
@@ -53,6 +54,7 @@ def _quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
+@paused_collector
 def to_dot(
     graph: Graph,
     values: Mapping[Any, Any] | None = None,

@@ -94,6 +94,7 @@ import numpy as np
 import sympy as sp
 
 from ..core.adjoint import adjoint_of
+from ..core.collector import paused_collector
 from ..core.gradient import Gradient
 from ..errors import GraphError
 from ..numeric.compile import values_at
@@ -264,6 +265,7 @@ class Walkthrough:
         return f"<Walkthrough {name}: {len(self.paths)} of {self.total_paths} paths>"
 
 
+@paused_collector
 def explain(
     grad: Gradient,
     weight: sp.Basic | str,

@@ -28,6 +28,7 @@ from sympy.printing.precedence import PRECEDENCE
 from sympy.printing.str import StrPrinter
 
 from ..core.adjoint import adjoint_of, is_adjoint
+from ..core.collector import paused_collector
 from ..core.gradient import Gradient
 from ..core.sizes import is_matrix
 from ..core.substitute import folded
@@ -163,6 +164,7 @@ def partial_symbol(output: sp.Symbol, weight: sp.Symbol) -> str:
     return rf"\frac{{\partial {_tex(output)}}}{{\partial {_tex(weight)}}}"
 
 
+@paused_collector
 def gradient_latex(
     grad: Gradient,
     form: str = "closed",
