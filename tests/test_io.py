@@ -229,6 +229,18 @@ class TestRoundTrip:
         assert set(plain.edges) == {("w", "v1"), ("x", "v1"), ("v1", "L")}
 
 
+def test_equal_leaves_are_written_once_whatever_objects_hold_them():
+    """SymPy's caches may drop a symbol and build an equal one again: one entry all the same."""
+    w_old = sp.Symbol("w", real=True)
+    w_new = sp.Symbol.__xnew__(sp.Symbol, "w", real=True)  # equal, not the same object
+    assert w_old == w_new and w_old is not w_new
+    x = sp.Symbol("x", real=True)
+    graph = sg.Graph.from_expr(2 * w_new * x + sp.sin(w_old, evaluate=False), wrt=[w_new])
+    entries = json.loads(sg.to_json(graph))["exprs"]
+    assert entries.count({"s": "w"}) == 1 and entries.count({"n": "2"}) == 1
+    assert_round_trip(graph)
+
+
 class TestRefusedToSave:
     def test_undefined_function(self):
         f = sp.Function("f")

@@ -27,9 +27,9 @@ from sympy.core.function import ArgumentIndexError
 from sympy.matrices.expressions.applyfunc import ElementwiseApplyFunction
 
 from ..core.adjoint import adjoint_of, share_of
-from ..core.sizes import is_matrix, zero_like
+from ..core.sizes import expression_depth, is_matrix, zero_like
 from ..core.substitute import contains, folded
-from ..errors import NoRuleError
+from ..errors import GraphError, NoRuleError
 from ..rules.registry import (
     has_rule,
     has_vjp,
@@ -41,6 +41,10 @@ from ..rules.registry import (
 )
 from .templates import function_partial, templated
 
+# levels of one node's operation: its partials, generated code and printers recurse once per
+# level (a 50-layer tanh chain as one named step works; 75 layers overflow Python's stack)
+OPERATION_MAX_DEPTH = 100
+
 
 def edges_of(node: sp.Basic, op: sp.Basic, operands: Sequence[sp.Basic]) -> list[tuple]:
     """``(operand, {"partial": ..., "vjp": ...})`` for each in-edge of ``node = op``.
@@ -48,7 +52,20 @@ def edges_of(node: sp.Basic, op: sp.Basic, operands: Sequence[sp.Basic]) -> list
     ``op`` may be one operation or several nested ones (a named step, a fused
     node).  Where no rule applies, the edge's ``vjp`` is None: backward names
     the node if a weight's path needs it.
+
+    Raises
+    ------
+    GraphError
+        For an ``op`` more than :data:`OPERATION_MAX_DEPTH` levels deep.
     """
+    levels = expression_depth(op) - 1  # a symbol's own level is not an operation
+    if levels > OPERATION_MAX_DEPTH:
+        raise GraphError(
+            f"{node} would compute one expression {levels} operations deep; a node's operation "
+            f"may be at most {OPERATION_MAX_DEPTH} deep, as it is differentiated, compiled, "
+            "checked and printed whole: cut it into more nodes (granularity='op', shorter "
+            "named steps, or fuse fewer nodes at a time: a layer, a block of layers)"
+        )
     if not (is_matrix(op) or has_vjp(op) or any(map(is_matrix, operands))):
         delta = adjoint_of(node)
         return [

@@ -80,15 +80,7 @@ def coarsen(graph: Graph, nodes: Iterable[sp.Symbol], name: str | sp.Symbol | No
     g.remove_nodes_from(members - {top})
     g.remove_edges_from(list(g.in_edges(top)))
     g.nodes[top]["op"] = op
-    try:
-        edges = edges_of(top, op, operands)  # the fused expression's partials
-    except RecursionError:  # SymPy's own evaluation recursed on the nested expression
-        raise GraphError(
-            f"cannot fuse {len(members)} nodes into one: the fused expression is "
-            f"{depth[top]} operations deep, past what SymPy's evaluation recurses through; "
-            "fuse fewer nodes at a time (a layer, a block of layers)"
-        ) from None
-    for operand, data in edges:
+    for operand, data in edges_of(top, op, operands):  # the fused expression's partials
         g.add_edge(operand, top, **data)
     if not nx.is_directed_acyclic_graph(g):
         raise GraphError("fusing these nodes would make a cycle: a path leaves the set and returns")

@@ -289,7 +289,8 @@ class Gradient(Mapping):
         if too_big is not None:
             raise SymgraphError(
                 f"the gradient is too big for LaTeX: {too_big}; "
-                "print a part of grad.equations, or build a coarser graph"
+                "print a part of grad.equations, or build a finer graph "
+                "(granularity='op': an equation per operation)"
             )
         body = gradient_latex(self, form="structured", environment=environment, width=width)
         return body if reason is None else f"% {reason}\n{body}"

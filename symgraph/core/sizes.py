@@ -128,6 +128,30 @@ def shared_tree_size(expr: sp.Basic, known: dict | None = None, memo: dict | Non
     return memo[id(expr)]
 
 
+def expression_depth(expr: sp.Basic) -> int:
+    """Levels of ``expr`` (a symbol is 1), each shared part measured once; no recursion.
+
+    >>> import sympy as sp
+    >>> x = sp.Symbol("x")
+    >>> expression_depth(sp.sin(x) + 1), expression_depth(x)
+    (3, 1)
+    """
+    memo: dict[int, int] = {}
+    stack = [(expr, False)]
+    while stack:
+        e, ready = stack.pop()
+        if id(e) in memo:
+            continue
+        if not e.args:
+            memo[id(e)] = 1
+        elif not ready:
+            stack.append((e, True))
+            stack.extend((a, False) for a in e.args if id(a) not in memo)
+        else:
+            memo[id(e)] = 1 + max(memo[id(a)] for a in e.args)
+    return memo[id(expr)]
+
+
 def substituted_shapes(steps, cap: int) -> dict:
     """(size, depth) of each step's right side with earlier steps' values put in, unbuilt.
 

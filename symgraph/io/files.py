@@ -150,6 +150,9 @@ class _Encoder:
         self.suffix: dict[str, int] = {}  # name -> the next suffix to try
         self.exprs: list[dict] = []
         self.index_of: dict[int, int] = {}  # id(expr) -> position in the table
+        # a leaf's entry -> its position: equal symbols and numbers are written once, however
+        # many objects hold them (SymPy's caches may drop one and build an equal one again)
+        self.leaf_at: dict[tuple, int] = {}
         self.alive: list[Any] = []  # keeps ids valid while encoding
 
     def symbol(self, s: sp.Basic) -> str:
@@ -211,6 +214,13 @@ class _Encoder:
                 if entry is None:
                     entry = {"f": type(e).__name__, "a": [self.index_of[id(a)] for a in args]}
                     self.alive.append(args)
+                else:
+                    leaf = tuple(sorted(entry.items()))
+                    if leaf in self.leaf_at:
+                        self.index_of[id(e)] = self.leaf_at[leaf]
+                        self.alive.append(e)
+                        continue
+                    self.leaf_at[leaf] = len(self.exprs)
             self.index_of[id(e)] = len(self.exprs)
             self.exprs.append(entry)
             self.alive.append(e)
