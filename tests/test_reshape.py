@@ -113,3 +113,56 @@ def test_fusing_a_chain_too_deep_for_sympy_says_so():
     inside = [n for n in graph.nx if n != graph.output and graph.nx.nodes[n]["op"] is not None]
     with pytest.raises(GraphError, match="operations deep.*fuse fewer nodes"):
         graph.coarsen(inside)
+
+
+def _tanh_tower(x, ws):
+    a = x
+    for w in ws:
+        a = sp.tanh(w * a, evaluate=False)
+    return a
+
+
+def test_a_named_step_deeper_than_a_node_may_be_is_refused_in_one_line():
+    from symgraph.build.edges import OPERATION_MAX_DEPTH
+
+    x, y, L = sp.symbols("x y L", real=True)
+    ws = sp.symbols(f"w1:{OPERATION_MAX_DEPTH}", real=True)  # two operations a layer
+    step = sp.Add(_tanh_tower(x, ws), -y, evaluate=False)
+    with pytest.raises(GraphError, match=r"^L would compute one expression \d+ operations deep"):
+        sg.Graph.from_assignments([(L, step)], wrt=list(ws), granularity="named")
+
+
+def test_a_named_step_as_deep_as_allowed_goes_through_every_stage():
+    """49 tanh layers in one node: its gradient is the op-granularity graph's."""
+    x, y, L = sp.symbols("x y L", real=True)
+    ws = sp.symbols("w1:50", real=True)
+    step = sp.Pow(sp.Add(_tanh_tower(x, ws), -y, evaluate=False), 2, evaluate=False)
+    named = sg.Graph.from_assignments([(L, step)], wrt=list(ws), granularity="named")
+    assert named.size["operations"] == 1
+    fine = sg.Graph.from_assignments([(L, step)], wrt=list(ws), granularity="op")
+    point = {x: 0.3, y: -0.2, **{w: 0.9 for w in ws}}
+    ours, theirs = named.backward().lambdify(), fine.backward().lambdify()
+    value, partials = ours(**{s.name: point[s] for s in ours.args})
+    value_fine, partials_fine = theirs(**{s.name: point[s] for s in theirs.args})
+    assert value == pytest.approx(value_fine, rel=1e-12)
+    assert partials == pytest.approx(partials_fine, rel=1e-9)
+    assert sg.from_json(sg.to_json(named)).size == named.size
+
+
+def test_a_file_with_a_node_too_deep_is_refused():
+    """A node's operation edited deeper than the builders allow (a hostile or hand-made file)."""
+    x, y, L = sp.symbols("x y L", real=True)
+    ws = sp.symbols("w1:81", real=True)
+    graph = sg.Graph.from_assignments(
+        [(L, sp.Add(_tanh_tower(x, ws[:40]), -y, evaluate=False))],
+        wrt=list(ws[:40]),
+        granularity="named",
+    )
+    graph.nx.nodes[L]["op"] = graph.nx.nodes[L]["expr"] = sp.Add(
+        _tanh_tower(x, ws), -y, evaluate=False
+    )
+    for w in ws[40:]:
+        graph.nx.add_node(w, op=None, expr=w, role="input", shape=())
+        graph.nx.add_edge(w, L, partial=sp.S.One, vjp=sp.S.One)
+    with pytest.raises(GraphError, match="operations deep"):
+        sg.from_json(sg.to_json(graph))
