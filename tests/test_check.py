@@ -86,6 +86,20 @@ class TestCorrectGradients:
         assert report.rows[0].methods == ("central-difference", "complex-step")
         assert any("sympy.diff skipped" in note for note in report.notes)
 
+    def test_one_deep_node_skips_sympy_diff(self):
+        """A 40-layer named step: a shallow graph whose one expression is 80 levels deep
+        (sympy.diff of it, per weight, took 13 s for 49 layers)."""
+        a, L = x, sp.Symbol("L", real=True)
+        ws = sp.symbols("w1:41", real=True)
+        for wk in ws:
+            a = sp.tanh(wk * a, evaluate=False)
+        step = sp.Pow(sp.Add(a, -y, evaluate=False), 2, evaluate=False)
+        grad = sg.Graph.from_assignments([(L, step)], wrt=list(ws), granularity="named").backward()
+        assert grad.graph.size["depth"] <= 2
+        report = check(grad, points=2)
+        assert report.ok, report
+        assert any("sympy.diff skipped" in note for note in report.notes)
+
     def test_points_count(self):
         report = check(sg.gradient(sp.sin(w * x), wrt=[w]), points=5)
         assert {name: len(v) for name, v in report.points.items()} == {"w": 5, "x": 5}

@@ -404,9 +404,9 @@ def _oracles(grad: Gradient, args, positions) -> tuple[dict, Any, list[str]]:
             "complex step skipped: an operation is not analytic or has no accurate complex form"
         )
     size = grad.graph.size
-    tree, _ = tree_shape(grad.expr, limit=SYMPY_DIFF_MAX_TREE)
+    tree, levels = tree_shape(grad.expr, limit=SYMPY_DIFF_MAX_TREE)
     too_big = size["nodes"] > SYMPY_DIFF_MAX_NODES or tree > SYMPY_DIFF_MAX_TREE
-    if too_big or size["depth"] > EVALUATED_DEPTH:
+    if too_big or max(size["depth"], levels) > EVALUATED_DEPTH:  # a deep node: deep expression
         notes.append("sympy.diff skipped: the expression is too large or deep for SymPy")
     else:
         try:
