@@ -35,10 +35,14 @@ structured LaTeX (``grad.latex(form="structured")``), save (``sg.to_json``), loa
 Building the SymPy expression itself is not timed.
 
 Every stage runs in its own forked process with a time limit.  The processes form
-the stages' dependency tree: a stage's process times it (best of up to 3, SymPy's
-cache cleared before each), reports, then forks its dependents, which inherit its
-result; so nothing is computed twice, and a stage that hangs is killed without
-losing its siblings.  A cell reads ``timeout``, ``crashed`` (the process died, e.g.
+the stages' dependency tree: a stage's process times it (SymPy's cache cleared
+first), reports, then forks its dependents, which inherit its result; so nothing is
+computed twice, and a stage that hangs is killed without losing its siblings.  A
+cell is the best of 3 rounds (2 with ``--quick``), each round measuring every size
+of the family once, in turn: a slow spell of the machine (another job, another
+virtual machine on the host) then falls on one round of a few cells, not on every
+repeat of one size, which made single doublings read 3x while their neighbours read
+1.7x.  A cell reads ``timeout``, ``crashed`` (the process died, e.g.
 a C stack overflow), the class of the exception raised (``RecursionError``, ...),
 or ``skipped`` (a stage it depends on failed, or it timed out at a smaller size).
 As in ``bench/run.py``, deep expressions are built with ``evaluate=False`` (SymPy's
@@ -164,8 +168,12 @@ def graph_of(problem: Problem) -> sg.Graph:
 
 
 def fuse_all(graph: sg.Graph) -> list:
-    """Every operation but the output: the whole chain becomes one node."""
-    return [n for n in graph.nx if n != graph.output and graph.nx.nodes[n]["op"] is not None]
+    """Every operation: the whole wide sum becomes one node, ``L = sin(w*x1) + ...``.
+
+    (A whole deep chain cannot be one node: a node's operation is at most
+    ``OPERATION_MAX_DEPTH`` levels deep, and fusing it is refused in one line.)
+    """
+    return [n for n in graph.nx if graph.nx.nodes[n]["op"] is not None]
 
 
 def fuse_top_layer(graph: sg.Graph) -> list:
@@ -194,7 +202,7 @@ FAMILIES = [
     Family("product", product),
     Family("product of sin", product_of_sin),
     Family("matrix chain", matrix_chain),
-    Family("coarsen: whole chain", chain, fuse=fuse_all),
+    Family("coarsen: whole sum", wide_sum, fuse=fuse_all),
     Family("coarsen: one layer", chain, fuse=fuse_top_layer),
 ]
 
@@ -544,6 +552,15 @@ def warm_up() -> None:
         st_explain(state)
 
 
+def _best(old: object, new: object) -> object:
+    """A cell over the rounds: the fastest time; a first failure stays (it is not run again)."""
+    if old is None:
+        return new
+    if isinstance(old, float) and isinstance(new, float):
+        return min(old, new)
+    return old
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 .. 4,000 nodes, 10 s a cell")
@@ -569,19 +586,28 @@ def main(argv: list[str] | None = None) -> int:
     for family in families:
         names = stage_names(family.fuse is not None)
         params = [parameter_for(family, n) for n in sizes]
-        by_size, nodes, failed = [], [], set()
-        for n, p in zip(sizes, params, strict=True):
-            elapsed = time.perf_counter() - start
-            log(f"{family.name}, about {n:,} nodes (parameter {p}); {elapsed:.0f} s so far")
-            if failed & {"expression", "build"}:
-                cells, count = {}, None  # nothing to measure at this size
-            else:
-                cells, count = measure(family, p, failed, args.timeout, args.repeats)
-            by_size.append(cells)
-            nodes.append(count)
-            failed |= {k for k, v in cells.items() if v in ("timeout", "crashed")}
-            if not isinstance(cells.get("expression", 0.0), float):
-                failed.add("expression")
+        by_size: list[dict] = [{} for _ in sizes]
+        nodes: list[int | None] = [None] * len(sizes)
+        failed_at: dict[str, int] = {}  # stage -> the first size it timed out or crashed at
+        for round_ in range(1, args.repeats + 1):  # every size once per round, in turn
+            for k, (n, p) in enumerate(zip(sizes, params, strict=True)):
+                failed = {name for name, at in failed_at.items() if at <= k}
+                if failed & {"expression", "build"}:
+                    continue  # nothing to measure at this size
+                elapsed = time.perf_counter() - start
+                log(
+                    f"{family.name}, about {n:,} nodes (parameter {p}), round {round_} of "
+                    f"{args.repeats}; {elapsed:.0f} s so far"
+                )
+                cells, count = measure(family, p, failed, args.timeout, 1)
+                nodes[k] = nodes[k] or count
+                for name, value in cells.items():
+                    by_size[k][name] = _best(by_size[k].get(name), value)
+                for name, v in cells.items():
+                    if v in ("timeout", "crashed") or (
+                        name == "expression" and not isinstance(v, float)
+                    ):
+                        failed_at[name] = min(failed_at.get(name, k), k)
         rows.append([family.name, "nodes", *(f"{c:,}" if c else "-" for c in nodes), "", "", ""])
         for name in names:
             times = [c.get(name, "skipped") for c in by_size]
@@ -589,7 +615,7 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(["", name, *shown, *growth(times, nodes, args.timeout)])
     print()
     print(
-        "Time in seconds of each stage (best of the repeats; the expression itself built"
+        "Time in seconds of each stage (best of the rounds; the expression itself built"
         " untimed) at about N graph nodes.\n"
         f"worst x2 = the largest time(2n)/time(n) (target <= {TARGET}; '>k' a lower bound"
         " where time(2n) timed out); exponent = slope of log time on log nodes.\n"

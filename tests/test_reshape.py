@@ -166,3 +166,25 @@ def test_a_file_with_a_node_too_deep_is_refused():
         graph.nx.add_edge(w, L, partial=sp.S.One, vjp=sp.S.One)
     with pytest.raises(GraphError, match="operations deep"):
         sg.from_json(sg.to_json(graph))
+
+
+@pytest.mark.parametrize("k", [400, 800])
+def test_fusing_a_wide_sum_into_one_node_is_linear(k, monkeypatch):
+    """L = sin(w*x1) + ... as one node: its k + 1 partials by one sweep, w's shares summed once
+    (building the rule's k placeholders at each of k positions, and adding w's shares one by
+    one, each flattened k² operands)."""
+    from test_evaluated import _Flattened
+
+    w = sp.Symbol("w", real=True)
+    xs = sp.symbols(f"x1:{k + 1}", real=True)
+    expr = sp.Add(*(sp.sin(w * xi) for xi in xs))
+    graph = sg.Graph.from_expr(expr, wrt=[w])
+    flattened = _Flattened(monkeypatch)
+    fused = graph.coarsen([n for n in graph.nx if graph.op(n) is not None])
+    assert flattened.count < 40 * k  # 21 k here; k² before
+    assert fused.size["operations"] == 1
+    assert sp.simplify(fused.partial(w, fused.output) - sp.diff(expr, w)) == 0
+    point = {s.name: 0.1 * (i % 7) - 0.3 for i, s in enumerate([w, *xs])}
+    value, (dw,) = fused.backward().lambdify()(**point)
+    expected = sum(float(point[s.name]) * np.cos(point["w"] * point[s.name]) for s in xs)
+    assert dw == pytest.approx(expected, rel=1e-12)

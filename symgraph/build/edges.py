@@ -20,6 +20,8 @@ Examples
 
 from __future__ import annotations
 
+import functools
+import operator
 from collections.abc import Sequence
 
 import sympy as sp
@@ -190,29 +192,46 @@ def expression_vjp(
     holds: dict[sp.Basic, bool] = {}  # does this subexpression hold an operand? (bottom-up)
     for e in order:
         holds[e] = e in targets or any(holds[e.args[k]] for k in _value_positions(e))
-    adjoint: dict[sp.Basic, sp.Basic] = {op: seed}
+    # each part's shares, summed once when it is reached (all its users come before it): an
+    # operand used in k places (w in sin(w*x1) + ... ) is one k-term sum, not k growing ones
+    shares: dict[sp.Basic, list[sp.Basic]] = {op: [seed]}
     for e in reversed(order):
-        if e in targets or e not in adjoint:
+        if e in targets or e not in shares:
             continue
-        for k in (k for k in _value_positions(e) if holds[e.args[k]]):
-            share = _local_vjp(e, k, adjoint[e])
+        positions = [k for k in _value_positions(e) if holds[e.args[k]]]
+        for k, share in zip(positions, _local_vjps(e, positions, _total(shares[e])), strict=True):
             if e is op and value is not None:
                 share = share.xreplace({op: value})
-            operand = e.args[k]
-            adjoint[operand] = share if operand not in adjoint else adjoint[operand] + share
-    return {s: adjoint[s] for s in operands if s in adjoint}
+            shares.setdefault(e.args[k], []).append(share)
+    return {s: _total(shares[s]) for s in operands if s in shares}
 
 
-def _local_vjp(e: sp.Basic, k: int, adjoint: sp.Basic) -> sp.Basic:
+def _total(shares: list[sp.Basic]) -> sp.Basic:
+    """The sum of a part's shares: one ``Add`` of scalars; matrices added as their class adds."""
+    if len(shares) == 1:
+        return shares[0]
+    if any(map(is_matrix, shares)):
+        return functools.reduce(operator.add, shares)
+    return sp.Add(*shares)
+
+
+def _local_vjps(e: sp.Basic, positions: list[int], adjoint: sp.Basic) -> list[sp.Basic]:
+    """The shares of ``adjoint`` that ``e`` sends to its arguments at ``positions``.
+
+    What does not depend on the position (the checks, the rule's placeholders)
+    is made once: a sum of k terms costs k, not k².
+    """
     try:
         if is_matrix(e) or has_vjp(e):
-            return matrix_vjp(e, k, adjoint)
+            return [matrix_vjp(e, k, adjoint) for k in positions]
         if any(is_matrix(a) for a in e.args):
             raise NoRuleError(f"no rule for {type(e).__name__} of a matrix")
         if not has_rule(e):  # Sum, Integral: their arguments bind variables
             raise NoRuleError(f"no rule for {type(e).__name__}")
+        if isinstance(e, sp.Add):  # every term's partial is 1
+            return [adjoint] * len(positions)
         placeholders = [sp.Dummy(f"s{j}") for j in range(len(e.args))]
-        partial = local_partial(e.func(*placeholders), k)
-        return adjoint * partial.xreplace(dict(zip(placeholders, e.args, strict=True)))
+        general, values = e.func(*placeholders), dict(zip(placeholders, e.args, strict=True))
+        return [adjoint * local_partial(general, k).xreplace(values) for k in positions]
     except NoRuleError as err:
         raise NoRuleError(f"cannot backpropagate through {e}: {err}") from err
