@@ -109,14 +109,21 @@ def evaluated(expr: sp.Basic, built: set[int], done: dict | None = None) -> sp.B
         if not ready:
             stack.append((e, True))
             stack.extend((a, False) for a in (operands or e.args) if a not in done)
-        elif operands is None:
-            done[e] = plain_class(type(e))(*(done[a] for a in e.args))
         else:
-            many = (lambda a, m: a**m) if type(e) is sp.Mul else (lambda a, m: m * a)
-            parts = (done[a] if m == 1 else many(done[a], m) for a, m in operands.items())
-            done[e] = type(e)(*parts)
-            del nests[id(e)]
+            try:
+                done[e] = _evaluated_node(e, operands, done)
+            except RecursionError:  # SymPy's evaluation recursed into a deep part: as built
+                done[e] = e
+            nests.pop(id(e), None)
     return done[expr]
+
+
+def _evaluated_node(e: sp.Basic, operands: dict | None, done: dict) -> sp.Basic:
+    """``e`` rebuilt with SymPy's evaluation: from its arguments, or its nest's operands."""
+    if operands is None:
+        return plain_class(type(e))(*(done[a] for a in e.args))
+    many = (lambda a, m: a**m) if type(e) is sp.Mul else (lambda a, m: m * a)
+    return type(e)(*(done[a] if m == 1 else many(done[a], m) for a, m in operands.items()))
 
 
 def _nest_sizes(expr: sp.Basic, built: set[int], done: dict) -> dict[int, int]:
