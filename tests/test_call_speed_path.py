@@ -149,6 +149,26 @@ def test_arrays_and_float32_run_numpy():
     assert single == f.checked(x=np.float32(0.7), y=0.1, w=0.3, b=-0.2)[0]
 
 
+@pytest.mark.parametrize("inputs", [4, 40])  # the direct entry; past 32 inputs, the dispatch
+def test_array_calls_never_compile_the_math_version(inputs):
+    """An array call went through the dispatch's math version, compiling it (as long as
+    compiling the gradient itself) only to be told to run NumPy."""
+    xs = sp.symbols(f"x0:{inputs}", real=True)
+    w = sp.Symbol("w", real=True)
+    f = sg.gradient(sp.Add(*(sp.sin(w * xi) for xi in xs)), wrt=[w]).lambdify()
+    columns = [np.linspace(-1, 1, 5) if s != w else 0.3 for s in f.args]
+    by_position = f(*columns)
+    by_name = f(**{s.name: c for s, c in zip(f.args, columns, strict=True)})
+    assert "_scalar" not in vars(f)
+    expected = sum(
+        np.asarray(c) * np.cos(0.3 * np.asarray(c))
+        for s, c in zip(f.args, columns, strict=True)
+        if s != w
+    )
+    np.testing.assert_allclose(by_position[1][0], expected, rtol=1e-13)
+    np.testing.assert_array_equal(by_name[1][0], by_position[1][0])
+
+
 def test_matrix_graphs_use_numpy():
     W = sp.MatrixSymbol("W", 2, 2)
     v = sp.MatrixSymbol("v", 2, 1)

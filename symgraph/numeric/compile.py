@@ -124,8 +124,11 @@ class CompiledGradient:
         The ``math`` version checks the types itself and returns the results
         as they are returned (``numpy.float64``); ints and NumPy scalars are
         converted first.  Anything else (arrays, text, a missing or unknown
-        name, ``math`` raising where NumPy gives ``inf``/``nan``) runs :meth:`checked`.
+        name, ``math`` raising where NumPy gives ``inf``/``nan``) runs :meth:`checked`,
+        and an array never compiles the ``math`` version.
         """
+        if not all(type(v) in _PLAIN for v in (*args, *values.values())):
+            return self.checked(*args, **values)
         if values:
             if args or len(values) != self._n:
                 return self.checked(*args, **values)
