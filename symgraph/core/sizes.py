@@ -112,20 +112,12 @@ def shared_tree_size(expr: sp.Basic, known: dict | None = None, memo: dict | Non
     True
     """
     known = {} if known is None else known
-    memo = {} if memo is None else memo
-    stack = [(expr, False)]
-    while stack:
-        e, ready = stack.pop()
-        if id(e) in memo:
-            continue
-        if not e.args or e in known:
-            memo[id(e)] = known.get(e, 1)
-        elif not ready:
-            stack.append((e, True))
-            stack.extend((a, False) for a in e.args if id(a) not in memo)
-        else:
-            memo[id(e)] = min(1 + sum(memo[id(a)] for a in e.args), TREE_CAP)
-    return memo[id(expr)]
+    return _bottom_up(
+        expr,
+        {} if memo is None else memo,
+        lambda e: known.get(e, 1) if not e.args or e in known else None,
+        lambda sizes: min(1 + sum(sizes), TREE_CAP),
+    )
 
 
 def expression_depth(expr: sp.Basic) -> int:
@@ -136,19 +128,27 @@ def expression_depth(expr: sp.Basic) -> int:
     >>> expression_depth(sp.sin(x) + 1), expression_depth(x)
     (3, 1)
     """
-    memo: dict[int, int] = {}
+    return _bottom_up(expr, {}, lambda e: None if e.args else 1, lambda depths: 1 + max(depths))
+
+
+def _bottom_up(expr: sp.Basic, memo: dict, leaf, combine) -> int:
+    """A measure of ``expr`` from its parts', each distinct part (by ``id``) once; no recursion.
+
+    ``leaf(e)`` is a part's own measure, or None to combine its arguments' with ``combine``.
+    """
     stack = [(expr, False)]
     while stack:
         e, ready = stack.pop()
         if id(e) in memo:
             continue
-        if not e.args:
-            memo[id(e)] = 1
+        own = leaf(e)
+        if own is not None:
+            memo[id(e)] = own
         elif not ready:
             stack.append((e, True))
             stack.extend((a, False) for a in e.args if id(a) not in memo)
         else:
-            memo[id(e)] = 1 + max(memo[id(a)] for a in e.args)
+            memo[id(e)] = combine(memo[id(a)] for a in e.args)
     return memo[id(expr)]
 
 
