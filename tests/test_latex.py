@@ -196,3 +196,31 @@ def test_a_wide_sum_prints_whole_in_stored_order():
     text = grad.latex(form="structured", width=None)  # SymPy's term ordering was quadratic
     positions = [text.index(f"w_{{{k}}} x") for k in (1, 1000, 2000)]
     assert positions == sorted(positions)
+
+
+def test_a_product_with_a_wide_sum_never_orders_the_sums_terms(monkeypatch):
+    """``δ_L (Σ x_i cos(w x_i))``: SymPy's factor ordering would order the sum's terms.
+
+    Ordering n terms over n generators builds an n-long monomial per term
+    (quadratic); every sum of more than ``ORDERED_TERMS`` terms is printed as stored.
+    """
+    from symgraph.present.latex import ORDERED_TERMS
+
+    ordered = []
+    original = sp.Expr.as_ordered_terms
+
+    def counting(self, *args, **kwargs):
+        ordered.append(len(sp.Add.make_args(self)))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(sp.Expr, "as_ordered_terms", counting)
+    w = sp.Symbol("w_ordered_factors", real=True)  # fresh names: no cached sort keys
+    xs = sp.symbols("v_ordered_factors1:301", real=True)
+    graph = sg.Graph.from_expr(sp.Add(*(sp.sin(w * x) for x in xs)), wrt=[w])
+    grad = graph.coarsen([n for n in graph.nx if graph.op(n) is not None]).backward()
+    text = grad.latex(form="structured", width=None)
+    assert r"\delta_{L}" in text and text.count(r"\cos") == len(xs)
+    assert max(ordered, default=0) <= ORDERED_TERMS
+    monkeypatch.undo()
+    expected = sp.diff(sp.Add(*(sp.sin(w * x) for x in xs)), w)
+    assert sp.simplify(grad[w] - expected) == 0

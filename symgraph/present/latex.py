@@ -43,10 +43,30 @@ ENVIRONMENTS = ("align", "align*", "aligned", None)
 
 
 class _LongSumsAsStored:
-    """Sums of more than ``ORDERED_TERMS`` terms printed in SymPy's stored order."""
+    """Sums of more than ``ORDERED_TERMS`` terms printed in SymPy's stored order.
+
+    So are the factors of a product with such a sum among them (or such a
+    sum's power): SymPy orders factors by their sort keys, and a sum's sort key
+    orders its terms, which is the quadratic step again (``δ_L (Σ x_i cos(w x_i))``).
+    """
 
     def _print_Add(self, expr, order=None):
         return super()._print_Add(expr, "none" if len(expr.args) > ORDERED_TERMS else order)
+
+    def _print_Mul(self, expr):
+        if not any(map(_long_sum, expr.args)):
+            return super()._print_Mul(expr)
+        order, self._settings["order"] = self._settings["order"], "none"
+        try:
+            return super()._print_Mul(expr)
+        finally:
+            self._settings["order"] = order
+
+
+def _long_sum(factor: sp.Basic) -> bool:
+    """Whether ``factor`` is a sum of more than ``ORDERED_TERMS`` terms, or a power of one."""
+    base = factor.base if factor.is_Pow else factor
+    return base.is_Add and len(base.args) > ORDERED_TERMS
 
 
 class PaperLatexPrinter(_LongSumsAsStored, LatexPrinter):
