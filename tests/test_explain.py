@@ -119,6 +119,24 @@ class TestNumbers:
         assert walk.agrees is True
         assert "agrees" in walk.text()
 
+    def test_a_point_never_compiles_the_math_version(self, monkeypatch):
+        """The check against ``grad.lambdify()`` runs its NumPy path: compiling the ``math``
+        version for one call doubled a walkthrough's cost on a deep named step."""
+        import symgraph.numeric.compile as compile_module
+        from symgraph.present.view import page_data
+
+        def refused(*args, **kwargs):
+            raise AssertionError("the math version was compiled")
+
+        monkeypatch.setattr(compile_module, "_scalar_function", refused)
+        name, make, weight, point = CASES[0]
+        grad = make()
+        walk = explain(grad, weight, at=point)
+        expected = sympy_derivative_at(grad, weight, point)
+        assert math.isclose(walk.compiled_value, expected, rel_tol=1e-12, abs_tol=1e-15)
+        assert walk.agrees is True
+        assert page_data(grad, at=point)["compiled"]
+
     @pytest.mark.parametrize(("name", "make", "weight", "point"), CASES, ids=IDS)
     def test_each_path_value_is_the_product_of_its_edge_values(self, name, make, weight, point):
         walk = explain(make(), weight, at=point)

@@ -97,7 +97,7 @@ from ..core.adjoint import adjoint_of
 from ..core.collector import paused_collector
 from ..core.gradient import Gradient
 from ..errors import GraphError
-from ..numeric.compile import values_at
+from ..numeric.compile import partials_at, values_at
 from ..numeric.edge_values import Number, as_number, partial_values
 from ..numeric.lines import has_piecewise
 from .explain_render import render
@@ -336,8 +336,7 @@ def explain(
         point = {str(getattr(k, "name", k)): v for k, v in at.items()}
         if path_view:
             edge_value = partial_values(graph, raw, edges)
-        _, partials = grad.lambdify()(**point)
-        compiled = number(partials[grad.wrt.index(weight)])
+        compiled = number(partials_at(grad, point)[grad.wrt.index(weight)])
 
     paths = []
     zero_safe = has_piecewise(graph)  # as compiled: δ = 0 wins over a NaN partial

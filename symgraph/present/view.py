@@ -44,7 +44,7 @@ from ..core.gradient import Gradient
 from ..core.graph import Graph
 from ..core.sizes import shape_text, tree_shape
 from ..errors import SymgraphError
-from ..numeric.compile import values_at
+from ..numeric.compile import partials_at, values_at
 from ..numeric.edge_values import as_number, partial_values
 from .explain import DeltaLine, _term  # the walkthrough's δ-lines, built the same way
 from .explain_render import ShapedTextRenderer, TextRenderer
@@ -175,8 +175,7 @@ def page_data(grad: Gradient, at: Mapping[Any, Any] | None = None) -> dict:
         if not matrices:
             edge_value = partial_values(graph, forward)
         point = {str(getattr(k, "name", k)): v for k, v in at.items()}
-        _, partials = grad.lambdify()(**point)
-        compiled = [_number(p, matrices) for p in partials]
+        compiled = [_number(p, matrices) for p in partials_at(grad, point)]
     elif matrices:
         note = "No point was given (--at): the structure and formulas only."
 
