@@ -22,9 +22,11 @@ Families:
   (``sg.Graph.from_assignments``): SymPy computes the shape of a nested matrix
   expression by recursion, so the nested expression cannot even be built past
   about 300 layers;
-- coarsen: the chain's graph, then ``graph.coarsen(members)``, either fusing every
-  operation but the output into one node ("whole chain") or the last layer's
-  product, sum and tanh ("one layer"); the stages after it run on the fused graph.
+- coarsen: a graph, then ``graph.coarsen(members)``: the wide sum with every
+  operation fused into one node ("whole sum"), or the chain with the last layer's
+  product, sum and tanh fused ("one layer"); the stages after it run on the fused
+  graph.  (A whole deep chain cannot be one node: a node's operation is at most
+  100 operations deep.)
 
 Stages: build (``sg.Graph.from_expr``; ``from_assignments`` for the matrix chain),
 backward (``graph.backward()``), closed form (``grad[w]`` for one weight, on demand:
