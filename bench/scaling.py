@@ -36,20 +36,20 @@ structured LaTeX (``grad.latex(form="structured")``), save (``sg.to_json``), loa
 (``sg.from_json``), explain (``sg.explain(grad, weight, at=point)`` for one weight).
 Building the SymPy expression itself is not timed.
 
-Every stage runs in its own forked process with a time limit.  The processes form
-the stages' dependency tree: a stage's process times it (SymPy's cache cleared
-first), reports, then forks its dependents, which inherit its result; so nothing is
-computed twice, and a stage that hangs is killed without losing its siblings.  A
-cell is the best of 3 rounds (2 with ``--quick``), each round measuring every size
-of the family once, in turn (and, within a round, a stage whose runs add up to
-less than a quarter of a second runs again, up to 8 times): a slow spell of the
-machine (another job, another virtual machine on the host) then falls on one
-round of a few cells, not on every repeat of one size, which made single
-doublings read 3x while their neighbours read 1.7x.  A cell reads ``timeout``,
-``crashed`` (the process died, e.g. a C stack overflow), the class of the exception raised (``RecursionError``, ...),
-or ``skipped`` (a stage it depends on failed, or it timed out at a smaller size).
-As in ``bench/run.py``, deep expressions are built with ``evaluate=False`` (SymPy's
-own assumption queries would otherwise walk the whole chain at every level).
+Every stage runs in its own forked process with a time limit. The processes form the
+stages' dependency tree: a stage's process times it (SymPy's cache cleared first),
+reports, then forks its dependents, which inherit its result; so nothing is computed
+twice, and a stage that hangs is killed without losing its siblings. A cell is the
+best of 3 rounds (2 with ``--quick``), each round measuring every size of the family
+once, in turn (and, within a round, a stage whose runs add up to less than a quarter
+of a second runs again, up to 8 times): a slow spell of the machine (another job,
+another virtual machine on the host) then falls on one round of a few cells, not on
+every repeat of one size, which made single doublings read 3x while their neighbours
+read 1.7x. A cell reads ``timeout``, ``crashed`` (the process died, e.g. a C stack
+overflow), the class of the exception raised (``RecursionError``, ...), or
+``skipped`` (a stage it depends on failed, or it timed out at a smaller size). As in
+``bench/run.py``, deep expressions are built with ``evaluate=False`` (SymPy's own
+assumption queries would otherwise walk the whole chain at every level).
 """
 
 from __future__ import annotations
