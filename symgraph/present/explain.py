@@ -339,11 +339,12 @@ def explain(
         compiled = number(partials_at(grad, point)[grad.wrt.index(weight)])
 
     paths = []
+    edge_data = graph.nx.edges
     zero_safe = has_piecewise(graph)  # as compiled: δ = 0 wins over a NaN partial
     for path in _enumerate_paths(weight, graph.output, children, max_paths if path_view else 0):
         missing = None if at is None else _NAN  # an edge with no numeric form
-        steps = tuple(
-            Step(a, b, graph.partial(a, b), edge_value.get((a, b), missing))
+        steps = tuple(  # the paths' edges exist: their partials read straight off the graph
+            Step(a, b, edge_data[a, b]["partial"], edge_value.get((a, b), missing))
             for a, b in pairwise(path)
         )
         value = None if at is None else _path_product([s.value for s in steps], zero_safe)
@@ -386,7 +387,8 @@ def _defined(graph, nodes, shown) -> tuple:
     what is printed and in the graph.
     """
     wanted = set(nodes)
-    stack = [s for e in shown if e is not None for s in e.free_symbols]
+    distinct = set(shown)  # paths share their edges: each partial's symbols found once
+    stack = [s for e in distinct if e is not None for s in e.free_symbols]
     while stack:
         node = stack.pop()
         if node in wanted or node not in graph.nx or graph.op(node) is None:
