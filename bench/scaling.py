@@ -41,12 +41,12 @@ stages' dependency tree: a stage's process times it (SymPy's cache cleared first
 reports, then forks its dependents, which inherit its result; so nothing is computed
 twice, and a stage that hangs is killed without losing its siblings. A cell is the
 best of 3 rounds (2 with ``--quick``), each round measuring every size of the family
-once, in turn (and, within a round, a stage whose runs add up to less than a quarter
-of a second runs again, up to 8 times): a slow spell of the machine (another job,
-another virtual machine on the host) then falls on one round of a few cells, not on
-every repeat of one size, which made single doublings read 3x while their neighbours
-read 1.7x. A cell reads ``timeout``, ``crashed`` (the process died, e.g. a C stack
-overflow), the class of the exception raised (``RecursionError``, ...), or
+once, in turn, each cell one run (a cell repeated within its round would be measured
+warm at small sizes and cold at large ones): a slow spell of the machine (another
+job, another virtual machine on the host) then falls on one round of a few cells,
+not on every repeat of one size, which made single doublings read 3x while their
+neighbours read 1.7x. A cell reads ``timeout``, ``crashed`` (the process died, e.g.
+a C stack overflow), the class of the exception raised (``RecursionError``, ...), or
 ``skipped`` (a stage it depends on failed, or it timed out at a smaller size). As in
 ``bench/run.py``, deep expressions are built with ``evaluate=False`` (SymPy's own
 assumption queries would otherwise walk the whole chain at every level).
@@ -80,9 +80,6 @@ from symgraph.matfuncs import SumEntries
 
 TARGET = 2.3  # the worst allowed growth per doubling
 NOISE = 0.02  # s: a doubling that ends below this is timer noise, not counted
-# A stage whose runs add up to less than SHORT seconds runs again, up to SHORT_REPEATS
-# times in all: a millisecond-long cell is otherwise mostly the machine's jitter.
-SHORT, SHORT_REPEATS = 0.25, 8
 POINTS = 1000  # points of the call stage (columns of the matrix chain's input)
 
 
@@ -369,15 +366,15 @@ def run_stage(st: Stage, state: dict, out: Channel, skip: set[str], repeats: int
     try:
         if st.before is not None:
             st.before(state)
-        best, started, measured, k = math.inf, time.perf_counter(), 0.0, 0
-        while k < repeats or (measured < SHORT and k < SHORT_REPEATS):
+        best, started = math.inf, time.perf_counter()
+        for k in range(repeats):
             if k and st.again is not None:
                 st.again(state)
             sp.core.cache.clear_cache()
             t0 = time.perf_counter()
             st.run(state)
             last = time.perf_counter() - t0
-            best, measured, k = min(best, last), measured + last, k + 1
+            best = min(best, last)
             if time.perf_counter() - started + last > state["budget"]:
                 break  # one more would risk the time limit
     except BaseException as exc:  # the cell reads the exception's class
