@@ -100,7 +100,56 @@ def threads_table(points: int, repeats: int) -> None:
                 lambda f=one, v=values: f(**v), lambda f=two, v=values: f(**v), repeats
             )
             print(f"{name:<10}{str(reduce):<8}{t1:>11.3f}{t2:>11.3f}{t1 / t2:>8.2f}")
+    hand_threads_table(points, repeats)
     print(f"load after: {_load()}")
+
+
+def tanh_by_hand(x, y, w: float, b: float, out=None):
+    """The tanh loss's value and 2 partials, written by hand in NumPy (into ``out``)."""
+    t = np.tanh(w * x + b)
+    r = t - y
+    d = 2 * r * (1 - t * t)
+    results = (r * r, d * x, d)
+    if out is None:
+        return results
+    for o, v in zip(out, results, strict=True):
+        o[...] = v
+    return out
+
+
+def hand_threads_table(points: int, repeats: int) -> None:
+    """The ceiling of NumPy threads on this machine: the tanh loss by hand, 1 and 2 threads.
+
+    The 2-thread version is the one any NumPy program would write: each thread
+    runs its half in blocks of ``BLOCK`` points (cache-sized), writing into the
+    rows of fresh output arrays, as ``workers=2`` does.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from symgraph.numeric.parallel import BLOCK
+
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=points), rng.normal(size=points)
+    pool = ThreadPoolExecutor(1)
+
+    def half(out, lo: int, hi: int) -> None:
+        for a in range(lo, hi, BLOCK):
+            b = min(a + BLOCK, hi)
+            tanh_by_hand(x[a:b], y[a:b], 0.3, 0.1, [o[a:b] for o in out])
+
+    def two_threads():
+        out = [np.empty(points) for _ in range(3)]
+        job = pool.submit(half, out, 0, points // 2)
+        half(out, points // 2, points)
+        job.result()
+        return out
+
+    assert all(
+        np.allclose(p, q) for p, q in zip(two_threads(), tanh_by_hand(x, y, 0.3, 0.1), strict=True)
+    )
+    t1, t2 = best_of_pair(lambda: tanh_by_hand(x, y, 0.3, 0.1), two_threads, repeats)
+    pool.shutdown()
+    print(f"{'tanh, by hand':<18}{t1:>11.3f}{t2:>11.3f}{t1 / t2:>8.2f}")
 
 
 def cluster_table(points: int, repeats: int) -> None:

@@ -33,14 +33,22 @@ def same(a, c):
 
 
 class Spy:
-    """A compiled function that counts its calls and the rows of each."""
+    """A compiled function that counts its runs (whole calls and parts) and the rows of each."""
 
     def __init__(self, f):
         self.f, self.args, self.wrt, self.calls = f, f.args, f.wrt, []
+        self.validated = f.validated  # a threaded call checks the whole batch once
+
+    def seen(self, values) -> None:
+        self.calls.append(max((np.shape(v)[:1] for v in values), default=()))
 
     def __call__(self, *args, **values):
-        self.calls.append(max((np.shape(v)[:1] for v in (*args, *values.values())), default=()))
+        self.seen((*args, *values.values()))
         return self.f(*args, **values)
+
+    def results(self, ordered):  # a part of a per-point call, checked already
+        self.seen(ordered)
+        return self.f.results(ordered)
 
 
 class TestThreads:
@@ -55,9 +63,8 @@ class TestThreads:
         seen = []
 
         class Recording(Spy):
-            def __call__(self, *args, **values):
+            def seen(self, values):
                 seen.append(blas_threads())
-                return super().__call__(*args, **values)
 
         before = blas_threads()
         f = ThreadedGradient(Recording(grad.lambdify()), 2)
@@ -109,11 +116,31 @@ class TestThreads:
         spy = Spy(grad.lambdify())
         f = ThreadedGradient(spy, 3)
         f(rng.normal(size=N), 0.5, 0.3, -0.2)
-        sizes = [rows for (rows,) in spy.calls]  # blocks of BLOCK points, the rest last
-        assert sum(sizes) == N and max(sizes) == BLOCK and len(sizes) == -(-N // BLOCK)
+        sizes = [rows for (rows,) in spy.calls]  # less than a block each: one per thread
+        assert sum(sizes) == N and len(sizes) == 3 and max(sizes) - min(sizes) <= 1
+        spy.calls.clear()
+        rows = 7 * BLOCK + 5  # 8 blocks' worth: 3 threads get 3 blocks each
+        f(rng.normal(size=rows), 0.5, 0.3, -0.2)
+        sizes = [rows for (rows,) in spy.calls]
+        assert sum(sizes) == rows and len(sizes) == 9 and max(sizes) <= BLOCK
+        assert max(sizes) - min(sizes) <= 1
         spy.calls.clear()
         f(rng.normal(size=(N // 4, 4)), 0.5, 0.3, -0.2)  # a row holds 4 points
-        assert max(rows for (rows,) in spy.calls) == BLOCK // 4
+        assert sorted(rows for (rows,) in spy.calls) == [5000, 5000, 5001]
+
+    def test_the_batch_is_checked_once_and_its_parts_run_unchecked(self, grad, rng, monkeypatch):
+        import symgraph.numeric.forward as forward
+
+        checks = []
+        real_value = forward.real_value
+        monkeypatch.setattr(
+            forward, "real_value", lambda name, v: checks.append(name) or real_value(name, v)
+        )
+        xs = rng.normal(size=N)
+        value, partials = grad.lambdify(workers=2)(xs, 0.5, 0.3, -0.2)
+        assert sorted(checks) == ["b", "w", "x", "y"]  # once each, not once per block
+        monkeypatch.undo()
+        same((value, partials), grad.lambdify()(xs, 0.5, 0.3, -0.2))
 
     def test_small_batches_run_in_one_call(self, grad, rng):
         spy = Spy(grad.lambdify())
@@ -181,6 +208,11 @@ class TestReduced:
         value, partials = f(x=xs, y=ys, w=0.3, b=-0.2)
         assert value == pytest.approx(float(np.mean(v1)), rel=1e-12)
         assert partials == pytest.approx([float(np.mean(p)) for p in p1], rel=1e-12)
+
+    def test_an_array_for_a_weight_is_refused_before_the_threads_start(self, grad, rng):
+        xs = rng.normal(size=N)
+        with pytest.raises(EvaluationError, match="w is a weight: reduce='sum' needs one number"):
+            grad.lambdify(reduce="sum", workers=2)(x=xs, y=0.0, w=xs, b=1.0)
 
     def test_the_objective_runs_on_threads(self, grad, rng):
         xs, ys = rng.normal(size=N), rng.normal(size=N)

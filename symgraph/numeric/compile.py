@@ -174,7 +174,7 @@ class CompiledGradient:
         Dask arrays among the values: the whole function runs once per chunk
         (:mod:`symgraph.numeric.dask_call`).
         """
-        ordered = call_values(self.args, args, values)
+        ordered = self.validated(args, values)
         if any(map(is_dask, ordered)):
             from .dask_call import dask_call
 
@@ -184,9 +184,24 @@ class CompiledGradient:
             value, *partials = run(self._fn, ordered)
             value = float(np.asarray(value, dtype=float).reshape(()))  # a 1×1 loss is a number
             return value, tuple(_matrix_result(p) for p in partials)
-        shape = broadcast_shape(self.args, ordered)
-        value, *partials = run(self._fn, ordered)
+        return self.evaluate(ordered, broadcast_shape(self.args, ordered))
+
+    def validated(self, args: tuple, values: dict) -> list:
+        """The values of a call by position and by name, checked and converted, in order."""
+        return call_values(self.args, args, values)
+
+    def evaluate(self, ordered: list, shape: tuple):
+        """The call on values checked already (in ``args`` order), of broadcast shape ``shape``.
+
+        What a caller that checked a whole batch once runs on each part of it
+        (:mod:`symgraph.numeric.parallel`): no check, no conversion on the way in.
+        """
+        value, *partials = self.results(ordered)
         return _shaped(value, shape), tuple(_shaped(p, shape) for p in partials)
+
+    def results(self, ordered: list) -> tuple:
+        """``(value, *partials)`` as the generated code returns them (a constant as a number)."""
+        return run(self._fn, ordered)
 
     def objective(self, **data: Any):
         """``fun(theta) -> (value, gradient)`` at fixed data, for ``scipy.optimize.minimize``.

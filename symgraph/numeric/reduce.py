@@ -54,7 +54,7 @@ from ..core.adjoint import AdjointSymbol
 from ..core.gradient import Gradient
 from ..errors import EvaluationError, GraphError
 from .codegen import ZeroSafeProduct, make_function
-from .compile import CompiledGradient, call_values, is_dask
+from .compile import CompiledGradient, is_dask
 from .forward import run
 from .lines import argument_order, compiled_lines
 from .reroll import BatchDot, BatchSum, rerolled
@@ -181,18 +181,26 @@ class ReducedGradient(CompiledGradient):
 
     def checked(self, *args: Any, **values: Any):
         """The call with every value checked and converted, then reduced over the batch."""
-        ordered = call_values(self.args, args, values)
+        ordered = self.validated(args, values)
         if any(map(is_dask, ordered)):  # one task per chunk, its sums combined
             from .dask_call import dask_call
 
             return dask_call(self, ordered)
+        return self.evaluate(ordered, broadcast_shape(self.args, ordered))
+
+    def validated(self, args: tuple, values: dict) -> list:
+        """The call's values checked and converted, in ``args`` order; every weight one number."""
+        ordered = super().validated(args, values)
         for symbol, value in zip(self.args, ordered, strict=True):
             if symbol in self._weights and np.shape(value) != ():
                 raise EvaluationError(
                     f"{symbol} is a weight: reduce={self.reduce!r} needs one number for it, "
                     f"got an array of shape {np.shape(value)}"
                 )
-        shape = broadcast_shape(self.args, ordered)
+        return ordered
+
+    def evaluate(self, ordered: list, shape: tuple):
+        """The reduced call on values checked already (in ``args`` order), of shape ``shape``."""
         size = math.prod(shape)
         if size == 0:
             if self.reduce == "mean":
