@@ -3,7 +3,7 @@
 NumPy releases the GIL inside its ufuncs, so N threads running the same
 compiled function on N parts of a batch use N cores.  The batch is cut along
 the first axis of the broadcast shape of the inputs into blocks of equal size,
-at most ``BLOCK`` points (``REDUCED_BLOCK`` for a reduced function), as many
+at most ``BLOCK`` points (per point and reduced alike), as many
 for each thread, and each thread runs the function on its run of blocks, one
 after the other: a block's
 temporaries stay in cache and are reused from the allocator's free lists, where
@@ -51,17 +51,15 @@ from ..errors import GraphError
 from .compile import is_dask
 from .values import broadcast_shape
 
-__all__ = ["BLOCK", "MIN_POINTS", "REDUCED_BLOCK", "ThreadedGradient", "threaded"]
+__all__ = ["BLOCK", "MIN_POINTS", "ThreadedGradient", "threaded"]
 
 MIN_POINTS = 20_000  # below this many points, one call is faster than threads
 # Points per call within a thread: each call's temporaries stay in cache and come from
 # the allocator's free lists, not from fresh pages (whose faults the threads would share).
 # Fewer, longer NumPy calls also mean fewer handoffs of the GIL between the threads, each
-# some 30 µs on a 2-core VM: 2**16 ran the tanh loss 1.6x on 2 threads, 2**15 1.4x.
+# some 30 µs on a 2-core VM: 2**16 ran the tanh loss 1.6x on 2 threads, 2**15 1.4x;
+# reduced, the network 2.0x at 2**16, 1.3x at 2**17 (its matrix products on one BLAS thread).
 BLOCK = 2**16
-# A reduced call writes a few numbers per block but stacks its data for its matrix
-# products on every call: larger blocks pay that less often (2**17: 1.5x on 2 cores).
-REDUCED_BLOCK = 2**17
 
 
 def threaded(compiled, workers: int) -> ThreadedGradient:
@@ -119,8 +117,7 @@ class ThreadedGradient:
             return self.compiled(*ordered)
         rows = shape[0]
         reduce = getattr(self.compiled, "reduce", None)
-        points = BLOCK if reduce is None else REDUCED_BLOCK
-        step = max(1, points // max(1, math.prod(shape[1:])))  # rows per block at most
+        step = max(1, BLOCK // max(1, math.prod(shape[1:])))  # rows per block at most
         threads = min(self.workers, rows)
         count = threads * -(-rows // (step * threads))  # each thread as many blocks
         edges = [rows * k // count for k in range(count + 1)]  # sizes differ by a row at most
