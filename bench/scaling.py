@@ -33,8 +33,11 @@ backward (``graph.backward()``), closed form (``grad[w]`` for one weight, on dem
 all the closed forms of a k-factor product hold k(k - 1) factors together), compile
 (``grad.lambdify()``), call (one call at 1,000 points), check (``sg.check(grad)``),
 structured LaTeX (``grad.latex(form="structured")``), save (``sg.to_json``), load
-(``sg.from_json``), explain (``sg.explain(grad, weight, at=point)`` for one weight).
-Building the SymPy expression itself is not timed.
+(``sg.from_json``), explain (``sg.explain(grad, weight, at=point)`` for one weight),
+and a reference that is none of symgraph's: CPython's ``compile`` of straight-line
+code, 4 lines per graph node, run in the same processes (what a doubling of plainly
+linear work costs this machine at that size: more than 2 as the data outgrow the
+caches).  Building the SymPy expression itself is not timed.
 
 Every stage runs in its own forked process with a time limit. The processes form the
 stages' dependency tree: a stage's process times it (SymPy's cache cleared first),
@@ -279,6 +282,21 @@ def st_explain(s: dict):
     return sg.explain(s["grad"], s["problem"].weight, at=s["point"])
 
 
+def st_reference(s: dict):
+    """CPython compiling straight-line code, 4 lines per graph node: linear work, for scale.
+
+    Run in the same processes as the stages, it shows what a doubling costs this
+    machine at each size when nothing of symgraph's is involved.
+    """
+    lines = 4 * s["nodes"]
+    source = "\n".join(f"t{i} = t{i - 1} * a{i} + 1.5" for i in range(1, lines + 1))
+    return compile(source, "<reference>", "exec")
+
+
+def set_reference(s: dict) -> None:
+    s["nodes"] = s.get("built", s["graph"]).size["nodes"]
+
+
 def set_members(s: dict) -> None:
     s["members"] = s["fuse"](s["built"])
 
@@ -316,6 +334,7 @@ def stage_tree(coarsen: bool) -> Stage:
     on_graph = [
         Stage("backward", st_backward, after=on_grad),
         Stage("save", st_save, after=[Stage("load", st_load)]),
+        Stage("reference", st_reference, set_reference),
     ]
     if coarsen:
         fuse = Stage("coarsen", st_coarsen, set_members, after=on_graph)
